@@ -1,0 +1,17 @@
+//! tastebud: Midjourney-style personalization for any image generator.
+//!
+//! The layers, from the bottom up (see `DESIGN.md` for the whole picture):
+//! - [`prompt`] and [`taste`] are pure logic: no I/O, no clock, no hidden randomness;
+//! - [`render`] is the only place that touches pixels or image backends;
+//! - [`store`] is the only place with SQL;
+//! - [`service`] composes them, one async method per user action;
+//! - [`discord`] and the command line (`main.rs`) are thin frontends over the service.
+
+pub mod config;
+pub mod discord;
+pub mod domain;
+pub mod prompt;
+pub mod render;
+pub mod service;
+pub mod store;
+pub mod taste;

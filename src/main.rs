@@ -1,0 +1,2 @@
+//! The `tastebud` command line.
+fn main() {}

@@ -1,0 +1,1 @@
+//! The service: one async method per user action, called by every frontend.

@@ -1,0 +1,2 @@
+//! Pairs, votes and likes.
+pub enum VoteOutcome {}
