@@ -132,7 +132,10 @@ impl Config {
             ));
         }
         if p.refresh_every == 0 {
-            return Err(invalid("personalization.refresh_every", "must be at least 1"));
+            return Err(invalid(
+                "personalization.refresh_every",
+                "must be at least 1",
+            ));
         }
         if self.prompt.max_jobs == 0 {
             return Err(invalid("prompt.max_jobs", "must be at least 1"));
@@ -148,11 +151,36 @@ fn invalid(key: &'static str, message: impl Into<String>) -> ConfigError {
     }
 }
 
-/// Figment's messages say `for key "default.a.b"`: drop its profile name, which users never see.
+/// Each problem as "KEY: what is wrong (from SOURCE)", with environment keys written as the
+/// variable the user set (`TASTEBUD_PROMPT__MAX_JOBS`) and file keys as dotted paths.
 fn describe(error: figment::Error) -> String {
     error
         .into_iter()
-        .map(|e| e.to_string().replace("key \"default.", "key \""))
+        .map(|e| {
+            let mut path = e.path.clone();
+            if let figment::error::Kind::UnknownField(field, _) = &e.kind {
+                if path.last() != Some(field) {
+                    path.push(field.clone());
+                }
+            }
+            let from_env = e
+                .metadata
+                .as_ref()
+                .is_some_and(|m| m.name.contains("environment"));
+            let key = if from_env {
+                format!("{ENV_PREFIX}{}", path.join("__").to_uppercase())
+            } else {
+                path.join(".").to_lowercase()
+            };
+            let source = match &e.metadata {
+                Some(m) => match &m.source {
+                    Some(figment::Source::File(f)) => f.display().to_string(),
+                    _ => m.name.to_string(),
+                },
+                None => "the configuration".to_string(),
+            };
+            format!("{key}: {} (from {source})", e.kind)
+        })
         .collect::<Vec<_>>()
         .join("; ")
 }

@@ -1,1 +1,89 @@
 //! The service: one async method per user action, called by every frontend.
+//!
+//! Each method takes the acting user and a typed request, and returns a typed result or an
+//! [`Error`] whose `Display` is the sentence to show that user. Frontends (Discord, the command
+//! line) call nothing else; the service composes the store, the prompt language, taste and
+//! rendering.
+
+mod codes;
+mod error;
+mod profiles;
+mod ranking;
+mod settings;
+
+use std::sync::Arc;
+
+pub use error::{Error, Result};
+pub use profiles::{CreateProfile, ProfileSummary};
+pub use ranking::{LikeResult, VoteResult};
+pub use settings::SettingsView;
+
+use crate::config::Config;
+use crate::domain::UserId;
+use crate::store::Store;
+
+/// The service; cheap to clone and share between tasks.
+#[derive(Clone, Debug)]
+pub struct Service {
+    store: Store,
+    config: Arc<Config>,
+}
+
+impl Service {
+    pub fn new(store: Store, config: Config) -> Service {
+        Service {
+            store,
+            config: Arc::new(config),
+        }
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// Makes sure the user exists with a global profile for every configured version.
+    async fn user(&self, user: UserId) -> Result<UserId> {
+        self.store
+            .ensure_user(user, &self.config.personalization.versions)
+            .await?;
+        Ok(user)
+    }
+
+    /// `version` if personalization works with it, else the error that lists the ones it does.
+    fn check_version(&self, version: &str) -> Result<()> {
+        let versions = &self.config.personalization.versions;
+        if versions.iter().any(|v| v == version) {
+            Ok(())
+        } else {
+            Err(Error::UnknownVersion {
+                version: version.to_string(),
+                known: versions.join(", "),
+            })
+        }
+    }
+
+    /// Points needed to unlock a profile.
+    fn threshold(&self) -> u32 {
+        self.config.personalization.unlock_threshold
+    }
+}
+
+/// How a version is named to users: "V7", "V6.1", "Niji 6".
+pub fn version_label(version: &str) -> String {
+    match version.strip_prefix("niji ") {
+        Some(n) => format!("Niji {n}"),
+        None => format!("V{version}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn versions_are_labelled_as_users_know_them() {
+        assert_eq!(version_label("7"), "V7");
+        assert_eq!(version_label("6.1"), "V6.1");
+        assert_eq!(version_label("niji 6"), "Niji 6");
+    }
+}

@@ -1,1 +1,84 @@
-//! placeholder
+//! Codes: frozen, public snapshots of profiles. Inserted once, never changed or deleted.
+
+use sqlx::Row;
+use sqlx::sqlite::SqliteRow;
+
+use super::{Store, StoreError, blob_to_vector, user_from_sql, user_to_sql, vector_to_blob};
+use crate::domain::{Code, ProfileId, UserId};
+
+/// The code string is already in use; nothing was stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CodeTaken;
+
+fn code_from_row(row: &SqliteRow) -> Result<Code, StoreError> {
+    let vector: Vec<u8> = row.try_get("vector")?;
+    let points: i64 = row.try_get("points")?;
+    Ok(Code {
+        code: row.try_get("code")?,
+        profile: ProfileId(row.try_get("profile_id")?),
+        owner: user_from_sql(row.try_get("owner")?),
+        version: row.try_get("version")?,
+        space: row.try_get("space")?,
+        vector: blob_to_vector(&vector)?,
+        points: u32::try_from(points)
+            .map_err(|_| StoreError::Corrupt(format!("code points {points}")))?,
+        created_at: row.try_get("created_at")?,
+    })
+}
+
+impl Store {
+    /// Stores a new code. `Ok(Err(CodeTaken))` if the code string exists already.
+    pub async fn insert_code(&self, code: &Code) -> Result<Result<(), CodeTaken>, StoreError> {
+        let result = sqlx::query(
+            "INSERT INTO codes (code, profile_id, owner, version, space, vector, points, created_at)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+             ON CONFLICT (code) DO NOTHING",
+        )
+        .bind(&code.code)
+        .bind(&code.profile.0)
+        .bind(user_to_sql(code.owner))
+        .bind(&code.version)
+        .bind(&code.space)
+        .bind(vector_to_blob(&code.vector))
+        .bind(code.points as i64)
+        .bind(code.created_at)
+        .execute(&self.pool)
+        .await?;
+        Ok(if result.rows_affected() == 1 {
+            Ok(())
+        } else {
+            Err(CodeTaken)
+        })
+    }
+
+    /// The code with this string, whatever became of its profile.
+    pub async fn code(&self, code: &str) -> Result<Option<Code>, StoreError> {
+        let row = sqlx::query("SELECT * FROM codes WHERE code = ?")
+            .bind(code)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(code_from_row).transpose()
+    }
+
+    /// The profile's newest code: what its ID resolves to.
+    pub async fn latest_code(&self, profile: &ProfileId) -> Result<Option<Code>, StoreError> {
+        let row = sqlx::query(
+            "SELECT * FROM codes WHERE profile_id = ?
+             ORDER BY created_at DESC, rowid DESC LIMIT 1",
+        )
+        .bind(&profile.0)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(code_from_row).transpose()
+    }
+
+    /// Every code the user's profiles produced, newest first, deleted profiles included.
+    pub async fn codes_of(&self, owner: UserId) -> Result<Vec<Code>, StoreError> {
+        let rows =
+            sqlx::query("SELECT * FROM codes WHERE owner = ? ORDER BY created_at DESC, rowid DESC")
+                .bind(user_to_sql(owner))
+                .fetch_all(&self.pool)
+                .await?;
+        rows.iter().map(code_from_row).collect()
+    }
+}

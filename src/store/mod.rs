@@ -17,8 +17,10 @@ use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
 
-pub use images::NewImage;
-pub use votes::VoteOutcome;
+pub use codes::CodeTaken;
+pub use images::{Image, NewImage, Origin};
+pub use profiles::{GLOBAL_NAME, NameTaken};
+pub use votes::{LikeOutcome, VoteOutcome};
 
 /// The database file's name inside the data directory.
 pub const DB_FILE: &str = "tastebud.db";
@@ -85,6 +87,15 @@ impl Store {
             }
         })?;
         Ok(Store { pool })
+    }
+
+    /// The newest migration applied to the database.
+    pub async fn schema_version(&self) -> Result<i64, StoreError> {
+        let version: Option<i64> =
+            sqlx::query_scalar("SELECT MAX(version) FROM _sqlx_migrations WHERE success = 1")
+                .fetch_one(&self.pool)
+                .await?;
+        Ok(version.unwrap_or(0))
     }
 
     /// Closes every connection, checkpointing the write-ahead log.

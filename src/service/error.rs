@@ -1,0 +1,63 @@
+//! The service's error: each variant's `Display` is the sentence the user sees.
+
+use crate::store::StoreError;
+
+/// Why a user action did not happen. Nothing was changed when one of these is returned.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("{version:?} is not a version personalization works with; choose one of: {known}.")]
+    UnknownVersion { version: String, known: String },
+    #[error(
+        "Unlock your {label} global profile first: rank {remaining} more {pairs} with /rank.",
+        label = crate::service::version_label(version),
+        pairs = if *remaining == 1 { "pair" } else { "pairs" }
+    )]
+    GlobalLocked { version: String, remaining: u32 },
+    #[error("You have no profile {0}.")]
+    ProfileNotFound(String),
+    #[error("The profile \"{0}\" was deleted; it takes no new data.")]
+    ProfileDeleted(String),
+    #[error("Your global profile can't be deleted.")]
+    CannotDeleteGlobal,
+    #[error("Your global profile's name can't be changed.")]
+    CannotRenameGlobal,
+    #[error(
+        "You already have a global profile for every version; create a ranked or moodboard \
+         profile instead."
+    )]
+    CannotCreateGlobal,
+    #[error("A profile name {0}.")]
+    InvalidName(String),
+    #[error("You already have a {version} profile named \"{name}\".", version = crate::service::version_label(version))]
+    NameTaken { name: String, version: String },
+    #[error(
+        "The profile \"{name}\" is for {profile_label}, not {label}.",
+        profile_label = crate::service::version_label(profile_version),
+        label = crate::service::version_label(version)
+    )]
+    WrongVersion {
+        name: String,
+        profile_version: String,
+        version: String,
+    },
+    #[error("That pair doesn't exist (any more).")]
+    PairNotFound,
+    #[error("That pair was shown to someone else; only they can answer it.")]
+    NotYourPair,
+    #[error("You already answered that pair.")]
+    AlreadyAnswered,
+    #[error("That image doesn't exist.")]
+    ImageNotFound,
+    #[error("Likes of your own images don't count; like someone else's.")]
+    OwnImage,
+    #[error("You already liked that image.")]
+    AlreadyLiked,
+    #[error("There is no code {0}.")]
+    CodeNotFound(String),
+    /// Something broke on our side; the cause is for the logs, not for the user.
+    #[error("Something went wrong on our side. Please try again.")]
+    Internal(#[from] StoreError),
+}
+
+/// The service's result type.
+pub type Result<T> = std::result::Result<T, Error>;
