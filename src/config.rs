@@ -29,10 +29,57 @@ pub struct Config {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Personalization {
+    #[serde(deserialize_with = "version_names")]
     pub versions: Vec<String>,
+    #[serde(deserialize_with = "version_name")]
     pub default_version: String,
     pub unlock_threshold: u32,
     pub refresh_every: u32,
+}
+
+/// Reads a version name as written in TOML or in an environment variable, where `6.1` and `7`
+/// arrive as numbers unless quoted.
+struct VersionVisitor;
+
+impl serde::de::Visitor<'_> for VersionVisitor {
+    type Value = String;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a version name such as \"7\", \"6.1\" or \"niji 6\"")
+    }
+
+    fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<String, E> {
+        Ok(v.to_string())
+    }
+
+    fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<String, E> {
+        Ok(v.to_string())
+    }
+
+    fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<String, E> {
+        Ok(v.to_string())
+    }
+
+    fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<String, E> {
+        Ok(v.to_string())
+    }
+}
+
+/// A version name, from text or a number.
+struct VersionName(String);
+
+impl<'de> Deserialize<'de> for VersionName {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(VersionVisitor).map(VersionName)
+    }
+}
+
+fn version_name<'de, D: serde::Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    VersionName::deserialize(d).map(|v| v.0)
+}
+
+fn version_names<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+    Vec::<VersionName>::deserialize(d).map(|v| v.into_iter().map(|v| v.0).collect())
 }
 
 /// Limits on what one prompt may ask for.
@@ -183,4 +230,55 @@ fn describe(error: figment::Error) -> String {
         })
         .collect::<Vec<_>>()
         .join("; ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_defaults_are_the_documented_ones() {
+        let c = Config::defaults().unwrap();
+        assert_eq!(c.personalization.versions, ["6", "6.1", "7", "niji 6"]);
+        assert_eq!(c.personalization.default_version, "7");
+        assert_eq!(c.personalization.unlock_threshold, 200);
+        assert_eq!(c.prompt.max_jobs, 4);
+        assert_eq!(c.discord.guild_id, 0);
+    }
+
+    #[test]
+    fn overrides_replace_only_their_keys() {
+        let c = Config::with_overrides("personalization.unlock_threshold = 40").unwrap();
+        assert_eq!(c.personalization.unlock_threshold, 40);
+        assert_eq!(c.personalization.refresh_every, 50);
+    }
+
+    #[test]
+    fn versions_may_be_numbers() {
+        let c =
+            Config::with_overrides("[personalization]\nversions = [6.1, 7]\ndefault_version = 6.1")
+                .unwrap();
+        assert_eq!(c.personalization.versions, ["6.1", "7"]);
+        assert_eq!(c.personalization.default_version, "6.1");
+    }
+
+    #[test]
+    fn nonsense_is_refused_with_the_key() {
+        for (toml, key) in [
+            ("personalization.versions = []", "personalization.versions"),
+            (
+                "personalization.versions = [\"7\", \"7\"]",
+                "personalization.versions",
+            ),
+            (
+                "personalization.refresh_every = 0",
+                "personalization.refresh_every",
+            ),
+            ("prompt.max_jobs = 0", "prompt.max_jobs"),
+            ("discord.guild = 5", "discord.guild"),
+        ] {
+            let err = Config::with_overrides(toml).unwrap_err().to_string();
+            assert!(err.contains(key), "{toml}: {err}");
+        }
+    }
 }

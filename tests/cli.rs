@@ -1,0 +1,231 @@
+//! The `tastebud` binary: `migrate`, `run` without a token, configuration errors, `--help`.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use tastebud::domain::UserId;
+use tastebud::store::Store;
+
+const BIN: &str = env!("CARGO_BIN_EXE_tastebud");
+
+/// Runs tastebud with `args`, with no TASTEBUD_* or DISCORD_TOKEN from the outer environment.
+fn tastebud(args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut cmd = Command::new(BIN);
+    cmd.args(args).env_remove("DISCORD_TOKEN");
+    for (key, _) in std::env::vars() {
+        if key.starts_with("TASTEBUD_") {
+            cmd.env_remove(key);
+        }
+    }
+    cmd.envs(env.iter().copied());
+    cmd.output().expect("run tastebud")
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+fn assert_clean_failure(out: &Output, expected: &str) {
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "stderr: {stderr}");
+    assert!(
+        stderr.contains(expected),
+        "expected {expected:?} in: {stderr}"
+    );
+    assert!(!stderr.contains("panicked"), "panicked: {stderr}");
+}
+
+#[test]
+fn help_lists_every_command_and_option() {
+    let out = tastebud(&["--help"], &[]);
+    assert!(out.status.success());
+    let help = text(&out.stdout);
+    for word in ["run", "migrate", "--config", "--data-dir"] {
+        assert!(help.contains(word), "{word} missing from:\n{help}");
+    }
+}
+
+#[tokio::test]
+async fn migrate_creates_the_database_and_a_second_run_keeps_its_data() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("fresh");
+    let data_arg = data.to_str().unwrap();
+    let out = tastebud(&["migrate", "--data-dir", data_arg], &[]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains("schema version 1"));
+    let db = data.join("tastebud.db");
+    assert!(db.is_file());
+
+    // Put something in, migrate again, and find it still there.
+    let store = Store::open(&db).await.unwrap();
+    store
+        .ensure_user(UserId(7), &["7".to_string()])
+        .await
+        .unwrap();
+    store.close().await;
+    let out = tastebud(&["migrate", "--data-dir", data_arg], &[]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let store = Store::open(&db).await.unwrap();
+    assert!(
+        store
+            .global_profile(UserId(7), "7")
+            .await
+            .unwrap()
+            .is_some()
+    );
+    assert_eq!(store.schema_version().await.unwrap(), 1);
+}
+
+#[test]
+fn a_corrupt_database_is_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let junk: Vec<u8> = (0..16_384u32)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+        .collect();
+    std::fs::write(dir.path().join("tastebud.db"), &junk).unwrap();
+    let out = tastebud(
+        &["migrate", "--data-dir", dir.path().to_str().unwrap()],
+        &[],
+    );
+    assert_clean_failure(&out, "is not a tastebud database");
+    // The file is left as it was.
+    assert_eq!(std::fs::read(dir.path().join("tastebud.db")).unwrap(), junk);
+}
+
+/// Runs `tastebud migrate` on `dir` as a user who may not write there. Root may write
+/// anywhere, so as root the command runs as `nobody` through setpriv.
+fn migrate_without_write_access(dir: &Path) -> Output {
+    let is_root = Command::new("id")
+        .arg("-u")
+        .output()
+        .map(|o| text(&o.stdout).trim() == "0")
+        .unwrap_or(false);
+    if !is_root {
+        return tastebud(&["migrate", "--data-dir", dir.to_str().unwrap()], &[]);
+    }
+    let mut cmd = Command::new("setpriv");
+    cmd.args(["--reuid=65534", "--regid=65534", "--clear-groups", BIN])
+        .args(["migrate", "--data-dir", dir.to_str().unwrap()])
+        .env_remove("DISCORD_TOKEN");
+    cmd.output().expect("run setpriv")
+}
+
+#[tokio::test]
+async fn a_read_only_database_is_a_clear_error() {
+    use std::os::unix::fs::PermissionsExt;
+    let outer = tempfile::tempdir().unwrap();
+    let data = outer.path().join("data");
+    let store = Store::open_in(&data).await.unwrap();
+    store.close().await;
+    for (path, mode) in [(outer.path(), 0o755), (data.as_path(), 0o555)] {
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
+    }
+    let db = data.join("tastebud.db");
+    std::fs::set_permissions(&db, std::fs::Permissions::from_mode(0o444)).unwrap();
+    let before = std::fs::read(&db).unwrap();
+    let out = migrate_without_write_access(&data);
+    std::fs::set_permissions(&data, std::fs::Permissions::from_mode(0o755)).unwrap();
+    assert_clean_failure(&out, "read-only");
+    assert_eq!(std::fs::read(&db).unwrap(), before);
+}
+
+#[test]
+fn run_without_a_token_checks_everything_and_explains_what_it_needs() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = tastebud(&["run", "--data-dir", dir.path().to_str().unwrap()], &[]);
+    assert_clean_failure(&out, "set DISCORD_TOKEN");
+    assert!(text(&out.stdout).contains("versions: 6, 6.1, 7, niji 6"));
+    assert!(dir.path().join("tastebud.db").is_file());
+}
+
+#[test]
+fn environment_variables_override_the_configuration() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = tastebud(
+        &["run", "--data-dir", dir.path().to_str().unwrap()],
+        &[
+            // Versions may be written as bare numbers, as people do in a shell.
+            ("TASTEBUD_PERSONALIZATION__VERSIONS", "[6.1, \"7\"]"),
+            ("TASTEBUD_PERSONALIZATION__DEFAULT_VERSION", "6.1"),
+        ],
+    );
+    assert!(
+        text(&out.stdout).contains("versions: 6.1, 7."),
+        "{}",
+        text(&out.stdout)
+    );
+}
+
+#[test]
+fn unknown_keys_and_bad_values_are_errors_that_name_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let data = data.to_str().unwrap();
+    let out = tastebud(
+        &["migrate", "--data-dir", data],
+        &[("TASTEBUD_COLOUR", "blue")],
+    );
+    assert_clean_failure(&out, "TASTEBUD_COLOUR: unknown field");
+    let out = tastebud(
+        &["migrate", "--data-dir", data],
+        &[("TASTEBUD_PERSONALIZATION__UNLOCK_THRESHOLD", "lots")],
+    );
+    assert_clean_failure(
+        &out,
+        "TASTEBUD_PERSONALIZATION__UNLOCK_THRESHOLD: invalid type",
+    );
+
+    let file = dir.path().join("mine.toml");
+    std::fs::write(&file, "[prompt]\nmax_jobs = 4\nmax_jobz = 9\n").unwrap();
+    let out = tastebud(
+        &[
+            "--config",
+            file.to_str().unwrap(),
+            "migrate",
+            "--data-dir",
+            data,
+        ],
+        &[],
+    );
+    assert_clean_failure(&out, "prompt.max_jobz: unknown field");
+    std::fs::write(&file, "[personalization]\nunlock_threshold = 0\n").unwrap();
+    let out = tastebud(
+        &[
+            "--config",
+            file.to_str().unwrap(),
+            "migrate",
+            "--data-dir",
+            data,
+        ],
+        &[],
+    );
+    assert_clean_failure(&out, "personalization.unlock_threshold: must be at least 1");
+    std::fs::write(&file, "[personalization]\ndefault_version = \"5\"\n").unwrap();
+    let out = tastebud(
+        &[
+            "--config",
+            file.to_str().unwrap(),
+            "migrate",
+            "--data-dir",
+            data,
+        ],
+        &[],
+    );
+    assert_clean_failure(&out, "\"5\" is not one of personalization.versions");
+    let out = tastebud(
+        &[
+            "--config",
+            "/nonexistent/tastebud.toml",
+            "migrate",
+            "--data-dir",
+            data,
+        ],
+        &[],
+    );
+    assert_clean_failure(
+        &out,
+        "config file /nonexistent/tastebud.toml does not exist",
+    );
+    // Nothing was created by any of the refused runs.
+    assert!(!Path::new(data).exists());
+}

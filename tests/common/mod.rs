@@ -1,0 +1,109 @@
+//! Shared setup for integration tests: a service on a real SQLite file in a temp dir.
+#![allow(dead_code)]
+
+use tastebud::config::Config;
+use tastebud::domain::{Choice, Pair, ProfileId, UserId};
+use tastebud::service::Service;
+use tastebud::store::{NewImage, Origin, Store};
+use tempfile::TempDir;
+
+/// A temp dir holding a database, the store on it, and a service with `overrides` applied to
+/// the default configuration.
+pub struct World {
+    pub dir: TempDir,
+    pub store: Store,
+    pub service: Service,
+}
+
+impl World {
+    pub async fn new(overrides: &str) -> World {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let (store, service) = open(&dir, overrides).await;
+        World {
+            dir,
+            store,
+            service,
+        }
+    }
+
+    /// Closes the database and opens it again from the file.
+    pub async fn reopen(self, overrides: &str) -> World {
+        self.store.close().await;
+        let (store, service) = open(&self.dir, overrides).await;
+        World {
+            dir: self.dir,
+            store,
+            service,
+        }
+    }
+
+    /// Records an image owned by `owner` (a pool image when `None`).
+    pub async fn image(&self, owner: Option<UserId>, version: &str) -> i64 {
+        if let Some(user) = owner {
+            // Image owners are users the service has met.
+            self.service.settings(user).await.expect("settings");
+        }
+        self.store
+            .insert_image(&NewImage {
+                hash: format!("{:064x}", unique()),
+                prompt: "a lighthouse at dusk".into(),
+                version: version.into(),
+                backend: "sketch".into(),
+                seed: 7,
+                knobs: vec![0.1, -0.2],
+                style: Some(("style-v1".into(), vec![0.5, 0.25])),
+                origin: if owner.is_some() {
+                    Origin::Generated
+                } else {
+                    Origin::Pool
+                },
+                owner,
+            })
+            .await
+            .expect("insert image")
+    }
+
+    /// Issues a pair of two fresh pool images to `user` for `profile`.
+    pub async fn pair(&self, user: UserId, profile: &ProfileId) -> Pair {
+        let left = self.image(None, "7").await;
+        let right = self.image(None, "7").await;
+        self.store
+            .create_pair(user, profile, left, right, "a lighthouse at dusk")
+            .await
+            .expect("create pair")
+    }
+
+    /// Votes `n` times (left) for `profile` through the service.
+    pub async fn votes(&self, user: UserId, profile: &ProfileId, n: u32) {
+        for _ in 0..n {
+            let pair = self.pair(user, profile).await;
+            self.service
+                .vote(user, pair.id, Choice::Left)
+                .await
+                .expect("vote");
+        }
+    }
+
+    /// The user's global profile for `version`.
+    pub async fn global(&self, user: UserId, version: &str) -> ProfileId {
+        self.service
+            .global_profile(user, version)
+            .await
+            .expect("global profile")
+            .profile
+            .id
+    }
+}
+
+async fn open(dir: &TempDir, overrides: &str) -> (Store, Service) {
+    let config = Config::with_overrides(overrides).expect("config");
+    let store = Store::open_in(dir.path()).await.expect("open store");
+    let service = Service::new(store.clone(), config);
+    (store, service)
+}
+
+fn unique() -> u64 {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static NEXT: AtomicU64 = AtomicU64::new(1);
+    NEXT.fetch_add(1, Ordering::Relaxed)
+}
