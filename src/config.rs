@@ -205,10 +205,10 @@ fn describe(error: figment::Error) -> String {
         .into_iter()
         .map(|e| {
             let mut path = e.path.clone();
-            if let figment::error::Kind::UnknownField(field, _) = &e.kind {
-                if path.last() != Some(field) {
-                    path.push(field.clone());
-                }
+            if let figment::error::Kind::UnknownField(field, _) = &e.kind
+                && path.last() != Some(field)
+            {
+                path.push(field.clone());
             }
             let from_env = e
                 .metadata

@@ -25,7 +25,12 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Start the Discord bot (needs DISCORD_TOKEN in the environment).
-    Run,
+    Run {
+        /// Register slash commands in this guild only (instant; handy while developing).
+        /// Overrides `discord.guild_id` in the configuration.
+        #[arg(long, value_name = "ID")]
+        guild: Option<u64>,
+    },
     /// Create the database, or bring it up to date, and exit.
     Migrate,
 }
@@ -54,7 +59,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     runtime.block_on(async {
         match cli.command {
             Command::Migrate => migrate(&cli.data_dir).await,
-            Command::Run => run_bot(&config, &cli.data_dir).await,
+            Command::Run { guild } => run_bot(config, &cli.data_dir, guild).await,
         }
     })
 }
@@ -70,24 +75,27 @@ async fn migrate(data_dir: &Path) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-async fn run_bot(config: &Config, data_dir: &Path) -> anyhow::Result<ExitCode> {
+async fn run_bot(config: Config, data_dir: &Path, guild: Option<u64>) -> anyhow::Result<ExitCode> {
     let store = Store::open_in(data_dir).await?;
-    store.close().await;
     println!(
         "Configuration and database {} are fine; personalization versions: {}.",
         data_dir.join(DB_FILE).display(),
         config.personalization.versions.join(", ")
     );
-    if std::env::var_os("DISCORD_TOKEN").is_none_or(|t| t.is_empty()) {
+    let token = std::env::var("DISCORD_TOKEN").unwrap_or_default();
+    if token.trim().is_empty() {
         eprintln!(
             "tastebud needs a Discord bot token to run: set DISCORD_TOKEN in the environment \
              (see the README, \"Discord setup\")."
         );
-    } else {
-        eprintln!(
-            "DISCORD_TOKEN is set, but this build does not contain the Discord frontend yet; \
-             nothing was started."
-        );
+        return Ok(ExitCode::FAILURE);
     }
-    Ok(ExitCode::FAILURE)
+    let service = tastebud::service::Service::new(store, config);
+    let options = tastebud::discord::Options {
+        token,
+        guild_id: guild,
+        api_base: None,
+    };
+    tastebud::discord::run(service, options).await?;
+    Ok(ExitCode::SUCCESS)
 }

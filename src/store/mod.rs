@@ -136,7 +136,7 @@ pub(crate) fn vector_to_blob(v: &[f32]) -> Vec<u8> {
 
 /// The vector in a little-endian f32 blob.
 pub(crate) fn blob_to_vector(blob: &[u8]) -> Result<Vec<f32>, StoreError> {
-    if blob.len() % 4 != 0 {
+    if !blob.len().is_multiple_of(4) {
         return Err(StoreError::Corrupt(format!(
             "a vector blob of {} bytes is not a list of f32",
             blob.len()

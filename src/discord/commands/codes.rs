@@ -1,0 +1,32 @@
+//! `/list_personalize_codes`: the caller's codes, newest first, paged.
+
+use super::{Context, user};
+use crate::discord::{BotError, reply, views};
+use crate::domain::{Code, UserId};
+use crate::service::Service;
+
+/// Your personalization codes, newest first.
+#[poise::command(slash_command)]
+pub async fn list_personalize_codes(ctx: Context<'_>) -> Result<(), BotError> {
+    let view = codes_view(&ctx.data().service, user(ctx.author().id), 0).await?;
+    ctx.send(reply::to_reply(&view)).await?;
+    Ok(())
+}
+
+/// Page `page` of `owner`'s codes, with each code's profile named.
+pub async fn codes_view(
+    service: &Service,
+    owner: UserId,
+    page: usize,
+) -> Result<views::View, BotError> {
+    let codes = service.list_codes(owner).await?;
+    let profiles = service.list_profiles(owner).await?;
+    let name = |c: &Code| {
+        profiles
+            .iter()
+            .find(|p| p.profile.id == c.profile)
+            .map(|p| p.profile.name.clone())
+            .unwrap_or_else(|| "(deleted profile)".to_string())
+    };
+    Ok(views::codes(owner, &codes, &name, page))
+}

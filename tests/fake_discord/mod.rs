@@ -1,0 +1,372 @@
+//! A Discord on loopback for end-to-end tests of the real bot: REST (reached through
+//! serenity's proxy setting) and a gateway websocket that sends HELLO and READY, answers
+//! heartbeats and dispatches INTERACTION_CREATE events. It records everything the bot sends.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
+use axum::http::{HeaderMap, Method, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{any, get};
+use serde_json::{Value, json};
+use tokio::sync::{Mutex, Notify, mpsc};
+
+pub const APP_ID: u64 = 900_000_000_000_000_001;
+pub const GUILD_ID: u64 = 900_000_000_000_000_002;
+pub const CHANNEL_ID: u64 = 900_000_000_000_000_003;
+pub const BOT_ID: u64 = 900_000_000_000_000_004;
+/// The only token this Discord accepts.
+pub const TOKEN: &str = "fake.bot.token";
+
+/// One request the bot made.
+#[derive(Debug, Clone)]
+pub struct Request {
+    pub method: Method,
+    pub path: String,
+    /// The JSON body.
+    pub json: Value,
+}
+
+#[derive(Default)]
+struct Inner {
+    requests: Vec<Request>,
+    gateway: Option<mpsc::UnboundedSender<Value>>,
+    connections: u32,
+}
+
+#[derive(Clone)]
+pub struct FakeDiscord {
+    pub base: String,
+    inner: Arc<Mutex<Inner>>,
+    changed: Arc<Notify>,
+    next_id: Arc<AtomicU64>,
+}
+
+fn user_json(id: u64, name: &str, bot: bool) -> Value {
+    json!({"id": id.to_string(), "username": name, "discriminator": "0", "global_name": name,
+           "avatar": null, "bot": bot})
+}
+
+fn message_json(id: u64, content: &str, components: Value) -> Value {
+    json!({
+        "id": id.to_string(), "channel_id": CHANNEL_ID.to_string(),
+        "author": user_json(BOT_ID, "tastebud", true), "content": content,
+        "timestamp": "2026-11-23T00:00:00.000000+00:00", "edited_timestamp": null,
+        "tts": false, "mention_everyone": false, "mentions": [], "mention_roles": [],
+        "attachments": [], "embeds": [], "pinned": false, "type": 0, "flags": 0,
+        "components": components, "application_id": APP_ID.to_string()
+    })
+}
+
+impl FakeDiscord {
+    pub async fn start() -> FakeDiscord {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let fake = FakeDiscord {
+            base,
+            inner: Arc::default(),
+            changed: Arc::default(),
+            next_id: Arc::new(AtomicU64::new(1_000)),
+        };
+        let app = Router::new()
+            .route("/ws", get(gateway))
+            .route("/api/v10/gateway", get(gateway_url))
+            .route("/api/v10/gateway/bot", get(gateway_url))
+            .route("/api/v10/users/@me", get(current_user))
+            .route(
+                "/api/v10/applications/{app}/guilds/{guild}/commands",
+                any(commands),
+            )
+            .route("/api/v10/applications/{app}/commands", any(commands))
+            .fallback(record)
+            .with_state(fake.clone());
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        fake
+    }
+
+    fn snowflake(&self) -> u64 {
+        self.next_id.fetch_add(1, Ordering::Relaxed)
+    }
+
+    /// Everything the bot has sent so far.
+    pub async fn requests(&self) -> Vec<Request> {
+        self.inner.lock().await.requests.clone()
+    }
+
+    /// Waits (up to 20 s) until a request matching `pred` has arrived, and returns it.
+    pub async fn wait_for(&self, what: &str, pred: impl Fn(&Request) -> bool) -> Request {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+        loop {
+            let notified = self.changed.notified();
+            if let Some(r) = self.inner.lock().await.requests.iter().find(|r| pred(r)) {
+                return r.clone();
+            }
+            if tokio::time::timeout_at(deadline, notified).await.is_err() {
+                let seen: Vec<String> = self
+                    .requests()
+                    .await
+                    .iter()
+                    .map(|r| format!("{} {}", r.method, r.path))
+                    .collect();
+                panic!("timed out waiting for {what}; the bot sent: {seen:#?}");
+            }
+        }
+    }
+
+    /// Waits until the bot has registered its commands (it is then ready for interactions).
+    pub async fn wait_ready(&self, connection: u32) -> Value {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+        loop {
+            let notified = self.changed.notified();
+            {
+                let inner = self.inner.lock().await;
+                let registered = inner
+                    .requests
+                    .iter()
+                    .filter(|r| r.method == Method::PUT && r.path.ends_with("/commands"))
+                    .nth(connection as usize - 1);
+                if let Some(r) = registered
+                    && inner.connections >= connection
+                {
+                    return r.json.clone();
+                }
+            }
+            if tokio::time::timeout_at(deadline, notified).await.is_err() {
+                panic!("the bot never registered its commands");
+            }
+        }
+    }
+
+    async fn dispatch(&self, event: &str, d: Value) {
+        let inner = self.inner.lock().await;
+        let gateway = inner.gateway.as_ref().expect("the bot is connected");
+        gateway
+            .send(json!({"op": 0, "t": event, "d": d}))
+            .expect("gateway open");
+    }
+
+    /// Sends a slash command `name` with `options` from `user`; returns the interaction's token.
+    pub async fn slash(&self, user: u64, name: &str, options: Value) -> String {
+        let id = self.snowflake();
+        let token = format!("tok{id}");
+        self.dispatch(
+            "INTERACTION_CREATE",
+            json!({
+                "id": id.to_string(), "application_id": APP_ID.to_string(), "type": 2,
+                "token": token, "version": 1, "guild_id": GUILD_ID.to_string(),
+                "channel_id": CHANNEL_ID.to_string(),
+                "channel": {"id": CHANNEL_ID.to_string(), "type": 0, "guild_id": GUILD_ID.to_string()},
+                "member": {"user": user_json(user, &format!("user{user}"), false), "roles": [],
+                           "joined_at": "2026-01-01T00:00:00.000000+00:00", "deaf": false,
+                           "mute": false, "flags": 0, "permissions": "2147483647"},
+                "app_permissions": "2147483647", "locale": "en-US", "guild_locale": "en-US",
+                "entitlements": [], "authorizing_integration_owners": {}, "context": 0,
+                "attachment_size_limit": 26_214_400,
+                "data": {"id": (id + 1).to_string(), "name": name, "type": 1,
+                         "options": options, "guild_id": GUILD_ID.to_string()}
+            }),
+        )
+        .await;
+        token
+    }
+
+    /// Sends a click by `user` on component `custom_id` of a message showing `content`;
+    /// `values` for select menus. Returns the interaction's token.
+    pub async fn click(&self, user: u64, custom_id: &str, values: Option<Vec<&str>>) -> String {
+        let id = self.snowflake();
+        let token = format!("tok{id}");
+        let data = match values {
+            Some(values) => json!({"custom_id": custom_id, "component_type": 3, "values": values}),
+            None => json!({"custom_id": custom_id, "component_type": 2}),
+        };
+        self.dispatch(
+            "INTERACTION_CREATE",
+            json!({
+                "id": id.to_string(), "application_id": APP_ID.to_string(), "type": 3,
+                "token": token, "version": 1, "guild_id": GUILD_ID.to_string(),
+                "channel_id": CHANNEL_ID.to_string(),
+                "member": {"user": user_json(user, &format!("user{user}"), false), "roles": [],
+                           "joined_at": "2026-01-01T00:00:00.000000+00:00", "deaf": false,
+                           "mute": false, "flags": 0, "permissions": "2147483647"},
+                "app_permissions": "2147483647", "locale": "en-US", "guild_locale": "en-US",
+                "entitlements": [], "authorizing_integration_owners": {}, "context": 0,
+                "attachment_size_limit": 26_214_400,
+                "message": message_json(id + 1, "panel", json!([])),
+                "data": data
+            }),
+        )
+        .await;
+        token
+    }
+
+    /// The first response to interaction `token` (its callback), waiting for it.
+    pub async fn response(&self, token: &str) -> Request {
+        let needle = format!("/{token}/callback");
+        self.wait_for(&format!("a response to {token}"), |r| {
+            r.path.ends_with(&needle)
+        })
+        .await
+    }
+}
+
+fn unauthorized(headers: &HeaderMap) -> Option<Response> {
+    let auth = headers.get("authorization").and_then(|v| v.to_str().ok());
+    (auth != Some(&format!("Bot {TOKEN}"))).then(|| {
+        (
+            StatusCode::UNAUTHORIZED,
+            axum::Json(json!({"message": "401: Unauthorized", "code": 0})),
+        )
+            .into_response()
+    })
+}
+
+async fn current_user(headers: HeaderMap) -> Response {
+    unauthorized(&headers)
+        .unwrap_or_else(|| axum::Json(user_json(BOT_ID, "tastebud", true)).into_response())
+}
+
+async fn gateway_url(State(fake): State<FakeDiscord>, headers: HeaderMap) -> Response {
+    if let Some(refused) = unauthorized(&headers) {
+        return refused;
+    }
+    let ws = fake.base.replace("http://", "ws://") + "/ws";
+    axum::Json(json!({"url": ws, "shards": 1, "session_start_limit":
+        {"total": 1000, "remaining": 1000, "reset_after": 0, "max_concurrency": 1}}))
+    .into_response()
+}
+
+async fn commands(
+    State(fake): State<FakeDiscord>,
+    method: Method,
+    uri: Uri,
+    body: Bytes,
+) -> Response {
+    let json: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+    let mut registered = json.as_array().cloned().unwrap_or_default();
+    for c in &mut registered {
+        c["id"] = json!(fake.snowflake().to_string());
+        c["application_id"] = json!(APP_ID.to_string());
+        c["version"] = json!("1");
+        c["default_member_permissions"] = Value::Null;
+        c["type"] = c.get("type").cloned().unwrap_or(json!(1));
+    }
+    push(
+        &fake,
+        Request {
+            method,
+            path: uri.path().to_string(),
+            json,
+        },
+    )
+    .await;
+    axum::Json(Value::Array(registered)).into_response()
+}
+
+/// Records any other request; answers callbacks with 204 and message routes with a message.
+/// (Replies with files arrive as multipart bodies; no command sends files yet.)
+async fn record(
+    State(fake): State<FakeDiscord>,
+    method: Method,
+    uri: Uri,
+    body: Bytes,
+) -> Response {
+    let json: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+    let path = uri.path().to_string();
+    let content = json
+        .get("content")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_string();
+    let components = json.get("components").cloned().unwrap_or(json!([]));
+    push(
+        &fake,
+        Request {
+            method: method.clone(),
+            path: path.clone(),
+            json,
+        },
+    )
+    .await;
+    if path.ends_with("/callback") {
+        StatusCode::NO_CONTENT.into_response()
+    } else if path.contains("/webhooks/") {
+        axum::Json(message_json(fake.snowflake(), &content, components)).into_response()
+    } else {
+        (
+            StatusCode::NOT_FOUND,
+            axum::Json(json!({"message": "Unknown route", "code": 0})),
+        )
+            .into_response()
+    }
+}
+
+async fn push(fake: &FakeDiscord, request: Request) {
+    fake.inner.lock().await.requests.push(request);
+    fake.changed.notify_waiters();
+}
+
+async fn gateway(State(fake): State<FakeDiscord>, ws: WebSocketUpgrade) -> Response {
+    ws.on_upgrade(move |socket| serve_gateway(fake, socket))
+}
+
+async fn serve_gateway(fake: FakeDiscord, mut socket: WebSocket) {
+    let (events, mut outbox) = mpsc::unbounded_channel::<Value>();
+    let hello = json!({"op": 10, "d": {"heartbeat_interval": 41_250}});
+    if socket
+        .send(Message::Text(hello.to_string().into()))
+        .await
+        .is_err()
+    {
+        return;
+    }
+    let mut seq = 0u64;
+    loop {
+        tokio::select! {
+            incoming = socket.recv() => {
+                let Some(Ok(Message::Text(text))) = incoming else {
+                    if incoming.is_none() { return; }
+                    continue;
+                };
+                let Ok(payload) = serde_json::from_str::<Value>(&text) else { continue };
+                match payload["op"].as_u64() {
+                    Some(1) => {
+                        let ack = json!({"op": 11});
+                        let _ = socket.send(Message::Text(ack.to_string().into())).await;
+                    }
+                    Some(2) => {
+                        seq += 1;
+                        let ready = json!({"op": 0, "t": "READY", "s": seq, "d": {
+                            "v": 10, "user": user_json(BOT_ID, "tastebud", true),
+                            "guilds": [{"id": GUILD_ID.to_string(), "unavailable": true}],
+                            "session_id": "fake-session",
+                            "resume_gateway_url": fake.base.replace("http://", "ws://") + "/ws",
+                            "application": {"id": APP_ID.to_string(), "flags": 0},
+                            "shard": [0, 1]
+                        }});
+                        if socket.send(Message::Text(ready.to_string().into())).await.is_err() {
+                            return;
+                        }
+                        let mut inner = fake.inner.lock().await;
+                        inner.gateway = Some(events.clone());
+                        inner.connections += 1;
+                        drop(inner);
+                        fake.changed.notify_waiters();
+                    }
+                    _ => {}
+                }
+            }
+            Some(mut event) = outbox.recv() => {
+                seq += 1;
+                event["s"] = json!(seq);
+                if socket.send(Message::Text(event.to_string().into())).await.is_err() {
+                    return;
+                }
+            }
+        }
+    }
+}
