@@ -522,7 +522,7 @@ mod tests {
         let prior = Prior::zero(2, 1.0).unwrap();
         let o = Observation::from_diff(&[1.0, 2.0, 3.0]).unwrap();
         assert!(matches!(
-            fit(&[o.clone()], &prior),
+            fit(std::slice::from_ref(&o), &prior),
             Err(TasteError::DimensionMismatch { .. })
         ));
         assert!(prior.to_posterior().update(&o).is_err());
