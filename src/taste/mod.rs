@@ -11,5 +11,6 @@
 
 mod error;
 pub mod model;
+pub mod select;
 
 pub use error::TasteError;
