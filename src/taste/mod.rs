@@ -9,6 +9,7 @@
 //! - [`explain`]: a taste vector in words;
 //! - [`raters`]: simulated raters with hidden tastes, for `tastebud eval` and tests.
 
+pub mod codes;
 mod error;
 pub mod model;
 pub mod select;
