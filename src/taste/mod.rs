@@ -11,6 +11,7 @@
 
 pub mod codes;
 mod error;
+pub mod explain;
 pub mod model;
 pub mod select;
 
