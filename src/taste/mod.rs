@@ -13,6 +13,7 @@ pub mod codes;
 mod error;
 pub mod explain;
 pub mod model;
+pub mod raters;
 pub mod select;
 
 pub use error::TasteError;
