@@ -135,11 +135,20 @@ impl Observation {
     }
 }
 
-/// The Gaussian prior `N(mean, variance · I)` on a taste vector.
+/// The Gaussian prior `N(mean, diag(variances))` on a taste vector; usually isotropic
+/// (`σ²I`), per-axis after [`fit_ard`].
 #[derive(Debug, Clone, PartialEq)]
 pub struct Prior {
     pub mean: DVector<f64>,
-    pub variance: f64,
+    pub variances: DVector<f64>,
+}
+
+fn check_variance(v: f64) -> Result<(), TasteError> {
+    if v.is_finite() && v > 0.0 {
+        Ok(())
+    } else {
+        Err(TasteError::BadPriorVariance(v))
+    }
 }
 
 impl Prior {
@@ -150,13 +159,20 @@ impl Prior {
 
     /// A prior centred on `mean`, e.g. the community's mean taste for the version.
     pub fn centred(mean: &[f64], variance: f64) -> Result<Self, TasteError> {
-        if !(variance.is_finite() && variance > 0.0) {
-            return Err(TasteError::BadPriorVariance(variance));
-        }
+        check_variance(variance)?;
+        Self::diagonal(mean, &vec![variance; mean.len()])
+    }
+
+    /// A prior with its own variance on each axis.
+    pub fn diagonal(mean: &[f64], variances: &[f64]) -> Result<Self, TasteError> {
+        check_dim("prior variances", mean.len(), variances.len())?;
         check_finite("prior mean", mean)?;
+        for &v in variances {
+            check_variance(v)?;
+        }
         Ok(Prior {
             mean: DVector::from_column_slice(mean),
-            variance,
+            variances: DVector::from_column_slice(variances),
         })
     }
 
@@ -166,10 +182,9 @@ impl Prior {
 
     /// The prior itself, as the posterior after no votes.
     pub fn to_posterior(&self) -> Posterior {
-        let d = self.dim();
         Posterior {
             mean: self.mean.clone(),
-            cov: DMatrix::identity(d, d) * self.variance,
+            cov: DMatrix::from_diagonal(&self.variances),
         }
     }
 }
@@ -208,15 +223,19 @@ fn objective(obs: &[Observation], prior: &Prior, w: &DVector<f64>) -> f64 {
         .iter()
         .map(|o| o.weight * softplus(-w.dot(&o.diff)))
         .sum();
-    data + (w - &prior.mean).norm_squared() / (2.0 * prior.variance)
+    let penalty: f64 = (w - &prior.mean)
+        .iter()
+        .zip(prior.variances.iter())
+        .map(|(d, v)| d * d / v)
+        .sum();
+    data + 0.5 * penalty
 }
 
 /// Gradient and Hessian of [`objective`] at `w`.
 fn grad_hess(obs: &[Observation], prior: &Prior, w: &DVector<f64>) -> (DVector<f64>, DMatrix<f64>) {
-    let d = prior.dim();
-    let inv_var = 1.0 / prior.variance;
-    let mut g = (w - &prior.mean) * inv_var;
-    let mut h = DMatrix::identity(d, d) * inv_var;
+    let precision = prior.variances.map(|v| 1.0 / v);
+    let mut g = (w - &prior.mean).component_mul(&precision);
+    let mut h = DMatrix::from_diagonal(&precision);
     for o in obs {
         let p = sigmoid(w.dot(&o.diff));
         // d/dw softplus(−wᵀz) = −(1 − p) z ;  d²/dw² = p(1 − p) z zᵀ
@@ -314,6 +333,32 @@ pub fn fit_with(
         mean: w,
         cov: spd_inverse(&h),
     })
+}
+
+/// Fit with automatic relevance determination: each axis's prior variance is re-estimated
+/// from the data (MacKay's evidence updates, `vₖ ← (wₖ − mₖ)² / (1 − Σₖₖ/vₖ)`), capped at the
+/// given prior's variance, for `rounds` rounds. Axes the votes say nothing about shrink towards
+/// the prior mean, which helps when a taste rests on a few axes of many. Returns the posterior
+/// and the learned prior (a good start for the next call).
+pub fn fit_ard(
+    obs: &[Observation],
+    prior: &Prior,
+    rounds: usize,
+) -> Result<(Posterior, Prior), TasteError> {
+    let cap = prior.variances.clone();
+    let floor = 1e-6;
+    let mut current = prior.clone();
+    let mut post = fit(obs, &current)?;
+    for _ in 0..rounds {
+        for k in 0..current.dim() {
+            let v = current.variances[k];
+            let gamma = (1.0 - post.cov[(k, k)] / v).max(1e-12);
+            let dw = post.mean[k] - current.mean[k];
+            current.variances[k] = (dw * dw / gamma).clamp(floor * cap[k], cap[k]);
+        }
+        post = fit(obs, &current)?;
+    }
+    Ok((post, current))
 }
 
 impl Posterior {

@@ -27,6 +27,47 @@ pub struct ActiveConfig {
     pub epsilon: f64,
     /// Pairs whose direction has |cosine| above this with a recent pair are passed over.
     pub max_cosine: f64,
+    /// How a pair's informativeness is measured.
+    pub score: Score,
+}
+
+/// Measures of how much a pair would teach, from the predicted utility difference `m = μᵀΔx`
+/// and its posterior variance `v = ΔxᵀΣΔx`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Score {
+    /// `p(1−p)·v` with the plug-in `p = σ(m)`: expected shrinkage of the posterior along Δx.
+    #[default]
+    Uncertainty,
+    /// Mutual information between the vote and the taste (BALD), with the probit
+    /// approximation of the logistic: favours pairs whose outcome is uncertain *because the
+    /// taste is unknown*, not because the rater is expected to flip a coin.
+    MutualInformation,
+}
+
+impl Score {
+    /// The score of a pair with predicted utility difference `m` and variance `v`.
+    pub fn of(self, m: f64, v: f64) -> f64 {
+        match self {
+            Score::Uncertainty => {
+                let p = sigmoid(m);
+                p * (1.0 - p) * v
+            }
+            Score::MutualInformation => {
+                // σ(f) ≈ Φ(λf) with λ² = π/8; for f ~ N(m, v), Houlsby et al. (2011):
+                // I = h(Φ(λm / √(1 + λ²v))) − c/√(λ²v + c²) · exp(−λ²m² / (2(λ²v + c²))),
+                // with h the binary entropy in bits and c² = π·ln2/2.
+                let l2 = std::f64::consts::PI / 8.0;
+                let c2 = std::f64::consts::PI * std::f64::consts::LN_2 / 2.0;
+                let p = sigmoid(m / (1.0 + l2 * v).sqrt());
+                let h = |p: f64| {
+                    let t = |q: f64| if q > 0.0 { -q * q.log2() } else { 0.0 };
+                    t(p) + t(1.0 - p)
+                };
+                let s = l2 * v + c2;
+                (h(p) - (c2 / s).sqrt() * (-l2 * m * m / (2.0 * s)).exp()).max(0.0)
+            }
+        }
+    }
 }
 
 impl Default for ActiveConfig {
@@ -34,6 +75,7 @@ impl Default for ActiveConfig {
         ActiveConfig {
             epsilon: 0.05,
             max_cosine: 0.9,
+            score: Score::default(),
         }
     }
 }
@@ -82,11 +124,9 @@ impl Strategy {
     }
 }
 
-/// The active score of one difference vector: `p(1−p)·ΔxᵀΣΔx`.
-pub fn info_score(post: &Posterior, diff: &[f64]) -> Result<f64, TasteError> {
-    let v = post.variance_along(diff)?;
-    let p = sigmoid(post.score(diff)?);
-    Ok(p * (1.0 - p) * v)
+/// The active score of one difference vector under `score`.
+pub fn info_score(post: &Posterior, diff: &[f64], score: Score) -> Result<f64, TasteError> {
+    Ok(score.of(post.score(diff)?, post.variance_along(diff)?))
 }
 
 fn cosine(a: &[f64], b: &[f64]) -> f64 {
@@ -172,7 +212,7 @@ where
     }
     let mut scored: Vec<(f64, usize)> = Vec::with_capacity(useful.len());
     for &i in &useful {
-        scored.push((info_score(post, candidates[i].as_ref())?, i));
+        scored.push((info_score(post, candidates[i].as_ref(), config.score)?, i));
     }
     scored.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
     let pick = scored
@@ -238,8 +278,7 @@ where
     for i in 0..n {
         for j in (i + 1)..n {
             let v = (g[(i, i)] + g[(j, j)] - 2.0 * g[(i, j)]).max(0.0);
-            let p = sigmoid(u[i] - u[j]);
-            scored.push((p * (1.0 - p) * v, i, j));
+            scored.push((config.score.of(u[i] - u[j], v), i, j));
         }
     }
     scored.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)).then(a.2.cmp(&b.2)));
@@ -291,11 +330,13 @@ mod tests {
             select(&s, &post, &cands, &no_recent(), &mut rng).unwrap(),
             Some(1)
         );
-        let scores: Vec<f64> = cands
-            .iter()
-            .map(|c| info_score(&post, c).unwrap())
-            .collect();
-        assert!(scores[1] > scores[0] && scores[1] > scores[2]);
+        for score in [Score::Uncertainty, Score::MutualInformation] {
+            let scores: Vec<f64> = cands
+                .iter()
+                .map(|c| info_score(&post, c, score).unwrap())
+                .collect();
+            assert!(scores[1] > scores[0] && scores[1] > scores[2], "{score:?}");
+        }
     }
 
     #[test]
@@ -321,6 +362,7 @@ mod tests {
         let s = Strategy::Active(ActiveConfig {
             epsilon: 0.0,
             max_cosine: 0.9,
+            ..Default::default()
         });
         let mut rng = StdRng::seed_from_u64(3);
         assert_eq!(
@@ -348,6 +390,7 @@ mod tests {
         let s = Strategy::Active(ActiveConfig {
             epsilon: 0.3,
             max_cosine: 1.0,
+            ..Default::default()
         });
         let mut rng = StdRng::seed_from_u64(4);
         let n = 3000;
@@ -402,6 +445,7 @@ mod tests {
         let s = Strategy::Active(ActiveConfig {
             epsilon: 0.0,
             max_cosine: 1.0,
+            ..Default::default()
         });
         let by_diff = select(&s, &post, &diffs, &no_recent(), &mut rng)
             .unwrap()
@@ -432,6 +476,7 @@ mod tests {
         let bad = Strategy::Active(ActiveConfig {
             epsilon: 2.0,
             max_cosine: 0.5,
+            ..Default::default()
         });
         assert!(select(&bad, &post, &[vec![1.0, 0.0]], &no_recent(), &mut rng).is_err());
         // Only identical images: still an answer, never a panic.
