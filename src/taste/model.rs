@@ -349,6 +349,10 @@ pub fn fit_ard(
     let floor = 1e-6;
     let mut current = prior.clone();
     let mut post = fit(obs, &current)?;
+    if obs.is_empty() {
+        // No evidence at all: nothing to determine, keep the prior as it is.
+        return Ok((post, current));
+    }
     for _ in 0..rounds {
         for k in 0..current.dim() {
             let v = current.variances[k];
@@ -619,6 +623,45 @@ mod tests {
         assert!(rel < 0.1, "online Laplace drifted {rel}");
         // Incremental updates only ever shrink the variance.
         assert!(inc.cov.trace() < prior.to_posterior().cov.trace());
+    }
+
+    #[test]
+    fn relevance_determination_shrinks_axes_without_taste() {
+        let mut rng = StdRng::seed_from_u64(21);
+        let mut w_true = vec![0.0; 10];
+        w_true[2] = 3.0;
+        w_true[7] = -2.0;
+        let obs = synthetic(&mut rng, &w_true, 150);
+        let prior = Prior::zero(10, 1.0).unwrap();
+        let (post, learned) = fit_ard(&obs, &prior, 5).unwrap();
+        assert!(post.mean.iter().all(|x| x.is_finite()));
+        let relevant = learned.variances[2].min(learned.variances[7]);
+        let others = (0..10)
+            .filter(|k| *k != 2 && *k != 7)
+            .map(|k| learned.variances[k])
+            .fold(0.0, f64::max);
+        assert!(relevant > others, "{:?}", learned.variances);
+        assert!(learned.variances.iter().all(|&v| v > 0.0 && v <= 1.0));
+        // The result is a proper fit under the learned prior.
+        assert!(grad_norm(&obs, &learned, &post.mean) < 1e-8);
+        let t = DVector::from_column_slice(&w_true);
+        let plain = fit(&obs, &prior).unwrap().mean;
+        let cos = |w: &DVector<f64>| w.dot(&t) / (w.norm() * t.norm());
+        assert!(cos(&post.mean) > cos(&plain));
+        // No votes: the prior comes back untouched.
+        let (p0, l0) = fit_ard(&[], &prior, 5).unwrap();
+        assert_eq!(l0, prior);
+        assert_eq!(p0.mean, prior.mean);
+    }
+
+    #[test]
+    fn diagonal_priors_penalise_per_axis() {
+        let obs = vec![Observation::from_diff(&[1.0, 1.0]).unwrap()];
+        let prior = Prior::diagonal(&[0.0, 0.0], &[10.0, 0.1]).unwrap();
+        let post = fit(&obs, &prior).unwrap();
+        assert!(post.mean[0] > 5.0 * post.mean[1]);
+        assert!(Prior::diagonal(&[0.0], &[1.0, 1.0]).is_err());
+        assert!(Prior::diagonal(&[0.0], &[-1.0]).is_err());
     }
 
     #[test]
