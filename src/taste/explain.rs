@@ -117,7 +117,7 @@ const AXIS_WORDS: &[(&str, &str, &str)] = &[
 pub fn axis_words(axis: &str, positive: bool) -> String {
     let key = axis.to_lowercase();
     for (frag, high, low) in AXIS_WORDS {
-        if key == *frag || key.starts_with(&format!("{frag}_")) || key.starts_with(frag) {
+        if key.starts_with(frag) {
             return if positive { high } else { low }.to_string();
         }
     }

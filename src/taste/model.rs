@@ -9,7 +9,8 @@
 //! L(w) = Σᵢ cᵢ · softplus(−wᵀzᵢ) + ‖w − m‖² / (2σ²)
 //! ```
 //!
-//! where `zᵢ` is the signed difference, `cᵢ` its weight, and `N(m, σ²I)` the [`Prior`]. The
+//! where `zᵢ` is the signed difference, `cᵢ` its weight, and `N(m, σ²I)` the [`Prior`] (or
+//! `N(m, diag(σₖ²))`, whose per-axis variances [`fit_ard`] learns from the votes). The
 //! posterior covariance is the inverse Hessian at the optimum (Laplace's approximation):
 //! `Σ = (Σᵢ cᵢ pᵢ(1−pᵢ) zᵢzᵢᵀ + I/σ²)⁻¹`.
 //!
@@ -217,35 +218,68 @@ pub struct Posterior {
     pub cov: DMatrix<f64>,
 }
 
-/// The negative log posterior (up to a constant) at `w`.
-fn objective(obs: &[Observation], prior: &Prior, w: &DVector<f64>) -> f64 {
-    let data: f64 = obs
-        .iter()
-        .map(|o| o.weight * softplus(-w.dot(&o.diff)))
-        .sum();
-    let penalty: f64 = (w - &prior.mean)
-        .iter()
-        .zip(prior.variances.iter())
-        .map(|(d, v)| d * d / v)
-        .sum();
-    data + 0.5 * penalty
+/// All observations stacked for matrix arithmetic: row i of `z` is `zᵢ`, `c[i]` its weight.
+struct Batch<'a> {
+    z: DMatrix<f64>,
+    c: DVector<f64>,
+    prior: &'a Prior,
+    precision: DVector<f64>,
 }
 
-/// Gradient and Hessian of [`objective`] at `w`.
-fn grad_hess(obs: &[Observation], prior: &Prior, w: &DVector<f64>) -> (DVector<f64>, DMatrix<f64>) {
-    let precision = prior.variances.map(|v| 1.0 / v);
-    let mut g = (w - &prior.mean).component_mul(&precision);
-    let mut h = DMatrix::from_diagonal(&precision);
-    for o in obs {
-        let p = sigmoid(w.dot(&o.diff));
-        // d/dw softplus(−wᵀz) = −(1 − p) z ;  d²/dw² = p(1 − p) z zᵀ
-        g.axpy(-o.weight * (1.0 - p), &o.diff, 1.0);
-        let lambda = o.weight * p * (1.0 - p);
-        if lambda > 0.0 {
-            h.ger(lambda, &o.diff, &o.diff, 1.0);
+impl<'a> Batch<'a> {
+    fn new(obs: &[Observation], prior: &'a Prior) -> Self {
+        let d = prior.dim();
+        let z = DMatrix::from_fn(obs.len(), d, |i, k| obs[i].diff[k]);
+        let c = DVector::from_iterator(obs.len(), obs.iter().map(|o| o.weight));
+        Batch {
+            z,
+            c,
+            prior,
+            precision: prior.variances.map(|v| 1.0 / v),
         }
     }
-    (g, h)
+
+    /// The negative log posterior (up to a constant) at `w`.
+    fn objective(&self, w: &DVector<f64>) -> f64 {
+        let margins = &self.z * w;
+        let data: f64 = margins
+            .iter()
+            .zip(self.c.iter())
+            .map(|(m, c)| c * softplus(-m))
+            .sum();
+        let dw = w - &self.prior.mean;
+        data + 0.5 * dw.component_mul(&dw).dot(&self.precision)
+    }
+
+    /// Gradient and Hessian of the objective at `w`.
+    fn grad_hess(&self, w: &DVector<f64>) -> (DVector<f64>, DMatrix<f64>) {
+        let margins = &self.z * w;
+        let n = margins.len();
+        // d/dw softplus(−wᵀz) = −(1 − p) z ;  d²/dw² = p(1 − p) z zᵀ
+        let mut resid = DVector::zeros(n);
+        let mut root_lambda = DVector::zeros(n);
+        for i in 0..n {
+            let p = sigmoid(margins[i]);
+            resid[i] = -self.c[i] * (1.0 - p);
+            root_lambda[i] = (self.c[i] * p * (1.0 - p)).sqrt();
+        }
+        let g = self.z.tr_mul(&resid) + (w - &self.prior.mean).component_mul(&self.precision);
+        let mut scaled = self.z.clone();
+        for (i, mut row) in scaled.row_iter_mut().enumerate() {
+            row *= root_lambda[i];
+        }
+        let mut h = scaled.tr_mul(&scaled);
+        for k in 0..h.nrows() {
+            h[(k, k)] += self.precision[k];
+        }
+        (g, h)
+    }
+}
+
+/// Gradient and Hessian of the negative log posterior at `w` (for tests).
+#[cfg(test)]
+fn grad_hess(obs: &[Observation], prior: &Prior, w: &DVector<f64>) -> (DVector<f64>, DMatrix<f64>) {
+    Batch::new(obs, prior).grad_hess(w)
 }
 
 /// Inverse of a symmetric positive definite matrix, symmetrised; falls back to a jittered
@@ -298,10 +332,11 @@ pub fn fit_with(
             return Err(TasteError::BadWeight(o.weight));
         }
     }
+    let batch = Batch::new(obs, prior);
     let mut w = prior.mean.clone();
-    let mut f = objective(obs, prior, &w);
+    let mut f = batch.objective(&w);
     for _ in 0..opts.max_iter {
-        let (g, h) = grad_hess(obs, prior, &w);
+        let (g, h) = batch.grad_hess(&w);
         let step = spd_solve(&h, &g);
         let decrement = 0.5 * g.dot(&step);
         if !decrement.is_finite() || decrement <= opts.tol {
@@ -313,7 +348,7 @@ pub fn fit_with(
         let mut accepted = false;
         for _ in 0..40 {
             let cand = &w - &step * t;
-            let fc = objective(obs, prior, &cand);
+            let fc = batch.objective(&cand);
             // Near the optimum the decrease drowns in rounding; a full step is then safe
             // because Newton's method converges quadratically there.
             if fc <= f - 0.5 * t * decrement || (t == 1.0 && decrement < 1e-10) {
@@ -328,7 +363,7 @@ pub fn fit_with(
             break;
         }
     }
-    let (_, h) = grad_hess(obs, prior, &w);
+    let (_, h) = batch.grad_hess(&w);
     Ok(Posterior {
         mean: w,
         cov: spd_inverse(&h),

@@ -210,10 +210,18 @@ where
     if config.epsilon > 0.0 && rng.random_range(0.0..1.0) < config.epsilon {
         return Ok(Some(useful[rng.random_range(0..useful.len())]));
     }
-    let mut scored: Vec<(f64, usize)> = Vec::with_capacity(useful.len());
-    for &i in &useful {
-        scored.push((info_score(post, candidates[i].as_ref(), config.score)?, i));
-    }
+    // All candidates at once: u = Dμ and v = rowwise(DΣ ∘ D).
+    let dm = DMatrix::from_fn(useful.len(), d, |r, k| candidates[useful[r]].as_ref()[k]);
+    let u: DVector<f64> = &dm * &post.mean;
+    let ds = &dm * &post.cov;
+    let mut scored: Vec<(f64, usize)> = useful
+        .iter()
+        .enumerate()
+        .map(|(r, &i)| {
+            let v = ds.row(r).dot(&dm.row(r)).max(0.0);
+            (config.score.of(u[r], v), i)
+        })
+        .collect();
     scored.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
     let pick = scored
         .iter()
