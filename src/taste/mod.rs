@@ -1,4 +1,19 @@
 //! Learning taste from votes and applying it: the pair model, pair selection, codes.
 //!
-//! Pure code: no I/O, no async, no clock, no randomness that is not passed in. The learning
-//! model arrives with its own issue; until then this module holds nothing.
+//! Pure code: no I/O, no async, no clock, no randomness that is not passed in (every function
+//! that draws takes a `&mut impl rand::Rng`).
+//!
+//! - [`model`]: the Bayesian pair model, its full fit and its one-vote update;
+//! - [`select`]: which pair to show next;
+//! - [`codes`]: minting codes, blending tastes, checkpoint arithmetic;
+//! - [`explain`]: a taste vector in words;
+//! - [`raters`]: simulated raters with hidden tastes, for `tastebud eval` and tests.
+
+pub mod codes;
+mod error;
+pub mod explain;
+pub mod model;
+pub mod raters;
+pub mod select;
+
+pub use error::TasteError;
