@@ -201,7 +201,7 @@ fn param_token(token: &str) -> Option<&str> {
 /// The image URL a token stands for, if it is one (angle brackets, which keep Discord from
 /// embedding a link, are dropped).
 pub fn image_url(token: &str) -> Option<&str> {
-    let token = token.trim_end_matches(',');
+    let token = token.trim_end_matches([',', ';']);
     let url = token
         .strip_prefix('<')
         .and_then(|t| t.strip_suffix('>'))
@@ -221,7 +221,7 @@ pub fn image_url(token: &str) -> Option<&str> {
 
 /// Parses one expanded prompt (no permutation syntax left).
 pub(crate) fn parse_expanded(text: &str, limits: &Limits) -> Result<Prompt, PromptError> {
-    let tokens: Vec<&str> = text.split_whitespace().collect();
+    let tokens = tokenize(text);
     let first_param = tokens
         .iter()
         .position(|t| param_token(t).is_some())
@@ -238,6 +238,16 @@ pub(crate) fn parse_expanded(text: &str, limits: &Limits) -> Result<Prompt, Prom
         rest = more;
     }
     prompt.text = split_parts(&rest.join(" "))?;
+    // Only a URL glued to `::` gets here (`https://x/a.png::2`): an image takes no weight.
+    if let Some(first) = prompt.text.first()
+        && let Some(word) = first.text.split_whitespace().next()
+        && image_url(word).is_some()
+    {
+        return Err(PromptError::Invalid {
+            token: rest.first().copied().unwrap_or(word).to_string(),
+            rule: "an image prompt takes no multi-prompt weight (use --iw)".into(),
+        });
+    }
 
     let given = group_params(tail)?;
     let mut seen: Vec<Param> = Vec::new();
@@ -257,6 +267,27 @@ pub(crate) fn parse_expanded(text: &str, limits: &Limits) -> Result<Prompt, Prom
         return Err(PromptError::NothingToDraw);
     }
     Ok(prompt)
+}
+
+/// Splits on whitespace, and also after a `::` or `,` glued to a parameter (`cat::--ar`,
+/// `--no a,--tile`): a parameter hidden inside a word would not survive canonical text.
+fn tokenize(text: &str) -> Vec<&str> {
+    let mut tokens = Vec::new();
+    for mut token in text.split_whitespace() {
+        while let Some(at) = token
+            .match_indices([':', ','])
+            .map(|(i, _)| i + 1)
+            .find(|&i| {
+                (token[..i].ends_with("::") || token[..i].ends_with(','))
+                    && param_token(&token[i..]).is_some()
+            })
+        {
+            tokens.push(&token[..at]);
+            token = &token[at..];
+        }
+        tokens.push(token);
+    }
+    tokens
 }
 
 /// Groups parameter tokens with their values; reports every unknown name at once.
