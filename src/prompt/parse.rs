@@ -643,3 +643,71 @@ fn clean_part(s: &str) -> &str {
     s.trim_start()
         .trim_end_matches(|c: char| c.is_whitespace() || c == ',' || c == ';')
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decimals_are_plain_finite_numbers() {
+        assert_eq!(parse_decimal("2"), Some(2.0));
+        assert_eq!(parse_decimal("-0.5"), Some(-0.5));
+        assert_eq!(parse_decimal(".25"), Some(0.25));
+        assert_eq!(parse_decimal("3."), Some(3.0));
+        assert_eq!(parse_decimal("-0").map(f64::is_sign_negative), Some(false));
+        for bad in [
+            "", "-", ".", "1e3", "inf", "NaN", "+1", "1.2.3", "0x10", " 1",
+        ] {
+            assert_eq!(parse_decimal(bad), None, "{bad:?}");
+        }
+        assert_eq!(parse_decimal(&"9".repeat(400)), None);
+    }
+
+    #[test]
+    fn image_urls_need_a_scheme_a_host_and_an_image_ending() {
+        assert_eq!(
+            image_url("https://e.com/a.PNG"),
+            Some("https://e.com/a.PNG")
+        );
+        assert_eq!(
+            image_url("<http://e.com/a.jpg?x=1#y>"),
+            Some("http://e.com/a.jpg?x=1#y")
+        );
+        assert_eq!(
+            image_url("https://e.com/a.webp,"),
+            Some("https://e.com/a.webp")
+        );
+        for bad in [
+            "https://.png",
+            "https:///a.png",
+            "ftp://e.com/a.png",
+            "e.com/a.png",
+            "https://e.com/a.png/x",
+        ] {
+            assert_eq!(image_url(bad), None, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn parameters_glued_to_separators_are_split_off() {
+        assert_eq!(tokenize("cat::--ar 16:9"), vec!["cat::", "--ar", "16:9"]);
+        assert_eq!(tokenize("a,--tile b::2"), vec!["a,", "--tile", "b::2"]);
+        assert_eq!(tokenize("a::—s"), vec!["a::", "—s"]);
+        assert_eq!(tokenize("a:--s x,-5"), vec!["a:--s", "x,-5"]);
+    }
+
+    #[test]
+    fn parts_take_weights_written_right_after_the_separator() {
+        let parts = split_parts("space:: ship::2 sail::-.5 x").unwrap();
+        let got: Vec<(&str, f64)> = parts.iter().map(|p| (p.text.as_str(), p.weight)).collect();
+        assert_eq!(
+            got,
+            vec![("space", 1.0), ("ship", 2.0), ("sail", -0.5), ("x", 1.0)]
+        );
+        assert_eq!(split_parts("").unwrap(), vec![]);
+        assert_eq!(
+            split_parts("a:: ::3"),
+            Err(PromptError::EmptyPart { weight: "3".into() })
+        );
+    }
+}
