@@ -16,7 +16,11 @@ fuzz_target!(|data: &[u8]| {
     for prompt in &parsed.prompts {
         let canonical = prompt.canonical();
         match parse(&canonical, &limits) {
-            Ok(again) => assert_eq!(again.prompts, vec![prompt.clone()], "{text:?} -> {canonical:?}"),
+            Ok(again) => assert_eq!(
+                again.prompts,
+                vec![prompt.clone()],
+                "{text:?} -> {canonical:?}"
+            ),
             Err(e) => panic!("canonical text {canonical:?} of {text:?} does not parse: {e}"),
         }
     }
