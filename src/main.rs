@@ -33,6 +33,11 @@ enum Command {
     },
     /// Create the database, or bring it up to date, and exit.
     Migrate,
+    /// Show what a prompt will do: one JSON object per job, or the error (exit code 2).
+    Parse {
+        /// The prompt, as typed after /imagine (quote it).
+        prompt: String,
+    },
 }
 
 fn main() -> ExitCode {
@@ -55,13 +60,31 @@ fn main() -> ExitCode {
 
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let config = Config::load(cli.config.as_deref())?;
+    if let Command::Parse { prompt } = &cli.command {
+        return Ok(parse(prompt, &config));
+    }
     let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
     runtime.block_on(async {
         match cli.command {
             Command::Migrate => migrate(&cli.data_dir).await,
             Command::Run { guild } => run_bot(config, &cli.data_dir, guild).await,
+            Command::Parse { .. } => unreachable!("handled before the runtime starts"),
         }
     })
+}
+
+/// `tastebud parse "PROMPT"`: the prompt as JSON (exit 0), or why it is refused (exit 2).
+fn parse(prompt: &str, config: &Config) -> ExitCode {
+    match tastebud::prompt::parse_report(prompt, &tastebud::prompt::Limits::from_config(config)) {
+        Ok(json) => {
+            println!("{json}");
+            ExitCode::SUCCESS
+        }
+        Err(message) => {
+            eprintln!("{message}");
+            ExitCode::from(2)
+        }
+    }
 }
 
 async fn migrate(data_dir: &Path) -> anyhow::Result<ExitCode> {
