@@ -132,7 +132,10 @@ impl Config {
             ));
         }
         if p.refresh_every == 0 {
-            return Err(invalid("personalization.refresh_every", "must be at least 1"));
+            return Err(invalid(
+                "personalization.refresh_every",
+                "must be at least 1",
+            ));
         }
         if self.prompt.max_jobs == 0 {
             return Err(invalid("prompt.max_jobs", "must be at least 1"));

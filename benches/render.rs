@@ -1,0 +1,2 @@
+//! Benchmarks for the style descriptor and the built-in renderer.
+fn main() {}
