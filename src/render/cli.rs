@@ -24,3 +24,43 @@ pub fn style_files<P: AsRef<Path>>(paths: &[P]) -> Result<String, RenderError> {
     }
     Ok(out)
 }
+
+/// What `tastebud render` draws.
+#[derive(Debug, Clone)]
+pub struct RenderArgs {
+    pub prompt: String,
+    pub seed: u64,
+    /// `name=value` pairs as typed after `--knob`.
+    pub knobs: Vec<String>,
+    /// Side of each of the four pictures, in pixels.
+    pub size: u32,
+}
+
+/// `tastebud render "PROMPT" [--seed N] [--knob name=value …] --out FILE`: renders four
+/// pictures with the built-in renderer and writes their 2×2 grid as a PNG at `out`. Returns the
+/// line to print.
+pub fn render_to_file(args: &RenderArgs, out: &Path) -> Result<String, RenderError> {
+    if args.size == 0 || args.size > 4096 {
+        return Err(RenderError::BadRequest(format!(
+            "size must be between 1 and 4096 pixels, not {}",
+            args.size
+        )));
+    }
+    let settings = args
+        .knobs
+        .iter()
+        .map(|k| super::knobs::parse_knob_arg(k))
+        .collect::<Result<Vec<_>, _>>()?;
+    let knobs = super::knobs::knob_vector(&super::knobs::sketch_knobs(), &settings)?;
+    let images =
+        super::sketch::render_batch(&args.prompt, args.seed, &knobs, args.size, args.size, 4);
+    let grid = super::files::grid(&images)?;
+    super::files::write_png(out, &grid)?;
+    Ok(format!(
+        "wrote {} ({}×{}, seed {})",
+        out.display(),
+        grid.width(),
+        grid.height(),
+        args.seed
+    ))
+}

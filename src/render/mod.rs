@@ -2,11 +2,14 @@
 //!
 //! The only layer that touches pixels or image backends:
 //! - [`style`] measures any image as a named style vector (space [`style::SPACE`]);
+//! - [`sketch`] is the built-in renderer, steered by the [`knobs`] it exposes;
 //! - [`files`] writes content-addressed PNGs, the 2×2 grid and the labelled pair image;
 //! - [`cli`] holds the logic behind `tastebud style`, `render` and `calibrate`.
 
 pub mod cli;
 pub mod files;
+pub mod knobs;
+pub mod sketch;
 pub mod style;
 
 use std::path::PathBuf;
