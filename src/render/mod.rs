@@ -6,11 +6,13 @@
 //! - [`files`] writes content-addressed PNGs, the 2×2 grid and the labelled pair image;
 //! - [`cli`] holds the logic behind `tastebud style`, `render` and `calibrate`.
 
+pub mod calibrate;
 pub mod cli;
 pub mod files;
 pub mod knobs;
 pub mod sketch;
 pub mod style;
+pub mod vocabulary;
 
 use std::path::PathBuf;
 
@@ -27,4 +29,20 @@ pub enum RenderError {
     Encode(String),
     #[error("{0}")]
     BadRequest(String),
+    #[error("cannot reach the image server at {url}: {reason}. Is it running?")]
+    Unreachable { url: String, reason: String },
+    #[error("the image server at {url} did not answer within {seconds} s")]
+    Timeout { url: String, seconds: u64 },
+    #[error("the image server at {url} dropped the connection: {reason}")]
+    Dropped { url: String, reason: String },
+    #[error("the image server at {url} answered {status}: {message}")]
+    Server {
+        url: String,
+        status: u16,
+        message: String,
+    },
+    #[error("the image server at {url} answered something unexpected: {reason}")]
+    Protocol { url: String, reason: String },
+    #[error("{0}")]
+    Backend(String),
 }
