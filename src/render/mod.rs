@@ -3,12 +3,19 @@
 //! The only layer that touches pixels or image backends:
 //! - [`style`] measures any image as a named style vector (space [`style::SPACE`]);
 //! - [`sketch`] is the built-in renderer, steered by the [`knobs`] it exposes;
+//! - [`backend`] is the `Backend` trait over [`sketch`], [`automatic1111`] and [`comfyui`],
+//!   whose knobs are weighted phrases from the [`vocabulary`];
+//! - [`calibrate`] fits how knobs move style, which steering (`taste::steer`) relies on;
 //! - [`files`] writes content-addressed PNGs, the 2×2 grid and the labelled pair image;
 //! - [`cli`] holds the logic behind `tastebud style`, `render` and `calibrate`.
 
+pub mod automatic1111;
+pub mod backend;
 pub mod calibrate;
 pub mod cli;
+pub mod comfyui;
 pub mod files;
+mod http;
 pub mod knobs;
 pub mod sketch;
 pub mod style;
