@@ -147,3 +147,77 @@ fn a_taste_for_warmth_makes_warmer_pictures_than_a_taste_against_it() {
         assert!(wa > wb, "{prompt}: {wa:?} vs {wb:?}");
     }
 }
+
+#[tokio::test]
+async fn personalized_rendering_on_a_backend_keeps_s0_plain_and_follows_the_taste() {
+    use tastebud::render::backend::{RenderRequest, Sketch, no_progress};
+    use tastebud::render::personalize::{Steering, render_personalized};
+    let (run, standardizer) = run();
+    let w = taste(&[("warmth", 1.0), ("brightness", 0.5)]);
+    let request = RenderRequest {
+        prompt: "a lighthouse by the sea".into(),
+        seed: 9,
+        knobs: vec![],
+        width: 96,
+        height: 96,
+        count: 2,
+    };
+    let steering = |s| Steering {
+        taste: &w,
+        stylize: s,
+        calibration: &run.calibration,
+        standardizer,
+        candidates: 3,
+        reach: DEFAULT_REACH,
+    };
+    let plain = render_personalized(&Sketch, &request, None, no_progress())
+        .await
+        .expect("plain");
+    let zero = render_personalized(&Sketch, &request, Some(steering(0)), no_progress())
+        .await
+        .expect("s0");
+    let high = render_personalized(&Sketch, &request, Some(steering(750)), no_progress())
+        .await
+        .expect("s750");
+    assert_eq!(plain.len(), 2);
+    for i in 0..2 {
+        assert_eq!(zero[i].image, plain[i].image);
+        assert_eq!(
+            plain[i].image,
+            render("a lighthouse by the sea", 9 + i as u64, &[], 96, 96)
+        );
+        let score = |x: &tastebud::render::personalize::RenderedImage| {
+            taste_score(&w, &standardizer.apply(&x.style))
+        };
+        assert!(score(&high[i]) > score(&plain[i]) + 0.5);
+    }
+}
+
+#[tokio::test]
+async fn the_calibrate_command_stores_the_fit_and_reports_it() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = tastebud::store::Store::open_in(dir.path())
+        .await
+        .expect("store");
+    let config = tastebud::config::Config::defaults().expect("config");
+    let report = tastebud::render::cli::calibrate(&config, &store, "7")
+        .await
+        .expect("calibrate");
+    assert!(
+        report.contains("sketch") && report.contains("brightness"),
+        "{report}"
+    );
+    let stored = store
+        .load_calibration("7", "sketch", "style-v1")
+        .await
+        .expect("load")
+        .expect("stored");
+    assert_eq!(stored.knobs.len(), 9);
+    assert_eq!(stored.intercept.len(), STYLE_DIM);
+    assert!(
+        tastebud::render::cli::calibrate(&config, &store, "5.2")
+            .await
+            .is_err()
+    );
+    store.close().await;
+}

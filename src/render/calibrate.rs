@@ -4,7 +4,11 @@
 //! chooses the knob settings, renders them and measures them. The built-in renderer is cheap
 //! enough to calibrate itself on first use ([`calibrate_sketch`], a second or two).
 
-use super::knobs::{SKETCH_KNOBS, sketch_knobs};
+use std::sync::OnceLock;
+
+use super::RenderError;
+use super::backend::{Backend, RenderRequest, no_progress};
+use super::knobs::{KnobSpec, SKETCH_KNOBS, sketch_knobs};
 use super::sketch;
 use super::style::{ANALYSIS_SIZE, SPACE, StyleVector, axis_names, describe};
 use crate::taste::steer::{Calibration, SteerError, fit_calibration};
@@ -69,27 +73,90 @@ pub fn calibrate_sketch(progress: &dyn Fn(usize, usize)) -> Result<CalibrationRu
             progress(p * settings.len() + i + 1, total);
         }
     }
-    // Scenes differ far more than knobs move them: remove each prompt's mean style (a fixed
-    // effect per prompt) so the fit and its R² are about what the knobs do within a scene.
-    let per_prompt = settings.len();
+    let specs = sketch_knobs();
+    let calibration = fit_per_prompt(&specs, settings.len(), &knobs, styles)?;
+    Ok(CalibrationRun {
+        calibration,
+        samples,
+    })
+}
+
+/// Fits the map over samples grouped by prompt (`per_prompt` consecutive samples each).
+///
+/// Scenes differ far more than knobs move them, so each prompt's mean style is removed first
+/// (a fixed effect per prompt; the grand mean is kept as the intercept): the fit and its R² are
+/// about what the knobs do within a scene.
+fn fit_per_prompt(
+    specs: &[KnobSpec],
+    per_prompt: usize,
+    knobs: &[Vec<f32>],
+    mut styles: Vec<Vec<f32>>,
+) -> Result<Calibration, SteerError> {
     let dim = styles.first().map_or(0, |s| s.len());
+    let count = styles.len().max(1) as f32;
     let grand: Vec<f32> = (0..dim)
-        .map(|d| styles.iter().map(|s| s[d]).sum::<f32>() / styles.len() as f32)
+        .map(|d| styles.iter().map(|s| s[d]).sum::<f32>() / count)
         .collect();
-    for chunk in styles.chunks_mut(per_prompt) {
+    for chunk in styles.chunks_mut(per_prompt.max(1)) {
         let mean: Vec<f32> = (0..dim)
             .map(|d| chunk.iter().map(|s| s[d]).sum::<f32>() / chunk.len() as f32)
             .collect();
         for s in chunk.iter_mut() {
-            for d in 0..dim {
-                s[d] += grand[d] - mean[d];
+            for (d, value) in s.iter_mut().enumerate() {
+                *value += grand[d] - mean[d];
             }
         }
     }
-    let specs = sketch_knobs();
     let names: Vec<String> = specs.iter().map(|k| k.name.clone()).collect();
     let ranges: Vec<(f32, f32)> = specs.iter().map(|k| (k.min, k.max)).collect();
-    let calibration = fit_calibration(SPACE, &names, &ranges, &knobs, &styles)?;
+    fit_calibration(SPACE, &names, &ranges, knobs, &styles)
+}
+
+/// The built-in renderer's calibration, computed once per process on first use.
+pub fn sketch_calibration() -> Result<&'static CalibrationRun, SteerError> {
+    static RUN: OnceLock<Result<CalibrationRun, SteerError>> = OnceLock::new();
+    RUN.get_or_init(|| calibrate_sketch(&|_, _| {}))
+        .as_ref()
+        .map_err(Clone::clone)
+}
+
+/// Calibrates any backend: `random` random settings plus the one-knob-at-a-time ones, on every
+/// calibration prompt, one image of `size`² each. Slow on real GPUs: 5 × (1 + 2m + random)
+/// renders. `progress(done, total)` is called after each.
+pub async fn calibrate_backend<B: Backend>(
+    backend: &B,
+    random: usize,
+    size: u32,
+    progress: &(dyn Fn(usize, usize) + Sync),
+) -> Result<CalibrationRun, RenderError> {
+    let specs = backend.knobs();
+    let settings = design(specs.len(), random, 7);
+    let total = settings.len() * CALIBRATION_PROMPTS.len();
+    let mut knobs = Vec::with_capacity(total);
+    let mut styles = Vec::with_capacity(total);
+    let mut samples = Vec::with_capacity(total);
+    for (p, prompt) in CALIBRATION_PROMPTS.iter().enumerate() {
+        for (i, setting) in settings.iter().enumerate() {
+            let request = RenderRequest {
+                prompt: prompt.to_string(),
+                seed: 11 + p as u64,
+                knobs: setting.clone(),
+                width: size,
+                height: size,
+                count: 1,
+            };
+            let images = backend.render(&request, no_progress()).await?;
+            let image = images
+                .first()
+                .ok_or_else(|| RenderError::Backend("the backend returned no image".into()))?;
+            let style = describe(image);
+            knobs.push(setting.clone());
+            styles.push(style.0.to_vec());
+            samples.push(style);
+            progress(p * settings.len() + i + 1, total);
+        }
+    }
+    let calibration = fit_per_prompt(&specs, settings.len(), &knobs, styles)?;
     Ok(CalibrationRun {
         calibration,
         samples,

@@ -64,3 +64,60 @@ pub fn render_to_file(args: &RenderArgs, out: &Path) -> Result<String, RenderErr
         args.seed
     ))
 }
+
+/// `tastebud calibrate --version V`: calibrates the backend configured for `version`, stores
+/// the map, and returns the per-axis fit report. The built-in renderer takes a second or two;
+/// a Stable Diffusion backend renders 5 × (1 + 2·knobs + `random`) images of 512².
+pub async fn calibrate(
+    config: &crate::config::Config,
+    store: &crate::store::Store,
+    version: &str,
+) -> Result<String, RenderError> {
+    use super::backend::{AnyBackend, Backend};
+    if !config.personalization.versions.iter().any(|v| v == version) {
+        return Err(RenderError::BadRequest(format!(
+            "version {version:?} is not personalized; the versions are {}",
+            config.personalization.versions.join(", ")
+        )));
+    }
+    let settings = config.render.backend_for(version);
+    let vocabulary = super::vocabulary::Vocabulary::load(&config.render.vocabulary)?;
+    let workflow = if config.render.comfyui_workflow.is_empty() {
+        String::new()
+    } else {
+        std::fs::read_to_string(&config.render.comfyui_workflow).map_err(|e| {
+            RenderError::BadRequest(format!(
+                "cannot read the ComfyUI workflow {}: {e}",
+                config.render.comfyui_workflow
+            ))
+        })?
+    };
+    let backend = AnyBackend::from_config(&settings, &vocabulary, &workflow)?;
+    let bar = indicatif::ProgressBar::new(0);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(
+            "calibrating {msg} [{bar:30}] {pos}/{len} renders ({eta} left)",
+        )
+        .map_err(|e| RenderError::Backend(e.to_string()))?
+        .progress_chars("=> "),
+    );
+    bar.set_message(format!("{} for version {version}", backend.name()));
+    let tick = |done: usize, total: usize| {
+        bar.set_length(total as u64);
+        bar.set_position(done as u64);
+    };
+    let run = match &backend {
+        AnyBackend::Sketch(_) => super::calibrate::calibrate_sketch(&tick)?,
+        other => super::calibrate::calibrate_backend(other, 6, 512, &tick).await?,
+    };
+    bar.finish_and_clear();
+    store
+        .save_calibration(version, backend.name(), &run.calibration)
+        .await
+        .map_err(|e| RenderError::Store(e.to_string()))?;
+    Ok(format!(
+        "version {version} ({}):\n{}",
+        backend.name(),
+        super::calibrate::fit_report(&run.calibration)
+    ))
+}

@@ -17,6 +17,7 @@ pub mod comfyui;
 pub mod files;
 mod http;
 pub mod knobs;
+pub mod personalize;
 pub mod sketch;
 pub mod style;
 pub mod vocabulary;
@@ -52,4 +53,8 @@ pub enum RenderError {
     Protocol { url: String, reason: String },
     #[error("{0}")]
     Backend(String),
+    #[error("calibration failed: {0}")]
+    Calibration(#[from] crate::taste::steer::SteerError),
+    #[error("cannot store the calibration: {0}")]
+    Store(String),
 }
