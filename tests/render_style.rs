@@ -199,3 +199,11 @@ fn standardizing_gives_zero_mean_unit_spread() {
     assert_eq!(StyleVector::from_slice(&pool[0].0), Some(pool[0]));
     assert_eq!(StyleVector::from_slice(&[1.0, 2.0]), None);
 }
+
+#[test]
+fn tiny_and_empty_images_are_measured_without_panicking() {
+    for (w, h) in [(0, 0), (1, 1), (3, 200), (200, 2)] {
+        let v = describe(&RgbImage::from_pixel(w, h, Rgb([200, 40, 40])));
+        assert!(v.0.iter().all(|x| x.is_finite()), "{w}x{h}: {v:?}");
+    }
+}

@@ -6,6 +6,7 @@
 
 use std::io::Cursor;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use image::{ImageFormat, Rgb, RgbImage};
 use sha2::{Digest, Sha256};
@@ -59,7 +60,12 @@ pub fn save_png_bytes(dir: &Path, bytes: &[u8]) -> Result<SavedImage, RenderErro
     };
     if !path.is_file() {
         std::fs::create_dir_all(dir).map_err(write_error)?;
-        let temp = dir.join(format!(".{hash}.{}.tmp", std::process::id()));
+        static WRITES: AtomicU64 = AtomicU64::new(0);
+        let temp = dir.join(format!(
+            ".{hash}.{}.{}.tmp",
+            std::process::id(),
+            WRITES.fetch_add(1, Ordering::Relaxed)
+        ));
         std::fs::write(&temp, bytes).map_err(write_error)?;
         std::fs::rename(&temp, &path).map_err(write_error)?;
     }
