@@ -23,6 +23,7 @@ pub struct Config {
     pub personalization: Personalization,
     pub prompt: PromptLimits,
     pub discord: Discord,
+    pub render: Render,
 }
 
 /// Which versions are personalized, and when profiles unlock and refresh.
@@ -94,6 +95,116 @@ pub struct PromptLimits {
 #[serde(deny_unknown_fields)]
 pub struct Discord {
     pub guild_id: u64,
+}
+
+/// Rendering: image size, steering strength, and which backend serves each version.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Render {
+    /// Side of each generated image, in pixels.
+    pub size: u32,
+    /// Knob units a unit-length taste moves per 100 of `--s`.
+    pub reach: f32,
+    /// Images rendered per image shown when personalizing; the best by the taste is kept.
+    pub candidates: u32,
+    /// Knob phrase vocabulary for Stable Diffusion backends; empty: the built-in copy.
+    pub vocabulary: String,
+    /// ComfyUI workflow template; empty: the built-in copy.
+    pub comfyui_workflow: String,
+    /// Backend per version name; versions without an entry use the built-in renderer.
+    pub versions: std::collections::BTreeMap<String, VersionBackend>,
+}
+
+/// The kinds of image backend.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum BackendKind {
+    Sketch,
+    Automatic1111,
+    Comfyui,
+}
+
+/// Which backend and model serve one version, and how to talk to its server. Keys left out
+/// of a user's entry take the values of [`VersionBackend::sketch`].
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct VersionBackend {
+    pub backend: BackendKind,
+    /// Server base URL (automatic1111 and comfyui).
+    pub url: String,
+    /// Checkpoint name; empty: the server's current model.
+    pub model: String,
+    /// Longest wait for one whole render, in seconds.
+    pub timeout_secs: u64,
+    /// Longest wait to connect, in seconds.
+    pub connect_timeout_secs: u64,
+    /// Retries after a refused connection or a 5xx answer, with doubling backoff.
+    pub retries: u32,
+    /// Sampling steps.
+    pub steps: u32,
+    /// Negative prompt added to every request.
+    pub negative_prompt: String,
+}
+
+impl Default for VersionBackend {
+    fn default() -> Self {
+        VersionBackend::sketch()
+    }
+}
+
+impl VersionBackend {
+    /// The built-in renderer, for versions with no entry.
+    pub fn sketch() -> VersionBackend {
+        VersionBackend {
+            backend: BackendKind::Sketch,
+            url: String::new(),
+            model: String::new(),
+            timeout_secs: 120,
+            connect_timeout_secs: 5,
+            retries: 2,
+            steps: 25,
+            negative_prompt: String::new(),
+        }
+    }
+}
+
+impl Render {
+    /// The backend settings of `version` (the built-in renderer if it has no entry).
+    pub fn backend_for(&self, version: &str) -> VersionBackend {
+        self.versions
+            .get(version)
+            .cloned()
+            .unwrap_or_else(VersionBackend::sketch)
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        if !(16..=4096).contains(&self.size) {
+            return Err(invalid("render.size", "must be between 16 and 4096"));
+        }
+        if !(self.reach > 0.0 && self.reach <= 10.0) {
+            return Err(invalid("render.reach", "must be above 0 and at most 10"));
+        }
+        if !(1..=16).contains(&self.candidates) {
+            return Err(invalid("render.candidates", "must be between 1 and 16"));
+        }
+        for (version, b) in &self.versions {
+            if b.backend != BackendKind::Sketch
+                && !(b.url.starts_with("http://") || b.url.starts_with("https://"))
+            {
+                return Err(invalid(
+                    "render.versions",
+                    format!("version {version:?} needs a url starting with http:// or https://"),
+                ));
+            }
+            if b.timeout_secs == 0 || b.connect_timeout_secs == 0 {
+                return Err(invalid(
+                    "render.versions",
+                    format!("version {version:?}: timeouts must be at least 1 second"),
+                ));
+            }
+        }
+        Ok(())
+    }
 }
 
 /// A configuration that could not be read or does not make sense.
@@ -187,6 +298,7 @@ impl Config {
         if self.prompt.max_jobs == 0 {
             return Err(invalid("prompt.max_jobs", "must be at least 1"));
         }
+        self.render.validate()?;
         Ok(())
     }
 }

@@ -3,6 +3,7 @@
 //! One file, `tastebud.db` in the data directory, in WAL mode. Migrations in `migrations/` are
 //! embedded at compile time and applied by [`Store::open`].
 
+mod calibrations;
 mod codes;
 mod images;
 mod profiles;

@@ -7,7 +7,8 @@
 //! - [`select`]: which pair to show next;
 //! - [`codes`]: minting codes, blending tastes, checkpoint arithmetic;
 //! - [`explain`]: a taste vector in words;
-//! - [`raters`]: simulated raters with hidden tastes, for `tastebud eval` and tests.
+//! - [`raters`]: simulated raters with hidden tastes, for `tastebud eval` and tests;
+//! - [`steer`]: calibration (knobs → style) and steering knobs toward a taste.
 
 pub mod codes;
 mod error;
@@ -15,5 +16,6 @@ pub mod explain;
 pub mod model;
 pub mod raters;
 pub mod select;
+pub mod steer;
 
 pub use error::TasteError;

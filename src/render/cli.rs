@@ -1,0 +1,123 @@
+//! The logic behind the command-line tools `tastebud style`, `render` and `calibrate`.
+//!
+//! Each function returns the text to print; `main.rs` only parses arguments and prints.
+
+use std::path::Path;
+
+use super::RenderError;
+use super::files::load_image;
+use super::style::{SPACE, describe};
+
+/// `tastebud style FILE…`: one JSON line per file,
+/// `{"file": …, "space": "style-v1", "style": {axis name: raw value, …}}`.
+pub fn style_files<P: AsRef<Path>>(paths: &[P]) -> Result<String, RenderError> {
+    let mut out = String::new();
+    for path in paths {
+        let path = path.as_ref();
+        let style = describe(&load_image(path)?);
+        out.push_str(&format!(
+            "{{\"file\":{},\"space\":{},\"style\":{}}}\n",
+            serde_json::json!(path.display().to_string()),
+            serde_json::json!(SPACE),
+            style.to_json_string()
+        ));
+    }
+    Ok(out)
+}
+
+/// What `tastebud render` draws.
+#[derive(Debug, Clone)]
+pub struct RenderArgs {
+    pub prompt: String,
+    pub seed: u64,
+    /// `name=value` pairs as typed after `--knob`.
+    pub knobs: Vec<String>,
+    /// Side of each of the four pictures, in pixels.
+    pub size: u32,
+}
+
+/// `tastebud render "PROMPT" [--seed N] [--knob name=value …] --out FILE`: renders four
+/// pictures with the built-in renderer and writes their 2×2 grid as a PNG at `out`. Returns the
+/// line to print.
+pub fn render_to_file(args: &RenderArgs, out: &Path) -> Result<String, RenderError> {
+    if args.size == 0 || args.size > 4096 {
+        return Err(RenderError::BadRequest(format!(
+            "size must be between 1 and 4096 pixels, not {}",
+            args.size
+        )));
+    }
+    let settings = args
+        .knobs
+        .iter()
+        .map(|k| super::knobs::parse_knob_arg(k))
+        .collect::<Result<Vec<_>, _>>()?;
+    let knobs = super::knobs::knob_vector(&super::knobs::sketch_knobs(), &settings)?;
+    let images =
+        super::sketch::render_batch(&args.prompt, args.seed, &knobs, args.size, args.size, 4);
+    let grid = super::files::grid(&images)?;
+    super::files::write_png(out, &grid)?;
+    Ok(format!(
+        "wrote {} ({}×{}, seed {})",
+        out.display(),
+        grid.width(),
+        grid.height(),
+        args.seed
+    ))
+}
+
+/// `tastebud calibrate --version V`: calibrates the backend configured for `version`, stores
+/// the map, and returns the per-axis fit report. The built-in renderer takes a second or two;
+/// a Stable Diffusion backend renders 5 × (1 + 2·knobs + `random`) images of 512².
+pub async fn calibrate(
+    config: &crate::config::Config,
+    store: &crate::store::Store,
+    version: &str,
+) -> Result<String, RenderError> {
+    use super::backend::{AnyBackend, Backend};
+    if !config.personalization.versions.iter().any(|v| v == version) {
+        return Err(RenderError::BadRequest(format!(
+            "version {version:?} is not personalized; the versions are {}",
+            config.personalization.versions.join(", ")
+        )));
+    }
+    let settings = config.render.backend_for(version);
+    let vocabulary = super::vocabulary::Vocabulary::load(&config.render.vocabulary)?;
+    let workflow = if config.render.comfyui_workflow.is_empty() {
+        String::new()
+    } else {
+        std::fs::read_to_string(&config.render.comfyui_workflow).map_err(|e| {
+            RenderError::BadRequest(format!(
+                "cannot read the ComfyUI workflow {}: {e}",
+                config.render.comfyui_workflow
+            ))
+        })?
+    };
+    let backend = AnyBackend::from_config(&settings, &vocabulary, &workflow)?;
+    let bar = indicatif::ProgressBar::new(0);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(
+            "calibrating {msg} [{bar:30}] {pos}/{len} renders ({eta} left)",
+        )
+        .map_err(|e| RenderError::Backend(e.to_string()))?
+        .progress_chars("=> "),
+    );
+    bar.set_message(format!("{} for version {version}", backend.name()));
+    let tick = |done: usize, total: usize| {
+        bar.set_length(total as u64);
+        bar.set_position(done as u64);
+    };
+    let run = match &backend {
+        AnyBackend::Sketch(_) => super::calibrate::calibrate_sketch(&tick)?,
+        other => super::calibrate::calibrate_backend(other, 6, 512, &tick).await?,
+    };
+    bar.finish_and_clear();
+    store
+        .save_calibration(version, backend.name(), &run.calibration)
+        .await
+        .map_err(|e| RenderError::Store(e.to_string()))?;
+    Ok(format!(
+        "version {version} ({}):\n{}",
+        backend.name(),
+        super::calibrate::fit_report(&run.calibration)
+    ))
+}

@@ -1,0 +1,184 @@
+//! Images on disk: content-addressed PNG files, the 2×2 grid and the labelled pair image.
+//!
+//! A file is named by the SHA-256 of its PNG bytes (`<64 hex>.png`), so the same picture is
+//! stored once and a name can never point at different pixels. Files are written to a temporary
+//! name and renamed into place, so a reader never sees half a file.
+
+use std::io::Cursor;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use image::{ImageFormat, Rgb, RgbImage};
+use sha2::{Digest, Sha256};
+
+use super::RenderError;
+
+/// An image saved under its content hash.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SavedImage {
+    /// Lowercase hex SHA-256 of the PNG bytes.
+    pub hash: String,
+    pub path: PathBuf,
+}
+
+/// The PNG bytes of `image`.
+pub fn encode_png(image: &RgbImage) -> Result<Vec<u8>, RenderError> {
+    let mut bytes = Vec::new();
+    image
+        .write_to(&mut Cursor::new(&mut bytes), ImageFormat::Png)
+        .map_err(|e| RenderError::Encode(e.to_string()))?;
+    Ok(bytes)
+}
+
+/// Lowercase hex SHA-256 of `bytes`.
+pub fn content_hash(bytes: &[u8]) -> String {
+    Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// Where the image with content hash `hash` lives in `dir`.
+pub fn image_path(dir: &Path, hash: &str) -> PathBuf {
+    dir.join(format!("{hash}.png"))
+}
+
+/// Encodes `image` as PNG and stores it in `dir` (created if needed) under its content hash.
+/// Saving the same pixels twice writes nothing the second time.
+pub fn save_png(dir: &Path, image: &RgbImage) -> Result<SavedImage, RenderError> {
+    let bytes = encode_png(image)?;
+    save_png_bytes(dir, &bytes)
+}
+
+/// Stores already-encoded PNG bytes in `dir` under their content hash.
+pub fn save_png_bytes(dir: &Path, bytes: &[u8]) -> Result<SavedImage, RenderError> {
+    let hash = content_hash(bytes);
+    let path = image_path(dir, &hash);
+    let write_error = |e: std::io::Error| RenderError::WriteImage {
+        path: path.clone(),
+        reason: e.to_string(),
+    };
+    if !path.is_file() {
+        std::fs::create_dir_all(dir).map_err(write_error)?;
+        static WRITES: AtomicU64 = AtomicU64::new(0);
+        let temp = dir.join(format!(
+            ".{hash}.{}.{}.tmp",
+            std::process::id(),
+            WRITES.fetch_add(1, Ordering::Relaxed)
+        ));
+        std::fs::write(&temp, bytes).map_err(write_error)?;
+        std::fs::rename(&temp, &path).map_err(write_error)?;
+    }
+    Ok(SavedImage { hash, path })
+}
+
+/// Writes `image` as a PNG at exactly `path` (for `tastebud render --out`).
+pub fn write_png(path: &Path, image: &RgbImage) -> Result<(), RenderError> {
+    let bytes = encode_png(image)?;
+    std::fs::write(path, bytes).map_err(|e| RenderError::WriteImage {
+        path: path.to_path_buf(),
+        reason: e.to_string(),
+    })
+}
+
+/// Reads any PNG or JPEG file as RGB.
+pub fn load_image(path: &Path) -> Result<RgbImage, RenderError> {
+    let read_error = |reason: String| RenderError::ReadImage {
+        path: path.to_path_buf(),
+        reason,
+    };
+    let bytes = std::fs::read(path).map_err(|e| read_error(e.to_string()))?;
+    decode_image(&bytes).map_err(|e| read_error(e.to_string()))
+}
+
+/// Decodes PNG or JPEG bytes as RGB.
+pub fn decode_image(bytes: &[u8]) -> Result<RgbImage, RenderError> {
+    image::load_from_memory(bytes)
+        .map(|i| i.to_rgb8())
+        .map_err(|e| RenderError::Decode(e.to_string()))
+}
+
+/// Colour of grid cells that have no image, and of the gap in the pair image.
+const BACKDROP: Rgb<u8> = Rgb([24, 24, 28]);
+
+/// Up to four images of one size in a 2×2 grid (reading order), with no gaps; empty cells are
+/// dark.
+pub fn grid(images: &[RgbImage]) -> Result<RgbImage, RenderError> {
+    let first = images
+        .first()
+        .ok_or_else(|| RenderError::BadRequest("a grid needs at least one image".into()))?;
+    if images.len() > 4 {
+        return Err(RenderError::BadRequest(format!(
+            "a grid holds at most 4 images, not {}",
+            images.len()
+        )));
+    }
+    let (w, h) = first.dimensions();
+    if images.iter().any(|i| i.dimensions() != (w, h)) {
+        return Err(RenderError::BadRequest(
+            "the images of a grid must all have the same size".into(),
+        ));
+    }
+    let mut out = RgbImage::from_pixel(w * 2, h * 2, BACKDROP);
+    for (i, image) in images.iter().enumerate() {
+        let (x, y) = ((i as u32 % 2) * w, (i as u32 / 2) * h);
+        image::imageops::replace(&mut out, image, x as i64, y as i64);
+    }
+    Ok(out)
+}
+
+/// Two images side by side with a gap, labelled `1` (left) and `2` (right) in their top-left
+/// corners: the picture a user ranks.
+pub fn pair_image(left: &RgbImage, right: &RgbImage) -> RgbImage {
+    let gap = (left.width() / 32).max(4);
+    let width = left.width() + gap + right.width();
+    let height = left.height().max(right.height());
+    let mut out = RgbImage::from_pixel(width, height, BACKDROP);
+    image::imageops::replace(&mut out, left, 0, 0);
+    image::imageops::replace(&mut out, right, (left.width() + gap) as i64, 0);
+    let scale = (height / 96).max(2);
+    draw_label(&mut out, 1, scale * 3, scale * 3);
+    draw_label(&mut out, 2, left.width() + gap + scale * 3, scale * 3);
+    out
+}
+
+/// 5×7 glyphs of the digits 1 and 2, one row per byte (bit 4 is the leftmost column).
+const GLYPHS: [[u8; 7]; 2] = [
+    [
+        0b00100, 0b01100, 0b00100, 0b00100, 0b00100, 0b00100, 0b01110,
+    ],
+    [
+        0b01110, 0b10001, 0b00001, 0b00010, 0b00100, 0b01000, 0b11111,
+    ],
+];
+
+/// Draws digit `digit` (1 or 2) in black on a white badge at (`x`, `y`).
+fn draw_label(image: &mut RgbImage, digit: usize, x: u32, y: u32) {
+    let scale = (image.height() / 96).max(2);
+    let glyph = GLYPHS[(digit.clamp(1, 2)) - 1];
+    let pad = scale * 2;
+    let (bw, bh) = (5 * scale + 2 * pad, 7 * scale + 2 * pad);
+    for dy in 0..bh {
+        for dx in 0..bw {
+            let (px, py) = (x + dx, y + dy);
+            if px >= image.width() || py >= image.height() {
+                continue;
+            }
+            let (gx, gy) = (dx.wrapping_sub(pad) / scale, dy.wrapping_sub(pad) / scale);
+            let ink = dx >= pad
+                && dy >= pad
+                && gx < 5
+                && gy < 7
+                && glyph[gy as usize] & (0b10000 >> gx) != 0;
+            image.put_pixel(
+                px,
+                py,
+                if ink {
+                    Rgb([0, 0, 0])
+                } else {
+                    Rgb([255, 255, 255])
+                },
+            );
+        }
+    }
+}

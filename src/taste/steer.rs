@@ -1,0 +1,352 @@
+//! Steering: how a taste vector chooses a backend's knobs, and the calibration it relies on.
+//!
+//! Calibration is a linear map from knobs to style, `x ≈ b + J k`, fitted by least squares
+//! over rendered samples ([`fit_calibration`]). For a taste `w` (in the same space as `J`'s
+//! rows) and stylize `s`, the knobs move from their base along `Jᵀw`, scaled by `s/100`, and
+//! are clamped to their ranges ([`steer`]):
+//!
+//! `k = clamp(k₀ + (s/100) · g · Jᵀw)`, with `g = reach / ‖J‖₂`,
+//!
+//! so a unit-length taste moves the knobs by at most `reach` per 100 of stylize, whatever the
+//! units of the style space, and a weaker (less certain) taste moves them less. Because every
+//! knob moves monotonically in `s`, the predicted score `wᵀJk` never falls as `s` grows, and
+//! `s = 0` returns the base knobs exactly. Pure code: no I/O, no randomness.
+
+use nalgebra::{DMatrix, DVector};
+use serde::{Deserialize, Serialize};
+
+/// Default distance, in knob units, that a unit taste moves the knobs per 100 of stylize.
+pub const DEFAULT_REACH: f32 = 0.3;
+
+/// A fitted knob → style linear map for one backend and version.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Calibration {
+    /// Name and version of the style space, e.g. `style-v1`.
+    pub space: String,
+    /// Knob names, in knob-vector order.
+    pub knobs: Vec<String>,
+    /// `(min, max)` of every knob.
+    pub ranges: Vec<(f32, f32)>,
+    /// `J`: style dimensions × knobs, row-major, in raw style units per knob unit.
+    pub jacobian: Vec<f32>,
+    /// `b`: the style predicted for all-zero knobs.
+    pub intercept: Vec<f32>,
+    /// Fit quality per style axis: R² of the linear map (1 = perfect; 0 = no better than the
+    /// mean; axes that never changed get 1 if predicted exactly).
+    pub r2: Vec<f32>,
+    /// Number of rendered samples behind the fit.
+    pub samples: u32,
+}
+
+/// Why a calibration could not be fitted or used.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum SteerError {
+    #[error("calibration needs at least {needed} samples, got {got}")]
+    TooFewSamples { needed: usize, got: usize },
+    #[error("calibration samples disagree in length: {0}")]
+    Shape(String),
+    #[error("the least-squares fit failed: {0}")]
+    Fit(String),
+}
+
+impl Calibration {
+    /// Number of style dimensions.
+    pub fn style_dim(&self) -> usize {
+        self.intercept.len()
+    }
+
+    /// `J` as a matrix (style dimensions × knobs).
+    pub fn jacobian_matrix(&self) -> DMatrix<f32> {
+        DMatrix::from_row_slice(self.style_dim(), self.knobs.len(), &self.jacobian)
+    }
+
+    /// `J` in standardized units: row `i` divided by `std[i]`, for a taste learned on
+    /// standardized style vectors.
+    pub fn standardized_jacobian(&self, std: &[f32]) -> DMatrix<f32> {
+        let mut j = self.jacobian_matrix();
+        for (i, mut row) in j.row_iter_mut().enumerate() {
+            let s = std.get(i).copied().unwrap_or(1.0).max(1e-6);
+            row /= s;
+        }
+        j
+    }
+
+    /// The style the map predicts for `knobs`.
+    pub fn predict(&self, knobs: &[f32]) -> Vec<f32> {
+        let k = DVector::from_iterator(
+            self.knobs.len(),
+            (0..self.knobs.len()).map(|i| knobs.get(i).copied().unwrap_or(0.0)),
+        );
+        let x = self.jacobian_matrix() * k;
+        x.iter().zip(&self.intercept).map(|(a, b)| a + b).collect()
+    }
+}
+
+/// Fits `style ≈ b + J · knobs` by least squares over paired samples.
+pub fn fit_calibration(
+    space: &str,
+    knob_names: &[String],
+    ranges: &[(f32, f32)],
+    knobs: &[Vec<f32>],
+    styles: &[Vec<f32>],
+) -> Result<Calibration, SteerError> {
+    let m = knob_names.len();
+    let n = knobs.len();
+    if n < m + 2 {
+        return Err(SteerError::TooFewSamples {
+            needed: m + 2,
+            got: n,
+        });
+    }
+    if styles.len() != n {
+        return Err(SteerError::Shape(format!(
+            "{n} knob settings but {} style vectors",
+            styles.len()
+        )));
+    }
+    if ranges.len() != m {
+        return Err(SteerError::Shape(format!(
+            "{m} knobs but {} ranges",
+            ranges.len()
+        )));
+    }
+    let d = styles[0].len();
+    if let Some(bad) = knobs.iter().find(|k| k.len() != m) {
+        return Err(SteerError::Shape(format!(
+            "a knob setting has {} values, not {m}",
+            bad.len()
+        )));
+    }
+    if let Some(bad) = styles.iter().find(|s| s.len() != d) {
+        return Err(SteerError::Shape(format!(
+            "a style vector has {} values, not {d}",
+            bad.len()
+        )));
+    }
+    let x = DMatrix::from_fn(
+        n,
+        m + 1,
+        |r, c| {
+            if c == 0 { 1.0 } else { knobs[r][c - 1] as f64 }
+        },
+    );
+    let y = DMatrix::from_fn(n, d, |r, c| styles[r][c] as f64);
+    let beta = x
+        .clone()
+        .svd(true, true)
+        .solve(&y, 1e-10)
+        .map_err(|e| SteerError::Fit(e.to_string()))?;
+    let residual = &y - &x * &beta;
+    let r2 = (0..d)
+        .map(|c| {
+            let column = y.column(c);
+            let mean = column.mean();
+            let total: f64 = column.iter().map(|v| (v - mean).powi(2)).sum();
+            let left: f64 = residual.column(c).iter().map(|v| v * v).sum();
+            if total < 1e-12 {
+                if left < 1e-12 { 1.0 } else { 0.0 }
+            } else {
+                (1.0 - left / total) as f32
+            }
+        })
+        .collect();
+    let mut jacobian = Vec::with_capacity(d * m);
+    for row in 0..d {
+        for k in 0..m {
+            jacobian.push(beta[(k + 1, row)] as f32);
+        }
+    }
+    Ok(Calibration {
+        space: space.to_string(),
+        knobs: knob_names.to_vec(),
+        ranges: ranges.to_vec(),
+        jacobian,
+        intercept: (0..d).map(|row| beta[(0, row)] as f32).collect(),
+        r2,
+        samples: n as u32,
+    })
+}
+
+/// `wᵀx`: how much a taste `w` likes a style vector `x` (same space, same standardization).
+pub fn taste_score(taste: &[f32], style: &[f32]) -> f32 {
+    taste.iter().zip(style).map(|(w, x)| w * x).sum()
+}
+
+/// Index of the style vector `taste` likes best; `None` for an empty list.
+pub fn best_by_taste(taste: &[f32], styles: &[Vec<f32>]) -> Option<usize> {
+    styles
+        .iter()
+        .map(|s| taste_score(taste, s))
+        .enumerate()
+        .max_by(|a, b| a.1.total_cmp(&b.1))
+        .map(|(i, _)| i)
+}
+
+/// The knobs for taste `taste` at stylize `stylize`, starting from `base`: see the module
+/// documentation. `jacobian` is style × knobs in the taste's space.
+pub fn steer(
+    base: &[f32],
+    ranges: &[(f32, f32)],
+    jacobian: &DMatrix<f32>,
+    taste: &[f32],
+    stylize: u32,
+    reach: f32,
+) -> Vec<f32> {
+    steer_scaled(base, ranges, jacobian, taste, stylize as f32 / 100.0, reach)
+}
+
+fn steer_scaled(
+    base: &[f32],
+    ranges: &[(f32, f32)],
+    jacobian: &DMatrix<f32>,
+    taste: &[f32],
+    scale: f32,
+    reach: f32,
+) -> Vec<f32> {
+    let m = jacobian.ncols();
+    if scale == 0.0 || m == 0 {
+        return base.to_vec();
+    }
+    let w = DVector::from_iterator(
+        jacobian.nrows(),
+        (0..jacobian.nrows()).map(|i| taste.get(i).copied().unwrap_or(0.0)),
+    );
+    let direction = jacobian.transpose() * w;
+    let norm = jacobian
+        .clone()
+        .singular_values()
+        .iter()
+        .copied()
+        .fold(0.0f32, f32::max);
+    if norm <= f32::EPSILON {
+        return base.to_vec();
+    }
+    let gain = scale * reach / norm;
+    base.iter()
+        .enumerate()
+        .map(|(i, &k0)| {
+            let (lo, hi) = ranges.get(i).copied().unwrap_or((-1.0, 1.0));
+            let step = direction.get(i).copied().unwrap_or(0.0) * gain;
+            (k0 + step).clamp(lo, hi)
+        })
+        .collect()
+}
+
+/// `count` knob settings to render and choose from by [`best_by_taste`]: the steered knobs
+/// first, then steps of 1.25×, 0.75×, 1.5×, 0.5×… the stylize step. At stylize 0, or with
+/// `count` ≤ 1, only the steered knobs (so `--s 0` is exactly the unpersonalized picture).
+pub fn candidates(
+    base: &[f32],
+    ranges: &[(f32, f32)],
+    jacobian: &DMatrix<f32>,
+    taste: &[f32],
+    stylize: u32,
+    reach: f32,
+    count: usize,
+) -> Vec<Vec<f32>> {
+    let scale = stylize as f32 / 100.0;
+    let first = steer_scaled(base, ranges, jacobian, taste, scale, reach);
+    if stylize == 0 || count <= 1 {
+        return vec![first];
+    }
+    let mut out = vec![first];
+    for i in 1..count {
+        let level = i.div_ceil(2) as f32 * 0.25;
+        let factor = if i % 2 == 1 {
+            1.0 + level
+        } else {
+            (1.0 - level).max(0.1)
+        };
+        out.push(steer_scaled(
+            base,
+            ranges,
+            jacobian,
+            taste,
+            scale * factor,
+            reach,
+        ));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn names(m: usize) -> Vec<String> {
+        (0..m).map(|i| format!("k{i}")).collect()
+    }
+
+    #[test]
+    fn fitting_recovers_a_known_linear_map() {
+        // style = b + J k with J 3×2, sampled on a small grid.
+        let j = [[2.0, 0.0], [0.5, -1.0], [0.0, 0.0]];
+        let b = [1.0, -2.0, 7.0];
+        let mut knobs = vec![];
+        let mut styles = vec![];
+        for a in [-1.0, -0.3, 0.4, 1.0] {
+            for c in [-0.8, 0.1, 0.9] {
+                knobs.push(vec![a, c]);
+                styles.push((0..3).map(|r| b[r] + j[r][0] * a + j[r][1] * c).collect());
+            }
+        }
+        let cal = fit_calibration("s", &names(2), &[(-1.0, 1.0); 2], &knobs, &styles).unwrap();
+        for (r, row) in j.iter().enumerate() {
+            for (c, value) in row.iter().enumerate() {
+                assert!((cal.jacobian[r * 2 + c] - value).abs() < 1e-4);
+            }
+            assert!((cal.intercept[r] - b[r]).abs() < 1e-4);
+            assert!((cal.r2[r] - 1.0).abs() < 1e-4);
+        }
+        let p = cal.predict(&[0.5, 0.5]);
+        assert!((p[0] - 2.0).abs() < 1e-4 && (p[1] + 2.25).abs() < 1e-4);
+        assert!(
+            fit_calibration("s", &names(2), &[(-1.0, 1.0); 2], &knobs[..3], &styles[..3]).is_err()
+        );
+    }
+
+    #[test]
+    fn steering_follows_the_taste_and_respects_ranges() {
+        let j = DMatrix::from_row_slice(2, 2, &[1.0, 0.0, 0.0, 2.0]);
+        let ranges = [(-1.0, 1.0), (-1.0, 1.0)];
+        let base = [0.0, 0.0];
+        // s = 0 is the base, exactly.
+        assert_eq!(
+            steer(&base, &ranges, &j, &[1.0, 1.0], 0, 0.3),
+            base.to_vec()
+        );
+        // ‖J‖₂ = 2, so a unit taste on the first axis moves its knob 0.3 / 2 per 100.
+        let k = steer(&base, &ranges, &j, &[1.0, 0.0], 100, 0.3);
+        assert!((k[0] - 0.15).abs() < 1e-6 && k[1] == 0.0);
+        let k = steer(&base, &ranges, &j, &[0.0, -1.0], 1000, 0.3);
+        assert_eq!(k, vec![0.0, -1.0]);
+        // The predicted score never falls as s grows.
+        let w = [0.7, -0.4];
+        let mut last = f32::MIN;
+        for s in [0, 50, 100, 250, 750, 1000] {
+            let k = steer(&base, &ranges, &j, &w, s, 0.3);
+            let x = &j * DVector::from_column_slice(&k);
+            let score = taste_score(&w, x.as_slice());
+            assert!(score >= last);
+            last = score;
+        }
+    }
+
+    #[test]
+    fn candidates_start_with_the_steered_knobs() {
+        let j = DMatrix::from_row_slice(1, 1, &[1.0]);
+        let c = candidates(&[0.0], &[(-1.0, 1.0)], &j, &[1.0], 100, 0.3, 4);
+        assert_eq!(c.len(), 4);
+        assert!((c[0][0] - 0.3).abs() < 1e-6);
+        assert!(c[1][0] > c[0][0] && c[2][0] < c[0][0]);
+        assert_eq!(
+            candidates(&[0.2], &[(-1.0, 1.0)], &j, &[1.0], 0, 0.3, 4),
+            vec![vec![0.2]]
+        );
+        assert_eq!(
+            best_by_taste(&[1.0, -1.0], &[vec![0.0, 1.0], vec![1.0, 0.0]]),
+            Some(1)
+        );
+        assert_eq!(best_by_taste(&[1.0], &[]), None);
+    }
+}

@@ -1,0 +1,223 @@
+//! Steering the built-in renderer with a taste: calibration quality, `--s 0` exactness,
+//! monotone improvement in stylize, and warmth tastes that make warmer pictures.
+
+use std::sync::OnceLock;
+
+use tastebud::render::calibrate::{CalibrationRun, calibrate_sketch, fit_report, steer_sketch};
+use tastebud::render::sketch::render;
+use tastebud::render::style::{STYLE_DIM, Standardizer, axis_names};
+use tastebud::taste::steer::{DEFAULT_REACH, taste_score};
+
+fn run() -> &'static (CalibrationRun, Standardizer) {
+    static RUN: OnceLock<(CalibrationRun, Standardizer)> = OnceLock::new();
+    RUN.get_or_init(|| {
+        let run = calibrate_sketch(&|_, _| {}).expect("calibration");
+        let standardizer = Standardizer::fit(&run.samples);
+        (run, standardizer)
+    })
+}
+
+fn taste(weights: &[(&str, f32)]) -> Vec<f32> {
+    let names = axis_names();
+    let mut w = vec![0.0; STYLE_DIM];
+    for (name, value) in weights {
+        let i = names.iter().position(|n| n == name).expect("axis");
+        w[i] = *value;
+    }
+    w
+}
+
+const PROMPTS: [&str; 3] = [
+    "a cat on a beach",
+    "a castle in the mountains",
+    "a city at sunset",
+];
+
+#[test]
+fn the_built_in_renderer_calibrates_well_on_its_main_axes() {
+    let (run, _) = run();
+    let cal = &run.calibration;
+    let names = axis_names();
+    for axis in [
+        "brightness",
+        "chroma",
+        "colourfulness",
+        "softness",
+        "vignette",
+    ] {
+        let i = names.iter().position(|n| n == axis).expect("axis");
+        assert!(cal.r2[i] > 0.7, "{axis}: R² {}", cal.r2[i]);
+    }
+    // The warmth knob raises warmth; the saturation knob raises chroma.
+    let m = cal.knobs.len();
+    let warmth = names.iter().position(|n| n == "warmth").expect("axis");
+    let chroma = names.iter().position(|n| n == "chroma").expect("axis");
+    assert!(cal.jacobian[warmth * m + 3] > 0.0);
+    assert!(cal.jacobian[chroma * m] > 0.0);
+    let report = fit_report(cal);
+    assert!(report.lines().count() == STYLE_DIM + 2, "{report}");
+}
+
+#[test]
+fn stylize_zero_gives_exactly_the_unpersonalized_pixels() {
+    let (run, standardizer) = run();
+    let w = taste(&[("warmth", 1.0), ("chroma", 0.5), ("detail", -0.7)]);
+    for (i, prompt) in PROMPTS.iter().enumerate() {
+        let plain = render(prompt, 40 + i as u64, &[], 96, 96);
+        let steered = steer_sketch(
+            prompt,
+            40 + i as u64,
+            &w,
+            0,
+            &run.calibration,
+            standardizer,
+            4,
+            DEFAULT_REACH,
+            96,
+        );
+        assert_eq!(steered.image, plain);
+        assert!(steered.knobs.iter().all(|k| *k == 0.0));
+    }
+}
+
+#[test]
+fn the_taste_score_never_falls_as_stylize_grows() {
+    let (run, standardizer) = run();
+    let tastes = [
+        taste(&[("warmth", 1.0), ("chroma", 0.6)]),
+        taste(&[("brightness", -0.8), ("softness", 0.6), ("vignette", 0.5)]),
+        taste(&[
+            ("contrast", 0.7),
+            ("detail", 0.7),
+            ("harmony", 0.4),
+            ("warmth", -0.5),
+        ]),
+    ];
+    for w in &tastes {
+        let mut means = vec![];
+        for s in [0, 50, 100, 250, 750, 1000] {
+            let mut total = 0.0;
+            for (i, prompt) in PROMPTS.iter().enumerate() {
+                let steered = steer_sketch(
+                    prompt,
+                    i as u64,
+                    w,
+                    s,
+                    &run.calibration,
+                    standardizer,
+                    2,
+                    DEFAULT_REACH,
+                    96,
+                );
+                total += taste_score(w, &standardizer.apply(&steered.style));
+            }
+            means.push(total / PROMPTS.len() as f32);
+        }
+        for pair in means.windows(2) {
+            assert!(pair[1] >= pair[0] - 1e-4, "score fell: {means:?}");
+        }
+        assert!(
+            means[5] > means[0] + 1.0,
+            "not clearly higher at 1000: {means:?}"
+        );
+    }
+}
+
+#[test]
+fn a_taste_for_warmth_makes_warmer_pictures_than_a_taste_against_it() {
+    let (run, standardizer) = run();
+    let warm = taste(&[("warmth", 1.0)]);
+    let cool = taste(&[("warmth", -1.0)]);
+    for (i, prompt) in PROMPTS.iter().enumerate() {
+        let make = |w: &[f32]| {
+            steer_sketch(
+                prompt,
+                i as u64,
+                w,
+                250,
+                &run.calibration,
+                standardizer,
+                1,
+                DEFAULT_REACH,
+                96,
+            )
+        };
+        let (a, b) = (make(&warm), make(&cool));
+        let (wa, wb) = (a.style.get("warmth"), b.style.get("warmth"));
+        assert!(wa > wb, "{prompt}: {wa:?} vs {wb:?}");
+    }
+}
+
+#[tokio::test]
+async fn personalized_rendering_on_a_backend_keeps_s0_plain_and_follows_the_taste() {
+    use tastebud::render::backend::{RenderRequest, Sketch, no_progress};
+    use tastebud::render::personalize::{Steering, render_personalized};
+    let (run, standardizer) = run();
+    let w = taste(&[("warmth", 1.0), ("brightness", 0.5)]);
+    let request = RenderRequest {
+        prompt: "a lighthouse by the sea".into(),
+        seed: 9,
+        knobs: vec![],
+        width: 96,
+        height: 96,
+        count: 2,
+    };
+    let steering = |s| Steering {
+        taste: &w,
+        stylize: s,
+        calibration: &run.calibration,
+        standardizer,
+        candidates: 3,
+        reach: DEFAULT_REACH,
+    };
+    let plain = render_personalized(&Sketch, &request, None, no_progress())
+        .await
+        .expect("plain");
+    let zero = render_personalized(&Sketch, &request, Some(steering(0)), no_progress())
+        .await
+        .expect("s0");
+    let high = render_personalized(&Sketch, &request, Some(steering(750)), no_progress())
+        .await
+        .expect("s750");
+    assert_eq!(plain.len(), 2);
+    for i in 0..2 {
+        assert_eq!(zero[i].image, plain[i].image);
+        assert_eq!(
+            plain[i].image,
+            render("a lighthouse by the sea", 9 + i as u64, &[], 96, 96)
+        );
+        let score = |x: &tastebud::render::personalize::RenderedImage| {
+            taste_score(&w, &standardizer.apply(&x.style))
+        };
+        assert!(score(&high[i]) > score(&plain[i]) + 0.5);
+    }
+}
+
+#[tokio::test]
+async fn the_calibrate_command_stores_the_fit_and_reports_it() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = tastebud::store::Store::open_in(dir.path())
+        .await
+        .expect("store");
+    let config = tastebud::config::Config::defaults().expect("config");
+    let report = tastebud::render::cli::calibrate(&config, &store, "7")
+        .await
+        .expect("calibrate");
+    assert!(
+        report.contains("sketch") && report.contains("brightness"),
+        "{report}"
+    );
+    let stored = store
+        .load_calibration("7", "sketch", "style-v1")
+        .await
+        .expect("load")
+        .expect("stored");
+    assert_eq!(stored.knobs.len(), 9);
+    assert_eq!(stored.intercept.len(), STYLE_DIM);
+    assert!(
+        tastebud::render::cli::calibrate(&config, &store, "5.2")
+            .await
+            .is_err()
+    );
+    store.close().await;
+}
