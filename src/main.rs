@@ -38,6 +38,36 @@ enum Command {
         /// The prompt, as typed after /imagine (quote it).
         prompt: String,
     },
+    /// Print each image's style vector (axis name → raw value) as one JSON line per file.
+    Style {
+        /// PNG or JPEG files.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
+    /// Draw four pictures with the built-in renderer and write their 2×2 grid as a PNG.
+    Render {
+        /// The prompt: its words choose the scene and palette.
+        prompt: String,
+        /// Seed (default: random, printed).
+        #[arg(long)]
+        seed: Option<u64>,
+        /// A knob setting NAME=VALUE, each in -1..1 (saturation, contrast, brightness, warmth,
+        /// detail, softness, harmony, vignette, composition); repeatable.
+        #[arg(long = "knob", value_name = "NAME=VALUE")]
+        knobs: Vec<String>,
+        /// Side of each picture in pixels (default: render.size from the configuration).
+        #[arg(long)]
+        size: Option<u32>,
+        /// Where to write the PNG.
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
+    },
+    /// Learn how the version's backend knobs move the style vector, store it, report the fit.
+    Calibrate {
+        /// The version to calibrate, e.g. 7 or "niji 6".
+        #[arg(long)]
+        version: String,
+    },
 }
 
 fn main() -> ExitCode {
@@ -60,17 +90,45 @@ fn main() -> ExitCode {
 
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let config = Config::load(cli.config.as_deref())?;
-    if let Command::Parse { prompt } = &cli.command {
-        return Ok(parse(prompt, &config));
-    }
-    let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
-    runtime.block_on(async {
-        match cli.command {
-            Command::Migrate => migrate(&cli.data_dir).await,
-            Command::Run { guild } => run_bot(config, &cli.data_dir, guild).await,
-            Command::Parse { .. } => unreachable!("handled before the runtime starts"),
+    let data_dir = cli.data_dir;
+    match cli.command {
+        Command::Parse { prompt } => Ok(parse(&prompt, &config)),
+        Command::Style { files } => {
+            println!("{}", tastebud::render::cli::style_files(&files)?);
+            Ok(ExitCode::SUCCESS)
         }
-    })
+        Command::Render {
+            prompt,
+            seed,
+            knobs,
+            size,
+            out,
+        } => {
+            let args = tastebud::render::cli::RenderArgs {
+                prompt,
+                seed: seed.unwrap_or_else(rand::random),
+                knobs,
+                size: size.unwrap_or(config.render.size),
+            };
+            println!("{}", tastebud::render::cli::render_to_file(&args, &out)?);
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Migrate => block_on(migrate(&data_dir)),
+        Command::Run { guild } => block_on(run_bot(config, &data_dir, guild)),
+        Command::Calibrate { version } => block_on(async {
+            let store = Store::open_in(&data_dir).await?;
+            let report = tastebud::render::cli::calibrate(&config, &store, &version).await?;
+            println!("{report}");
+            Ok(ExitCode::SUCCESS)
+        }),
+    }
+}
+
+/// Runs async work on a fresh multi-threaded runtime.
+fn block_on(work: impl Future<Output = anyhow::Result<ExitCode>>) -> anyhow::Result<ExitCode> {
+    tokio::runtime::Runtime::new()
+        .context("cannot start the async runtime")?
+        .block_on(work)
 }
 
 /// `tastebud parse "PROMPT"`: the prompt as JSON (exit 0), or why it is refused (exit 2).
