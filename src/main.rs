@@ -117,8 +117,12 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Run { guild } => block_on(run_bot(config, &data_dir, guild)),
         Command::Calibrate { version } => block_on(async {
             let store = Store::open_in(&data_dir).await?;
-            let report = tastebud::render::cli::calibrate(&config, &store, &version).await?;
-            println!("{report}");
+            let done = tastebud::render::cli::calibrate(&config, &version).await?;
+            store
+                .save_calibration(&version, done.backend, &done.calibration)
+                .await?;
+            store.close().await;
+            println!("{}", done.report);
             Ok(ExitCode::SUCCESS)
         }),
     }

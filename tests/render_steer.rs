@@ -196,17 +196,27 @@ async fn personalized_rendering_on_a_backend_keeps_s0_plain_and_follows_the_tast
 #[tokio::test]
 async fn the_calibrate_command_stores_the_fit_and_reports_it() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let store = tastebud::store::Store::open_in(dir.path())
-        .await
-        .expect("store");
-    let config = tastebud::config::Config::defaults().expect("config");
-    let report = tastebud::render::cli::calibrate(&config, &store, "7")
-        .await
-        .expect("calibrate");
+    let data = dir.path().to_str().expect("utf-8 path");
+    let run = |version: &str| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_tastebud"))
+            .args(["calibrate", "--version", version, "--data-dir", data])
+            .output()
+            .expect("run tastebud")
+    };
+    let out = run("7");
+    let report = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(
         report.contains("sketch") && report.contains("brightness"),
         "{report}"
     );
+    let store = tastebud::store::Store::open_in(dir.path())
+        .await
+        .expect("store");
     let stored = store
         .load_calibration("7", "sketch", "style-v1")
         .await
@@ -214,10 +224,8 @@ async fn the_calibrate_command_stores_the_fit_and_reports_it() {
         .expect("stored");
     assert_eq!(stored.knobs.len(), 9);
     assert_eq!(stored.intercept.len(), STYLE_DIM);
-    assert!(
-        tastebud::render::cli::calibrate(&config, &store, "5.2")
-            .await
-            .is_err()
-    );
     store.close().await;
+    let out = run("5.2");
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not personalized"));
 }

@@ -65,14 +65,24 @@ pub fn render_to_file(args: &RenderArgs, out: &Path) -> Result<String, RenderErr
     ))
 }
 
-/// `tastebud calibrate --version V`: calibrates the backend configured for `version`, stores
-/// the map, and returns the per-axis fit report. The built-in renderer takes a second or two;
-/// a Stable Diffusion backend renders 5 × (1 + 2·knobs + `random`) images of 512².
+/// A finished calibration, for the caller to store and print.
+#[derive(Debug, Clone)]
+pub struct Calibrated {
+    /// The backend that was calibrated.
+    pub backend: &'static str,
+    pub calibration: crate::taste::steer::Calibration,
+    /// The per-axis fit report.
+    pub report: String,
+}
+
+/// `tastebud calibrate --version V`: calibrates the backend configured for `version` and
+/// returns the map with its per-axis fit report (storing it is the caller's job). The built-in
+/// renderer takes a second or two; a Stable Diffusion backend renders 5 × (1 + 2·knobs +
+/// `random`) images of 512².
 pub async fn calibrate(
     config: &crate::config::Config,
-    store: &crate::store::Store,
     version: &str,
-) -> Result<String, RenderError> {
+) -> Result<Calibrated, RenderError> {
     use super::backend::{AnyBackend, Backend};
     if !config.personalization.versions.iter().any(|v| v == version) {
         return Err(RenderError::BadRequest(format!(
@@ -111,13 +121,13 @@ pub async fn calibrate(
         other => super::calibrate::calibrate_backend(other, 6, 512, &tick).await?,
     };
     bar.finish_and_clear();
-    store
-        .save_calibration(version, backend.name(), &run.calibration)
-        .await
-        .map_err(|e| RenderError::Store(e.to_string()))?;
-    Ok(format!(
-        "version {version} ({}):\n{}",
-        backend.name(),
-        super::calibrate::fit_report(&run.calibration)
-    ))
+    Ok(Calibrated {
+        backend: backend.name(),
+        report: format!(
+            "version {version} ({}):\n{}",
+            backend.name(),
+            super::calibrate::fit_report(&run.calibration)
+        ),
+        calibration: run.calibration,
+    })
 }

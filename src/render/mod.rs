@@ -55,6 +55,4 @@ pub enum RenderError {
     Backend(String),
     #[error("calibration failed: {0}")]
     Calibration(#[from] crate::taste::steer::SteerError),
-    #[error("cannot store the calibration: {0}")]
-    Store(String),
 }
