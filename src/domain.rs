@@ -32,6 +32,15 @@ pub const CODE_LEN: usize = 7;
 /// The alphabet of codes and profile IDs: lowercase base36.
 pub const ID_ALPHABET: &[u8] = b"0123456789abcdefghijklmnopqrstuvwxyz";
 
+/// A random string of `len` characters from [`ID_ALPHABET`], drawn from `rng`: codes, profile
+/// IDs and error ids all come from here.
+pub fn random_base36(rng: &mut impl rand::Rng, len: usize) -> String {
+    use rand::RngExt;
+    (0..len)
+        .map(|_| ID_ALPHABET[rng.random_range(0..ID_ALPHABET.len())] as char)
+        .collect()
+}
+
 /// Whether `s` is made only of lowercase base36 characters and has length `len`.
 pub fn is_base36_id(s: &str, len: usize) -> bool {
     s.len() == len && s.bytes().all(|b| ID_ALPHABET.contains(&b))

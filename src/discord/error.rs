@@ -1,7 +1,6 @@
 //! Errors of the Discord layer and the one place that answers them politely.
 
 use poise::serenity_prelude as serenity;
-use rand::RngExt;
 
 use super::Data;
 use crate::service;
@@ -17,10 +16,7 @@ pub enum BotError {
 
 /// A short id that ties a user's error message to its log line.
 pub fn incident_id() -> String {
-    let mut rng = rand::rng();
-    (0..8)
-        .map(|_| crate::domain::ID_ALPHABET[rng.random_range(0..36)] as char)
-        .collect()
+    crate::domain::random_base36(&mut rand::rng(), 8)
 }
 
 /// The sentence a user sees for `error`. Internal errors are logged with an id that the

@@ -1,22 +1,17 @@
 //! Profiles: global, ranked and moodboard; points behind each.
 
-use rand::RngExt;
 use sqlx::Row;
 use sqlx::sqlite::SqliteRow;
 
 use super::{Store, StoreError, now_ms, user_from_sql, user_to_sql};
-use crate::domain::{ID_ALPHABET, PROFILE_ID_LEN, Profile, ProfileId, ProfileKind, UserId};
+use crate::domain::{PROFILE_ID_LEN, Profile, ProfileId, ProfileKind, UserId, random_base36};
 
 /// The name every global profile has.
 pub const GLOBAL_NAME: &str = "Global";
 
 /// A fresh random profile ID.
 pub(crate) fn new_profile_id() -> ProfileId {
-    let mut rng = rand::rng();
-    let id = (0..PROFILE_ID_LEN)
-        .map(|_| ID_ALPHABET[rng.random_range(0..ID_ALPHABET.len())] as char)
-        .collect();
-    ProfileId(id)
+    ProfileId(random_base36(&mut rand::rng(), PROFILE_ID_LEN))
 }
 
 /// Another live profile of the same user and version has this name (ignoring case).

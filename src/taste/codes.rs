@@ -6,16 +6,14 @@
 //! profile and mints a code. Uniqueness of codes is the store's business: mint, try to insert,
 //! mint again on a collision (36⁷ ≈ 7.8·10¹⁰ codes make that rare).
 
-use rand::{Rng, RngExt};
+use rand::Rng;
 
 use super::TasteError;
-use crate::domain::{CODE_LEN, ID_ALPHABET};
+use crate::domain::CODE_LEN;
 
-/// A fresh random code: [`CODE_LEN`] characters from [`ID_ALPHABET`] (lowercase base36).
+/// A fresh random code: [`CODE_LEN`] characters from [`crate::domain::ID_ALPHABET`] (lowercase base36).
 pub fn mint_code(rng: &mut impl Rng) -> String {
-    (0..CODE_LEN)
-        .map(|_| ID_ALPHABET[rng.random_range(0..ID_ALPHABET.len())] as char)
-        .collect()
+    crate::domain::random_base36(rng, CODE_LEN)
 }
 
 /// The weighted mean `Σ wᵢ·vᵢ / Σ wᵢ` of several taste vectors (for `--p a::2 b::1`).
@@ -148,6 +146,7 @@ pub fn image_set_key<S: AsRef<str>>(hashes: &[S]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::ID_ALPHABET;
     use crate::domain::is_base36_id;
     use rand::SeedableRng;
     use rand::rngs::StdRng;

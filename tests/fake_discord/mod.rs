@@ -150,58 +150,48 @@ impl FakeDiscord {
             .expect("gateway open");
     }
 
-    /// Sends a slash command `name` with `options` from `user`; returns the interaction's token.
-    pub async fn slash(&self, user: u64, name: &str, options: Value) -> String {
+    /// Sends an interaction of `kind` (2 command, 3 component) from `user` in the test guild,
+    /// with `extra` fields (its `data`, a component's `message`); returns its token.
+    async fn interact(&self, user: u64, kind: u8, extra: Value) -> String {
         let id = self.snowflake();
         let token = format!("tok{id}");
-        self.dispatch(
-            "INTERACTION_CREATE",
-            json!({
-                "id": id.to_string(), "application_id": APP_ID.to_string(), "type": 2,
-                "token": token, "version": 1, "guild_id": GUILD_ID.to_string(),
-                "channel_id": CHANNEL_ID.to_string(),
-                "channel": {"id": CHANNEL_ID.to_string(), "type": 0, "guild_id": GUILD_ID.to_string()},
-                "member": {"user": user_json(user, &format!("user{user}"), false), "roles": [],
-                           "joined_at": "2026-01-01T00:00:00.000000+00:00", "deaf": false,
-                           "mute": false, "flags": 0, "permissions": "2147483647"},
-                "app_permissions": "2147483647", "locale": "en-US", "guild_locale": "en-US",
-                "entitlements": [], "authorizing_integration_owners": {}, "context": 0,
-                "attachment_size_limit": 26_214_400,
-                "data": {"id": (id + 1).to_string(), "name": name, "type": 1,
-                         "options": options, "guild_id": GUILD_ID.to_string()}
-            }),
-        )
-        .await;
+        let mut event = json!({
+            "id": id.to_string(), "application_id": APP_ID.to_string(), "type": kind,
+            "token": token, "version": 1, "guild_id": GUILD_ID.to_string(),
+            "channel_id": CHANNEL_ID.to_string(),
+            "channel": {"id": CHANNEL_ID.to_string(), "type": 0, "guild_id": GUILD_ID.to_string()},
+            "member": {"user": user_json(user, &format!("user{user}"), false), "roles": [],
+                       "joined_at": "2026-01-01T00:00:00.000000+00:00", "deaf": false,
+                       "mute": false, "flags": 0, "permissions": "2147483647"},
+            "app_permissions": "2147483647", "locale": "en-US", "guild_locale": "en-US",
+            "entitlements": [], "authorizing_integration_owners": {}, "context": 0,
+            "attachment_size_limit": 26_214_400
+        });
+        for (key, value) in extra.as_object().into_iter().flatten() {
+            event[key] = value.clone();
+        }
+        self.dispatch("INTERACTION_CREATE", event).await;
         token
     }
 
-    /// Sends a click by `user` on component `custom_id` of a message showing `content`;
-    /// `values` for select menus. Returns the interaction's token.
+    /// Sends a slash command `name` with `options` from `user`; returns the interaction's token.
+    pub async fn slash(&self, user: u64, name: &str, options: Value) -> String {
+        let command_id = self.snowflake();
+        let data = json!({"id": command_id.to_string(), "name": name, "type": 1,
+                          "options": options, "guild_id": GUILD_ID.to_string()});
+        self.interact(user, 2, json!({ "data": data })).await
+    }
+
+    /// Sends a click by `user` on component `custom_id`; `values` for select menus. Returns the
+    /// interaction's token.
     pub async fn click(&self, user: u64, custom_id: &str, values: Option<Vec<&str>>) -> String {
-        let id = self.snowflake();
-        let token = format!("tok{id}");
         let data = match values {
             Some(values) => json!({"custom_id": custom_id, "component_type": 3, "values": values}),
             None => json!({"custom_id": custom_id, "component_type": 2}),
         };
-        self.dispatch(
-            "INTERACTION_CREATE",
-            json!({
-                "id": id.to_string(), "application_id": APP_ID.to_string(), "type": 3,
-                "token": token, "version": 1, "guild_id": GUILD_ID.to_string(),
-                "channel_id": CHANNEL_ID.to_string(),
-                "member": {"user": user_json(user, &format!("user{user}"), false), "roles": [],
-                           "joined_at": "2026-01-01T00:00:00.000000+00:00", "deaf": false,
-                           "mute": false, "flags": 0, "permissions": "2147483647"},
-                "app_permissions": "2147483647", "locale": "en-US", "guild_locale": "en-US",
-                "entitlements": [], "authorizing_integration_owners": {}, "context": 0,
-                "attachment_size_limit": 26_214_400,
-                "message": message_json(id + 1, "panel", json!([])),
-                "data": data
-            }),
-        )
-        .await;
-        token
+        let message = message_json(self.snowflake(), "panel", json!([]));
+        self.interact(user, 3, json!({ "data": data, "message": message }))
+            .await
     }
 
     /// The first response to interaction `token` (its callback), waiting for it.
