@@ -193,42 +193,33 @@ fn unknown_keys_and_bad_values_are_errors_that_name_them() {
     );
 
     let file = dir.path().join("mine.toml");
-    std::fs::write(&file, "[prompt]\nmax_jobs = 4\nmax_jobz = 9\n").unwrap();
-    let out = tastebud(
-        &[
-            "--config",
-            file.to_str().unwrap(),
-            "migrate",
-            "--data-dir",
-            data,
-        ],
-        &[],
-    );
-    assert_clean_failure(&out, "prompt.max_jobz: unknown field");
-    std::fs::write(&file, "[personalization]\nunlock_threshold = 0\n").unwrap();
-    let out = tastebud(
-        &[
-            "--config",
-            file.to_str().unwrap(),
-            "migrate",
-            "--data-dir",
-            data,
-        ],
-        &[],
-    );
-    assert_clean_failure(&out, "personalization.unlock_threshold: must be at least 1");
-    std::fs::write(&file, "[personalization]\ndefault_version = \"5\"\n").unwrap();
-    let out = tastebud(
-        &[
-            "--config",
-            file.to_str().unwrap(),
-            "migrate",
-            "--data-dir",
-            data,
-        ],
-        &[],
-    );
-    assert_clean_failure(&out, "\"5\" is not one of personalization.versions");
+    for (contents, expected) in [
+        (
+            "[prompt]\nmax_jobs = 4\nmax_jobz = 9\n",
+            "prompt.max_jobz: unknown field",
+        ),
+        (
+            "[personalization]\nunlock_threshold = 0\n",
+            "personalization.unlock_threshold: must be at least 1",
+        ),
+        (
+            "[personalization]\ndefault_version = \"5\"\n",
+            "\"5\" is not one of personalization.versions",
+        ),
+    ] {
+        std::fs::write(&file, contents).unwrap();
+        let out = tastebud(
+            &[
+                "--config",
+                file.to_str().unwrap(),
+                "migrate",
+                "--data-dir",
+                data,
+            ],
+            &[],
+        );
+        assert_clean_failure(&out, expected);
+    }
     let out = tastebud(
         &[
             "--config",
