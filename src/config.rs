@@ -24,6 +24,8 @@ pub struct Config {
     pub prompt: PromptLimits,
     pub discord: Discord,
     pub render: Render,
+    pub ranking: Ranking,
+    pub limits: Limits,
 }
 
 /// Which versions are personalized, and when profiles unlock and refresh.
@@ -36,6 +38,9 @@ pub struct Personalization {
     pub default_version: String,
     pub unlock_threshold: u32,
     pub refresh_every: u32,
+    /// Unlocked global profiles a version needs before `--s` without `--p` applies the
+    /// community's mean taste (house style).
+    pub house_style_profiles: u32,
 }
 
 /// Reads a version name as written in TOML or in an environment variable, where `6.1` and `7`
@@ -88,6 +93,32 @@ fn version_names<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<String>, 
 #[serde(deny_unknown_fields)]
 pub struct PromptLimits {
     pub max_jobs: u32,
+}
+
+/// How ranking pairs are chosen and what they are drawn from.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Ranking {
+    /// `active` (most informative pair) or `random`.
+    pub strategy: String,
+    /// Prompts in a version's pool of ranking images.
+    pub pool_prompts: u32,
+    /// Styles (knob settings) each pool prompt is rendered in.
+    pub pool_styles: u32,
+    /// Side of pool images, in pixels.
+    pub pool_image_size: u32,
+    /// Variance of the Gaussian prior on each taste weight.
+    pub prior_variance: f64,
+}
+
+/// Per-user limits on generation.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Limits {
+    /// Generations one user may have running at once.
+    pub jobs_per_user: u32,
+    /// Seconds a user waits between starting generations.
+    pub cooldown_secs: u64,
 }
 
 /// Discord settings other than the token (which only ever comes from `DISCORD_TOKEN`).
@@ -294,6 +325,34 @@ impl Config {
                 "personalization.refresh_every",
                 "must be at least 1",
             ));
+        }
+        let r = &self.ranking;
+        if crate::taste::select::Strategy::parse(&r.strategy).is_none() {
+            return Err(invalid(
+                "ranking.strategy",
+                format!(
+                    "{:?} is not a strategy; use \"active\" or \"random\"",
+                    r.strategy
+                ),
+            ));
+        }
+        if r.pool_prompts == 0 {
+            return Err(invalid("ranking.pool_prompts", "must be at least 1"));
+        }
+        if r.pool_styles < 2 {
+            return Err(invalid("ranking.pool_styles", "must be at least 2"));
+        }
+        if !(64..=1024).contains(&r.pool_image_size) {
+            return Err(invalid("ranking.pool_image_size", "must be 64 to 1024"));
+        }
+        if !(r.prior_variance.is_finite() && r.prior_variance > 0.0) {
+            return Err(invalid(
+                "ranking.prior_variance",
+                "must be a positive number",
+            ));
+        }
+        if self.limits.jobs_per_user == 0 {
+            return Err(invalid("limits.jobs_per_user", "must be at least 1"));
         }
         if self.prompt.max_jobs == 0 {
             return Err(invalid("prompt.max_jobs", "must be at least 1"));

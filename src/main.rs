@@ -68,6 +68,24 @@ enum Command {
         #[arg(long)]
         version: String,
     },
+    /// The pools of ranking images.
+    Pool {
+        #[command(subcommand)]
+        action: PoolAction,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum PoolAction {
+    /// Render a version's ranking pool with its backend (resumes where it stopped).
+    Build {
+        /// The version, e.g. 7 or "niji 6".
+        #[arg(long)]
+        version: String,
+        /// Images the pool should hold (default: ranking.pool_prompts × ranking.pool_styles).
+        #[arg(long)]
+        count: Option<u64>,
+    },
 }
 
 fn main() -> ExitCode {
@@ -115,6 +133,9 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Migrate => block_on(migrate(&data_dir)),
         Command::Run { guild } => block_on(run_bot(config, &data_dir, guild)),
+        Command::Pool {
+            action: PoolAction::Build { version, count },
+        } => block_on(build_pool(config, &data_dir, version, count)),
         Command::Calibrate { version } => block_on(async {
             let store = Store::open_in(&data_dir).await?;
             let done = tastebud::render::cli::calibrate(&config, &version).await?;
@@ -126,6 +147,34 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }),
     }
+}
+
+async fn build_pool(
+    config: Config,
+    data_dir: &Path,
+    version: String,
+    count: Option<u64>,
+) -> anyhow::Result<ExitCode> {
+    let store = Store::open_in(data_dir).await?;
+    let service = tastebud::service::Service::new(store.clone(), config, data_dir);
+    let bar = indicatif::ProgressBar::new(0);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(
+            "pool {msg} [{bar:30}] {pos}/{len} images ({eta} left)",
+        )?
+        .progress_chars("=> "),
+    );
+    bar.set_message(format!("for version {version}"));
+    let tick = |done: u64, total: u64| {
+        bar.set_length(total);
+        bar.set_position(done);
+    };
+    let added = service.build_pool(&version, count, &tick).await;
+    bar.finish_and_clear();
+    store.close().await;
+    let added = added?;
+    println!("The pool for version {version} is complete; {added} images were added.");
+    Ok(ExitCode::SUCCESS)
 }
 
 /// Runs async work on a fresh multi-threaded runtime.
@@ -175,7 +224,14 @@ async fn run_bot(config: Config, data_dir: &Path, guild: Option<u64>) -> anyhow:
         );
         return Ok(ExitCode::FAILURE);
     }
-    let service = tastebud::service::Service::new(store, config);
+    let service = tastebud::service::Service::new(store, config, data_dir);
+    let interrupted = service.recover_jobs().await?;
+    if interrupted > 0 {
+        tracing::warn!(
+            interrupted,
+            "marked generations interrupted by a restart as failed"
+        );
+    }
     let options = tastebud::discord::Options {
         token,
         guild_id: guild,

@@ -406,7 +406,11 @@ async fn a_deleted_profile_leaves_lists_and_defaults_takes_no_data_and_its_codes
     let w = w.reopen(SMALL).await;
     assert_eq!(w.service.code("k3x9q2z").await.unwrap(), code);
     assert_eq!(w.service.code(" K3X9Q2Z ").await.unwrap(), code);
-    assert_eq!(w.service.list_codes(ALICE).await.unwrap(), [code]);
+    // Beside it, the code the global profile froze when it unlocked.
+    let codes = w.service.list_codes(ALICE).await.unwrap();
+    assert_eq!(codes.len(), 2);
+    assert!(codes.contains(&code));
+    assert!(codes.iter().any(|c| c.profile == global && c.points == 3));
     let err = w.service.code("zzzzzzz").await.unwrap_err();
     assert_eq!(err.to_string(), "There is no code zzzzzzz.");
 }

@@ -23,12 +23,14 @@ pub fn incident_id() -> String {
 /// sentence carries.
 pub fn user_message(error: &BotError) -> String {
     match error {
-        BotError::Service(service::Error::Internal(cause)) => {
-            let id = incident_id();
-            tracing::error!(incident = %id, error = %cause, "internal error");
-            format!("{} (error id `{id}`)", error)
-        }
-        BotError::Service(e) => e.to_string(),
+        BotError::Service(e) => match e.internal_cause() {
+            Some(cause) => {
+                let id = incident_id();
+                tracing::error!(incident = %id, error = %cause, "internal error");
+                format!("{e} (error id `{id}`)")
+            }
+            None => e.to_string(),
+        },
         BotError::Discord(cause) => {
             let id = incident_id();
             tracing::error!(incident = %id, error = %cause, "Discord error");

@@ -147,6 +147,32 @@ impl AnyBackend {
     }
 }
 
+impl AnyBackend {
+    /// The backend `config` assigns to `version`, with the configured vocabulary and ComfyUI
+    /// workflow read from their files (or the built-in copies).
+    pub fn for_version(
+        config: &crate::config::Config,
+        version: &str,
+    ) -> Result<AnyBackend, RenderError> {
+        let settings = config.render.backend_for(version);
+        if settings.backend == BackendKind::Sketch {
+            return Ok(AnyBackend::Sketch(Sketch));
+        }
+        let vocabulary = Vocabulary::load(&config.render.vocabulary)?;
+        let workflow = if config.render.comfyui_workflow.is_empty() {
+            String::new()
+        } else {
+            std::fs::read_to_string(&config.render.comfyui_workflow).map_err(|e| {
+                RenderError::BadRequest(format!(
+                    "cannot read the ComfyUI workflow {}: {e}",
+                    config.render.comfyui_workflow
+                ))
+            })?
+        };
+        AnyBackend::from_config(&settings, &vocabulary, &workflow)
+    }
+}
+
 impl Backend for AnyBackend {
     fn name(&self) -> &'static str {
         match self {

@@ -90,19 +90,7 @@ pub async fn calibrate(
             config.personalization.versions.join(", ")
         )));
     }
-    let settings = config.render.backend_for(version);
-    let vocabulary = super::vocabulary::Vocabulary::load(&config.render.vocabulary)?;
-    let workflow = if config.render.comfyui_workflow.is_empty() {
-        String::new()
-    } else {
-        std::fs::read_to_string(&config.render.comfyui_workflow).map_err(|e| {
-            RenderError::BadRequest(format!(
-                "cannot read the ComfyUI workflow {}: {e}",
-                config.render.comfyui_workflow
-            ))
-        })?
-    };
-    let backend = AnyBackend::from_config(&settings, &vocabulary, &workflow)?;
+    let backend = AnyBackend::for_version(config, version)?;
     let bar = indicatif::ProgressBar::new(0);
     bar.set_style(
         indicatif::ProgressStyle::with_template(

@@ -54,9 +54,62 @@ pub enum Error {
     AlreadyLiked,
     #[error("There is no code {0}.")]
     CodeNotFound(String),
+    #[error("{name:?} is a moodboard: it learns from its images, not from ranking. Add images with /moodboard add.", name = .0)]
+    MoodboardNotRanked(String),
+    #[error(
+        "There are no images to rank for {label} yet: the server's admin needs to run `tastebud pool build --version {version}`.",
+        label = crate::service::version_label(version)
+    )]
+    PoolEmpty { version: String },
+    #[error("A pool can hold at most {most} images ({prompts} prompts × ranking.pool_styles).", prompts = crate::service::POOL_PROMPTS.len())]
+    PoolTooLarge { most: u64 },
+    #[error(
+        "Your profile \"{name}\" needs {remaining} more {pairs} before --p can use it: rank with /rank profile:{name}.",
+        pairs = if *remaining == 1 { "ranking" } else { "rankings" }
+    )]
+    ProfileLocked { name: String, remaining: u32 },
+    #[error("Your moodboard \"{0}\" has no images yet: add some with /moodboard add.")]
+    MoodboardEmpty(String),
+    #[error(
+        "--p works with {known}; {label} is not personalized.",
+        label = crate::service::version_label(version)
+    )]
+    NotPersonalized { version: String, known: String },
+    #[error("{0}")]
+    Prompt(String),
+    #[error(
+        "Personalization isn't ready for {label} yet: the server's admin needs to run `tastebud calibrate --version {version}`.",
+        label = crate::service::version_label(version)
+    )]
+    NotCalibrated { version: String },
+    #[error("You already have {0} generations running; wait for one to finish.")]
+    TooManyJobs(u32),
+    #[error("Please wait {0} more second(s) before your next /imagine.")]
+    Cooldown(u64),
+    #[error("That generation doesn't exist, or isn't yours.")]
+    JobNotFound,
+    /// The backend failed; the cause is for the logs.
+    #[error("The image generator failed; please try again in a moment.")]
+    Render(crate::render::RenderError),
     /// Something broke on our side; the cause is for the logs, not for the user.
     #[error("Something went wrong on our side. Please try again.")]
     Internal(#[from] StoreError),
+    /// A broken invariant on our side; the cause is for the logs, not for the user.
+    #[error("Something went wrong on our side. Please try again.")]
+    Bug(String),
+}
+
+impl Error {
+    /// For errors on our side, the cause to log (never shown to users); `None` for errors
+    /// that are the user's to fix.
+    pub fn internal_cause(&self) -> Option<String> {
+        match self {
+            Error::Internal(e) => Some(e.to_string()),
+            Error::Render(e) => Some(e.to_string()),
+            Error::Bug(e) => Some(e.clone()),
+            _ => None,
+        }
+    }
 }
 
 /// The service's result type.

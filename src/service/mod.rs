@@ -7,13 +7,19 @@
 
 mod codes;
 mod error;
+mod imagine;
+mod learn;
+mod pool;
 mod profiles;
 mod ranking;
 mod settings;
 
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 pub use error::{Error, Result};
+pub use imagine::{Generation, ImageFile, JobLimits};
+pub use pool::{NextPair, POOL_PROMPTS, PoolProgress};
 pub use profiles::{CreateProfile, ProfileSummary};
 pub use ranking::{LikeResult, VoteResult};
 pub use settings::SettingsView;
@@ -27,14 +33,30 @@ use crate::store::Store;
 pub struct Service {
     store: Store,
     config: Arc<Config>,
+    /// Where image files live, named by content hash.
+    images_dir: PathBuf,
+    /// Held while pool images are rendered, so two requests don't draw the same ones.
+    pool_lock: Arc<tokio::sync::Mutex<()>>,
+    /// Running generations and cooldowns per user.
+    jobs: JobLimits,
 }
 
 impl Service {
-    pub fn new(store: Store, config: Config) -> Service {
+    /// A service on `store`, keeping image files under `data_dir/images`.
+    pub fn new(store: Store, config: Config, data_dir: &Path) -> Service {
+        let jobs = JobLimits::new(&config.limits);
         Service {
             store,
             config: Arc::new(config),
+            images_dir: data_dir.join("images"),
+            pool_lock: Arc::new(tokio::sync::Mutex::new(())),
+            jobs,
         }
+    }
+
+    /// Where image files live.
+    pub fn images_dir(&self) -> &Path {
+        &self.images_dir
     }
 
     pub fn config(&self) -> &Config {

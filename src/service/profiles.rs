@@ -136,7 +136,11 @@ impl Service {
         self.global_summary(user, version).await
     }
 
-    async fn global_summary(&self, user: UserId, version: &str) -> Result<ProfileSummary> {
+    pub(super) async fn global_summary(
+        &self,
+        user: UserId,
+        version: &str,
+    ) -> Result<ProfileSummary> {
         let profile = self
             .store
             .global_profile(user, version)

@@ -1,7 +1,7 @@
 //! Answering pairs and liking images: the data that teaches a profile.
 
 use super::{Error, ProfileSummary, Result, Service};
-use crate::domain::{Choice, UserId};
+use crate::domain::{Choice, Code, UserId};
 use crate::store::{LikeOutcome, VoteOutcome};
 
 /// The outcome of a vote.
@@ -12,6 +12,9 @@ pub struct VoteResult {
     pub profile: ProfileSummary,
     /// This vote is the one that unlocked the profile.
     pub just_unlocked: bool,
+    /// The code frozen because this vote reached a checkpoint (unlock, then every
+    /// `refresh_every` points).
+    pub code: Option<Code>,
 }
 
 /// The outcome of a like.
@@ -21,6 +24,8 @@ pub struct LikeResult {
     pub version: String,
     /// The liker's global profile of that version, if personalization works with it.
     pub global: Option<ProfileSummary>,
+    /// The code frozen because this like reached a checkpoint of that profile.
+    pub code: Option<Code>,
 }
 
 impl Service {
@@ -37,11 +42,18 @@ impl Service {
             VoteOutcome::AlreadyAnswered => Err(Error::AlreadyAnswered),
             VoteOutcome::Recorded => {
                 let profile = self.summary(profile).await?;
-                let just_unlocked = choice != Choice::Skip && profile.points == profile.threshold;
+                let counted = choice != Choice::Skip;
+                let just_unlocked = counted && profile.points == profile.threshold;
+                let code = if counted {
+                    self.code_at_checkpoint(&profile).await?
+                } else {
+                    None
+                };
                 Ok(VoteResult {
                     choice,
                     profile,
                     just_unlocked,
+                    code,
                 })
             }
         }
@@ -66,8 +78,30 @@ impl Service {
                     Some(p) => Some(self.summary(p).await?),
                     None => None,
                 };
-                Ok(LikeResult { version, global })
+                let code = match &global {
+                    Some(g) => self.code_at_checkpoint(g).await?,
+                    None => None,
+                };
+                Ok(LikeResult {
+                    version,
+                    global,
+                    code,
+                })
             }
         }
+    }
+
+    /// A new code for `profile` if its latest point reached a checkpoint.
+    async fn code_at_checkpoint(&self, profile: &ProfileSummary) -> Result<Option<Code>> {
+        let points = profile.points;
+        if !self
+            .checkpoints()?
+            .crossed(points.saturating_sub(1), points)
+        {
+            return Ok(None);
+        }
+        self.mint_profile_code(&profile.profile, points)
+            .await
+            .map(Some)
     }
 }

@@ -29,9 +29,20 @@ fn code_from_row(row: &SqliteRow) -> Result<Code, StoreError> {
 impl Store {
     /// Stores a new code. `Ok(Err(CodeTaken))` if the code string exists already.
     pub async fn insert_code(&self, code: &Code) -> Result<Result<(), CodeTaken>, StoreError> {
+        self.insert_code_for_set(code, None).await
+    }
+
+    /// Stores a new code frozen from a moodboard whose image set has the key `image_set`
+    /// (`taste::codes::image_set_key`), or from another profile when `None`.
+    pub async fn insert_code_for_set(
+        &self,
+        code: &Code,
+        image_set: Option<&str>,
+    ) -> Result<Result<(), CodeTaken>, StoreError> {
         let result = sqlx::query(
-            "INSERT INTO codes (code, profile_id, owner, version, space, vector, points, created_at)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+            "INSERT INTO codes
+                (code, profile_id, owner, version, space, vector, points, created_at, image_set)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
              ON CONFLICT (code) DO NOTHING",
         )
         .bind(&code.code)
@@ -42,6 +53,7 @@ impl Store {
         .bind(vector_to_blob(&code.vector))
         .bind(code.points as i64)
         .bind(code.created_at)
+        .bind(image_set)
         .execute(&self.pool)
         .await?;
         Ok(if result.rows_affected() == 1 {
@@ -70,6 +82,38 @@ impl Store {
         .fetch_optional(&self.pool)
         .await?;
         row.as_ref().map(code_from_row).transpose()
+    }
+
+    /// The code a moodboard froze earlier for exactly the image set `image_set`, if any.
+    pub async fn code_for_image_set(
+        &self,
+        profile: &ProfileId,
+        image_set: &str,
+    ) -> Result<Option<Code>, StoreError> {
+        let row = sqlx::query(
+            "SELECT * FROM codes WHERE profile_id = ? AND image_set = ?
+             ORDER BY created_at, rowid LIMIT 1",
+        )
+        .bind(&profile.0)
+        .bind(image_set)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(code_from_row).transpose()
+    }
+
+    /// The newest code of every global profile of `version` (one per user): what the
+    /// community's mean taste is made of.
+    pub async fn latest_global_codes(&self, version: &str) -> Result<Vec<Code>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT c.* FROM codes c JOIN profiles p ON p.id = c.profile_id
+             WHERE p.kind = 'global' AND p.version = ?
+               AND c.rowid = (SELECT c2.rowid FROM codes c2 WHERE c2.profile_id = c.profile_id
+                              ORDER BY c2.created_at DESC, c2.rowid DESC LIMIT 1)",
+        )
+        .bind(version)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(code_from_row).collect()
     }
 
     /// Every code the user's profiles produced, newest first, deleted profiles included.

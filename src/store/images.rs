@@ -1,6 +1,7 @@
 //! Image records: pool images, generations and uploads. The files themselves are `render`'s.
 
 use sqlx::Row;
+use sqlx::sqlite::SqliteRow;
 
 use super::{
     Store, StoreError, blob_to_vector, now_ms, user_from_sql, user_to_sql, vector_to_blob,
@@ -52,6 +53,8 @@ pub struct NewImage {
     pub origin: Origin,
     /// `None` for pool images.
     pub owner: Option<UserId>,
+    /// The generation job that made it, for generated images.
+    pub job: Option<i64>,
 }
 
 /// A recorded image.
@@ -72,8 +75,8 @@ impl Store {
         let id = sqlx::query(
             "INSERT INTO images
                 (hash, prompt, version, backend, seed, knobs, style_space, style, origin, owner,
-                 created_at)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                 created_at, job_id)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         )
         .bind(&image.hash)
         .bind(&image.prompt)
@@ -86,6 +89,7 @@ impl Store {
         .bind(image.origin.as_str())
         .bind(image.owner.map(user_to_sql))
         .bind(now_ms())
+        .bind(image.job)
         .execute(&self.pool)
         .await?
         .last_insert_rowid();
@@ -94,40 +98,99 @@ impl Store {
 
     /// The image with this id.
     pub async fn image(&self, id: i64) -> Result<Option<Image>, StoreError> {
-        let Some(row) = sqlx::query(
-            "SELECT id, hash, prompt, version, backend, seed, knobs, style_space, style, origin,
-                    owner, created_at
-             FROM images WHERE id = ?",
-        )
-        .bind(id)
-        .fetch_optional(&self.pool)
-        .await?
-        else {
-            return Ok(None);
-        };
-        let origin: String = row.try_get("origin")?;
-        let space: Option<String> = row.try_get("style_space")?;
-        let style: Option<Vec<u8>> = row.try_get("style")?;
-        let style = match (space, style) {
-            (Some(space), Some(blob)) => Some((space, blob_to_vector(&blob)?)),
-            _ => None,
-        };
-        let knobs: Option<Vec<u8>> = row.try_get("knobs")?;
-        Ok(Some(Image {
-            id: row.try_get("id")?,
-            created_at: row.try_get("created_at")?,
-            image: NewImage {
-                hash: row.try_get("hash")?,
-                prompt: row.try_get("prompt")?,
-                version: row.try_get("version")?,
-                backend: row.try_get("backend")?,
-                seed: row.try_get::<i64, _>("seed")? as u64,
-                knobs: blob_to_vector(knobs.as_deref().unwrap_or_default())?,
-                style,
-                origin: Origin::parse(&origin)
-                    .ok_or_else(|| StoreError::Corrupt(format!("image origin {origin:?}")))?,
-                owner: row.try_get::<Option<i64>, _>("owner")?.map(user_from_sql),
-            },
-        }))
+        let row = sqlx::query("SELECT * FROM images WHERE id = ?")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(image_from_row).transpose()
     }
+
+    /// The images of `version` measured in style space `space` that ranking pairs are drawn
+    /// from: the pool, and the images of the `recent_jobs` newest finished generation jobs.
+    pub async fn rankable_images(
+        &self,
+        version: &str,
+        space: &str,
+        recent_jobs: u32,
+    ) -> Result<Vec<Image>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT * FROM images
+             WHERE version = ?1 AND style_space = ?2
+               AND (origin = 'pool'
+                    OR job_id IN (SELECT id FROM jobs WHERE version = ?1 AND status = 'done'
+                                  ORDER BY id DESC LIMIT ?3))
+             ORDER BY id",
+        )
+        .bind(version)
+        .bind(space)
+        .bind(i64::from(recent_jobs))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(image_from_row).collect()
+    }
+
+    /// How many pool images `version` has.
+    pub async fn pool_size(&self, version: &str) -> Result<u64, StoreError> {
+        let n: i64 =
+            sqlx::query_scalar("SELECT COUNT(*) FROM images WHERE version = ? AND origin = 'pool'")
+                .bind(version)
+                .fetch_one(&self.pool)
+                .await?;
+        Ok(n as u64)
+    }
+
+    /// The images a generation job made, in order.
+    pub async fn job_images(&self, job: i64) -> Result<Vec<Image>, StoreError> {
+        let rows = sqlx::query("SELECT * FROM images WHERE job_id = ? ORDER BY id")
+            .bind(job)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(image_from_row).collect()
+    }
+
+    /// The newest generated images not made by `user`, newest first.
+    pub async fn recent_images_by_others(
+        &self,
+        user: UserId,
+        limit: u32,
+    ) -> Result<Vec<Image>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT * FROM images
+             WHERE origin = 'generated' AND owner IS NOT NULL AND owner != ?
+             ORDER BY created_at DESC, id DESC LIMIT ?",
+        )
+        .bind(user_to_sql(user))
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(image_from_row).collect()
+    }
+}
+
+pub(super) fn image_from_row(row: &SqliteRow) -> Result<Image, StoreError> {
+    let origin: String = row.try_get("origin")?;
+    let space: Option<String> = row.try_get("style_space")?;
+    let style: Option<Vec<u8>> = row.try_get("style")?;
+    let style = match (space, style) {
+        (Some(space), Some(blob)) => Some((space, blob_to_vector(&blob)?)),
+        _ => None,
+    };
+    let knobs: Option<Vec<u8>> = row.try_get("knobs")?;
+    Ok(Image {
+        id: row.try_get("id")?,
+        created_at: row.try_get("created_at")?,
+        image: NewImage {
+            hash: row.try_get("hash")?,
+            prompt: row.try_get("prompt")?,
+            version: row.try_get("version")?,
+            backend: row.try_get("backend")?,
+            seed: row.try_get::<i64, _>("seed")? as u64,
+            knobs: blob_to_vector(knobs.as_deref().unwrap_or_default())?,
+            style,
+            origin: Origin::parse(&origin)
+                .ok_or_else(|| StoreError::Corrupt(format!("image origin {origin:?}")))?,
+            owner: row.try_get::<Option<i64>, _>("owner")?.map(user_from_sql),
+            job: row.try_get("job_id")?,
+        },
+    })
 }

@@ -6,6 +6,8 @@
 mod calibrations;
 mod codes;
 mod images;
+mod jobs;
+mod moodboards;
 mod profiles;
 mod users;
 mod votes;
@@ -20,8 +22,9 @@ use sqlx::sqlite::{
 
 pub use codes::CodeTaken;
 pub use images::{Image, NewImage, Origin};
+pub use jobs::{Job, JobStatus};
 pub use profiles::{GLOBAL_NAME, NameTaken};
-pub use votes::{LikeOutcome, VoteOutcome};
+pub use votes::{AnsweredPair, LikeOutcome, VoteOutcome};
 
 /// The database file's name inside the data directory.
 pub const DB_FILE: &str = "tastebud.db";

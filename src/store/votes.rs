@@ -2,7 +2,7 @@
 
 use sqlx::Row;
 
-use super::{Store, StoreError, now_ms, user_from_sql, user_to_sql};
+use super::{Store, StoreError, blob_to_vector, now_ms, user_from_sql, user_to_sql};
 use crate::domain::{Choice, Pair, ProfileId, UserId};
 
 /// What happened to a vote.
@@ -137,4 +137,86 @@ impl Store {
             LikeOutcome::AlreadyLiked
         })
     }
+
+    /// What a profile's answered pairs say, oldest first: the two images' style vectors in
+    /// `space` and which one won. Skips and pairs with an unmeasured image are left out.
+    pub async fn answered_pairs(
+        &self,
+        profile: &ProfileId,
+        space: &str,
+    ) -> Result<Vec<AnsweredPair>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT v.choice, l.style AS left_style, r.style AS right_style
+             FROM votes v
+             JOIN pairs p ON p.id = v.pair_id
+             JOIN images l ON l.id = p.left_image
+             JOIN images r ON r.id = p.right_image
+             WHERE v.profile_id = ?1 AND v.choice != 'skip'
+               AND l.style_space = ?2 AND r.style_space = ?2
+             ORDER BY v.created_at, v.pair_id",
+        )
+        .bind(&profile.0)
+        .bind(space)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                let choice: String = row.try_get("choice")?;
+                let left: Vec<u8> = row.try_get("left_style")?;
+                let right: Vec<u8> = row.try_get("right_style")?;
+                Ok(AnsweredPair {
+                    left: blob_to_vector(&left)?,
+                    right: blob_to_vector(&right)?,
+                    left_won: choice == "left",
+                })
+            })
+            .collect()
+    }
+
+    /// The style vectors (in `space`) of the images `user` liked in `version`.
+    pub async fn liked_styles(
+        &self,
+        user: UserId,
+        version: &str,
+        space: &str,
+    ) -> Result<Vec<Vec<f32>>, StoreError> {
+        let blobs: Vec<Vec<u8>> = sqlx::query_scalar(
+            "SELECT i.style FROM likes k JOIN images i ON i.id = k.image_id
+             WHERE k.user_id = ? AND k.version = ? AND i.style_space = ?
+             ORDER BY k.created_at",
+        )
+        .bind(user_to_sql(user))
+        .bind(version)
+        .bind(space)
+        .fetch_all(&self.pool)
+        .await?;
+        blobs.iter().map(|b| blob_to_vector(b)).collect()
+    }
+
+    /// The image ids of the `n` pairs most recently issued for `profile`, newest first.
+    pub async fn recent_pairs(
+        &self,
+        profile: &ProfileId,
+        n: u32,
+    ) -> Result<Vec<(i64, i64)>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT left_image, right_image FROM pairs WHERE profile_id = ?
+             ORDER BY created_at DESC, id DESC LIMIT ?",
+        )
+        .bind(&profile.0)
+        .bind(i64::from(n))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| Ok((r.try_get("left_image")?, r.try_get("right_image")?)))
+            .collect()
+    }
+}
+
+/// One answered pair, as the learner needs it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AnsweredPair {
+    pub left: Vec<f32>,
+    pub right: Vec<f32>,
+    pub left_won: bool,
 }

@@ -51,13 +51,14 @@ impl World {
                 backend: "sketch".into(),
                 seed: 7,
                 knobs: vec![0.1, -0.2],
-                style: Some(("style-v1".into(), vec![0.5, 0.25])),
+                style: Some(("style-v1".into(), style_vector(unique()))),
                 origin: if owner.is_some() {
                     Origin::Generated
                 } else {
                     Origin::Pool
                 },
                 owner,
+                job: None,
             })
             .await
             .expect("insert image")
@@ -98,8 +99,15 @@ impl World {
 async fn open(dir: &TempDir, overrides: &str) -> (Store, Service) {
     let config = Config::with_overrides(overrides).expect("config");
     let store = Store::open_in(dir.path()).await.expect("open store");
-    let service = Service::new(store.clone(), config);
+    let service = Service::new(store.clone(), config, dir.path());
     (store, service)
+}
+
+/// A style vector of the right length whose values vary with `n`.
+pub fn style_vector(n: u64) -> Vec<f32> {
+    (0..tastebud::render::style::STYLE_DIM as u64)
+        .map(|k| (((n * 7919 + k * 104729) % 1000) as f32) / 1000.0)
+        .collect()
 }
 
 fn unique() -> u64 {

@@ -1,0 +1,581 @@
+//! Generation: `/imagine` as a service method, `--p` resolution, rerolls and image files.
+//!
+//! A prompt is parsed, the user's settings fill what it leaves open (version, stylize preset,
+//! automatic `--p`), `--p` resolves to codes and blends into one taste, the version's backend
+//! renders four images steered by that taste, and the images are stored with a job record that
+//! is written before rendering and completed (or failed) after.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use super::learn::to_standardized;
+use super::{Error, Result, Service};
+use crate::config::Limits;
+use crate::domain::{Code, ProfileKind, UserId};
+use crate::prompt::{Aspect, Limits as PromptLimits, ProfileRef, Prompt, RefTarget, parse};
+use crate::render::backend::{AnyBackend, Backend, ProgressFn, RenderRequest};
+use crate::render::calibrate::sketch_calibration;
+use crate::render::files::{encode_png, grid, image_path, save_png};
+use crate::render::personalize::{Steering, render_personalized};
+use crate::render::style::{SPACE, STYLE_DIM};
+use crate::store::{Image, JobStatus, NewImage, Origin};
+use crate::taste::codes::blend;
+use crate::taste::steer::Calibration;
+
+/// Images in one generation.
+const GRID: u32 = 4;
+
+/// One finished generation: a 2×2 grid.
+#[derive(Debug, Clone)]
+pub struct Generation {
+    pub job: i64,
+    /// The four images, in grid order.
+    pub images: Vec<i64>,
+    /// The grid as PNG.
+    pub grid_png: Vec<u8>,
+    /// The prompt as run: canonical, with codes in place of profile IDs and default profiles.
+    pub prompt_run: String,
+    pub version: String,
+    pub seed: u32,
+    /// What the backend could not honour, one sentence each.
+    pub notes: Vec<String>,
+}
+
+/// One stored image with its PNG bytes (for posting it alone).
+#[derive(Debug, Clone)]
+pub struct ImageFile {
+    pub image: Image,
+    pub png: Vec<u8>,
+}
+
+/// Per-user generation limits: concurrent jobs and a cooldown between starts.
+#[derive(Debug, Clone)]
+pub struct JobLimits {
+    per_user: u32,
+    cooldown: Duration,
+    state: Arc<Mutex<HashMap<UserId, UserJobs>>>,
+}
+
+impl JobLimits {
+    pub fn new(limits: &Limits) -> JobLimits {
+        JobLimits {
+            per_user: limits.jobs_per_user,
+            cooldown: Duration::from_secs(limits.cooldown_secs),
+            state: Arc::new(Mutex::new(HashMap::new())),
+        }
+    }
+
+    /// Claims a running slot for `user`, released when the returned guard drops. The
+    /// cooldown starts only when a render does ([`JobSlot::started`]), so a refused prompt
+    /// costs nothing.
+    fn claim(&self, user: UserId) -> Result<JobSlot> {
+        let mut state = self.lock()?;
+        if let Some((running, last)) = state.get(&user) {
+            if *running >= self.per_user {
+                return Err(Error::TooManyJobs(*running));
+            }
+            if let Some(last) = last {
+                let since = last.elapsed();
+                if since < self.cooldown {
+                    let left = (self.cooldown - since).as_secs_f64().ceil() as u64;
+                    return Err(Error::Cooldown(left.max(1)));
+                }
+            }
+        }
+        state.entry(user).or_insert((0, None)).0 += 1;
+        Ok(JobSlot {
+            limits: self.clone(),
+            user,
+        })
+    }
+
+    fn lock(&self) -> Result<std::sync::MutexGuard<'_, HashMap<UserId, UserJobs>>> {
+        self.state
+            .lock()
+            .map_err(|_| Error::Bug("job limits lock poisoned".into()))
+    }
+}
+
+/// Per user: running generations, and when the last one started.
+type UserJobs = (u32, Option<Instant>);
+
+/// A claimed generation slot; dropping it frees the slot.
+struct JobSlot {
+    limits: JobLimits,
+    user: UserId,
+}
+
+impl JobSlot {
+    /// A render is starting: the user's cooldown runs from now.
+    fn started(&self) -> Result<()> {
+        if let Some(entry) = self.limits.lock()?.get_mut(&self.user) {
+            entry.1 = Some(Instant::now());
+        }
+        Ok(())
+    }
+}
+
+impl Drop for JobSlot {
+    fn drop(&mut self) {
+        if let Ok(mut state) = self.limits.state.lock()
+            && let Some(entry) = state.get_mut(&self.user)
+        {
+            entry.0 = entry.0.saturating_sub(1);
+        }
+    }
+}
+
+/// A taste ready to steer with, and the references it came from (as codes).
+struct Resolved {
+    /// Per raw style unit.
+    taste: Vec<f32>,
+    refs: Vec<ProfileRef>,
+}
+
+impl Service {
+    /// Marks generations a restart interrupted as failed; call once at start-up. Returns how
+    /// many there were.
+    pub async fn recover_jobs(&self) -> Result<u64> {
+        Ok(self
+            .store
+            .fail_running_jobs("interrupted: tastebud restarted while it was running")
+            .await?)
+    }
+
+    /// Runs `/imagine`: one generation per job the prompt expands to (permutations and
+    /// `--repeat`), each reported through `progress`.
+    pub async fn imagine(
+        &self,
+        user: UserId,
+        text: &str,
+        progress: ProgressFn,
+    ) -> Result<Vec<Generation>> {
+        let user = self.user(user).await?;
+        let limits = PromptLimits::from_config(&self.config);
+        let parsed = parse(text, &limits).map_err(|e| Error::Prompt(e.to_string()))?;
+        let slot = self.jobs.claim(user)?;
+        let mut out = Vec::new();
+        for prompt in &parsed.prompts {
+            for _ in 0..prompt.repeat {
+                out.push(
+                    self.generate(user, text, prompt, &slot, progress.clone())
+                        .await?,
+                );
+            }
+        }
+        Ok(out)
+    }
+
+    /// Runs the prompt of one of the user's earlier generations again with a new seed.
+    pub async fn reroll(&self, user: UserId, job: i64, progress: ProgressFn) -> Result<Generation> {
+        let user = self.user(user).await?;
+        let job = self
+            .store
+            .job(job)
+            .await?
+            .filter(|j| j.user == user && j.status == JobStatus::Done)
+            .ok_or(Error::JobNotFound)?;
+        let text = job.prompt_run.ok_or(Error::JobNotFound)?;
+        let limits = PromptLimits::from_config(&self.config);
+        let parsed = parse(&text, &limits).map_err(|e| Error::Prompt(e.to_string()))?;
+        let prompt = parsed
+            .prompts
+            .first()
+            .ok_or_else(|| Error::Bug("a stored prompt parsed to nothing".into()))?;
+        let prompt = Prompt {
+            seed: None,
+            repeat: 1,
+            ..prompt.clone()
+        };
+        let slot = self.jobs.claim(user)?;
+        self.generate(user, &text, &prompt, &slot, progress).await
+    }
+
+    /// A stored image and its PNG file.
+    pub async fn image_file(&self, image: i64) -> Result<ImageFile> {
+        let image = self.store.image(image).await?.ok_or(Error::ImageNotFound)?;
+        let path = image_path(&self.images_dir, &image.image.hash);
+        let png = tokio::fs::read(&path)
+            .await
+            .map_err(|e| Error::Bug(format!("cannot read {}: {e}", path.display())))?;
+        Ok(ImageFile { image, png })
+    }
+
+    /// The images of a generation, in grid order.
+    pub async fn generation_images(&self, job: i64) -> Result<Vec<Image>> {
+        let images = self.store.job_images(job).await?;
+        if images.is_empty() {
+            return Err(Error::JobNotFound);
+        }
+        Ok(images)
+    }
+
+    /// One generation: settings, `--p`, steering, render, store.
+    async fn generate(
+        &self,
+        user: UserId,
+        typed: &str,
+        prompt: &Prompt,
+        slot: &JobSlot,
+        progress: ProgressFn,
+    ) -> Result<Generation> {
+        let settings = self.settings(user).await?;
+        let version = prompt
+            .version
+            .clone()
+            .unwrap_or_else(|| settings.version.clone());
+        let stylize = prompt
+            .stylize
+            .unwrap_or(settings.settings.stylize.stylize());
+        let personalize = match &prompt.personalize {
+            Some(refs) => Some(refs.clone()),
+            None if settings.settings.auto_personalize && self.is_personalized(&version) => {
+                Some(Vec::new())
+            }
+            None => None,
+        };
+        let (taste, shown) = match &personalize {
+            Some(refs) => {
+                let resolved = self.resolve(user, refs, &version).await?;
+                (
+                    Some(resolved.taste),
+                    prompt.with_personalization(resolved.refs),
+                )
+            }
+            None => {
+                let house = if self.is_personalized(&version) && stylize > 0 {
+                    self.house_style(&version).await?
+                } else {
+                    None
+                };
+                (house, prompt.clone())
+            }
+        };
+        let seed = prompt.seed.unwrap_or_else(|| self.random_seed());
+        let prompt_run = shown.canonical();
+        let backend = AnyBackend::for_version(&self.config, &version).map_err(Error::Render)?;
+        let steering_parts = match &taste {
+            Some(raw) if stylize > 0 => Some(self.steering_parts(&backend, &version, raw).await?),
+            _ => None,
+        };
+        let notes = unsupported(prompt, backend.name());
+        let (width, height) = dimensions(prompt.aspect, self.config.render.size);
+        let request = RenderRequest {
+            prompt: render_text(prompt),
+            seed: u64::from(seed),
+            knobs: vec![0.0; backend.knobs().len()],
+            width,
+            height,
+            count: GRID,
+        };
+
+        slot.started()?;
+        let job = self
+            .store
+            .start_job(user, typed, &prompt_run, &version, u64::from(seed))
+            .await?;
+        let rendered = {
+            let steering = steering_parts
+                .as_ref()
+                .map(|(taste, calibration, std)| Steering {
+                    taste,
+                    stylize,
+                    calibration,
+                    standardizer: std,
+                    candidates: self.config.render.candidates as usize,
+                    reach: self.config.render.reach,
+                });
+            render_personalized(&backend, &request, steering, progress).await
+        };
+        let stored = match rendered {
+            Ok(images) => {
+                self.store_generation(user, job, &version, &backend, seed, &prompt_run, images)
+                    .await
+            }
+            Err(e) => Err(Error::Render(e)),
+        };
+        match stored {
+            Ok((images, grid_png)) => {
+                self.store.finish_job(job, None).await?;
+                Ok(Generation {
+                    job,
+                    images,
+                    grid_png,
+                    prompt_run,
+                    version,
+                    seed,
+                    notes,
+                })
+            }
+            Err(e) => {
+                let reason = e.internal_cause().unwrap_or_else(|| e.to_string());
+                self.store.finish_job(job, Some(&reason)).await?;
+                Err(e)
+            }
+        }
+    }
+
+    /// Saves the images, records them, and composes the grid.
+    #[allow(clippy::too_many_arguments)]
+    async fn store_generation(
+        &self,
+        user: UserId,
+        job: i64,
+        version: &str,
+        backend: &AnyBackend,
+        seed: u32,
+        prompt_run: &str,
+        images: Vec<crate::render::personalize::RenderedImage>,
+    ) -> Result<(Vec<i64>, Vec<u8>)> {
+        let dir = self.images_dir.clone();
+        let pictures: Vec<image::RgbImage> = images.iter().map(|r| r.image.clone()).collect();
+        let (saved, grid_png) = tokio::task::spawn_blocking(move || {
+            let saved = pictures
+                .iter()
+                .map(|p| save_png(&dir, p))
+                .collect::<std::result::Result<Vec<_>, _>>()?;
+            let grid_png = encode_png(&grid(&pictures)?)?;
+            Ok::<_, crate::render::RenderError>((saved, grid_png))
+        })
+        .await
+        .map_err(|e| Error::Bug(format!("saving images: {e}")))?
+        .map_err(Error::Render)?;
+        let mut ids = Vec::new();
+        for (i, (file, rendered)) in saved.into_iter().zip(images).enumerate() {
+            let id = self
+                .store
+                .insert_image(&NewImage {
+                    hash: file.hash,
+                    prompt: prompt_run.to_string(),
+                    version: version.to_string(),
+                    backend: backend.name().to_string(),
+                    seed: u64::from(seed) + i as u64,
+                    knobs: rendered.knobs,
+                    style: Some((SPACE.to_string(), rendered.style.0.to_vec())),
+                    origin: Origin::Generated,
+                    owner: Some(user),
+                    job: Some(job),
+                })
+                .await?;
+            ids.push(id);
+        }
+        Ok((ids, grid_png))
+    }
+
+    /// The taste per standardized axis, the calibration and the standardizer to steer
+    /// `backend` with a raw taste.
+    async fn steering_parts(
+        &self,
+        backend: &AnyBackend,
+        version: &str,
+        raw: &[f32],
+    ) -> Result<(Vec<f32>, Calibration, crate::render::style::Standardizer)> {
+        let calibration = match backend {
+            AnyBackend::Sketch(_) => tokio::task::spawn_blocking(sketch_calibration)
+                .await
+                .map_err(|e| Error::Bug(format!("calibration task: {e}")))?
+                .map_err(|e| Error::Bug(format!("sketch calibration: {e}")))?
+                .calibration
+                .clone(),
+            other => self
+                .store
+                .load_calibration(version, other.name(), SPACE)
+                .await?
+                .ok_or_else(|| Error::NotCalibrated {
+                    version: version.to_string(),
+                })?,
+        };
+        if matches!(backend, AnyBackend::Sketch(_)) {
+            self.ensure_pool(version).await?;
+        }
+        let std = self.standardizer(version).await?;
+        let taste: Vec<f32> = to_standardized(raw, &std)
+            .into_iter()
+            .map(|w| w as f32)
+            .collect();
+        Ok((taste, calibration, std))
+    }
+
+    fn is_personalized(&self, version: &str) -> bool {
+        self.config
+            .personalization
+            .versions
+            .iter()
+            .any(|v| v == version)
+    }
+
+    /// Resolves `--p` references (empty: the user's default profiles for `version`) to codes
+    /// and blends them into one taste.
+    async fn resolve(&self, user: UserId, refs: &[ProfileRef], version: &str) -> Result<Resolved> {
+        if !self.is_personalized(version) {
+            return Err(Error::NotPersonalized {
+                version: version.to_string(),
+                known: self
+                    .config
+                    .personalization
+                    .versions
+                    .iter()
+                    .map(|v| super::version_label(v))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            });
+        }
+        let mut codes: Vec<(Code, f64)> = Vec::new();
+        if refs.is_empty() {
+            for profile in self.default_profiles(user, version).await? {
+                codes.push((self.profile_code(&profile).await?, 1.0));
+            }
+        } else {
+            for r in refs {
+                let code = match &r.target {
+                    RefTarget::Code(c) => self.code(c).await?,
+                    RefTarget::Profile(id) => {
+                        let profile = self.own_live_profile(user, id).await?;
+                        self.profile_code(&profile).await?
+                    }
+                };
+                codes.push((code, r.weight));
+            }
+        }
+        let usable: Vec<(&[f32], f64)> = codes
+            .iter()
+            .filter(|(c, _)| c.space == SPACE && c.vector.len() == STYLE_DIM)
+            .map(|(c, w)| (c.vector.as_slice(), *w))
+            .collect();
+        if usable.len() != codes.len() {
+            return Err(Error::Bug("a code lives in another style space".into()));
+        }
+        let taste = blend(&usable).map_err(|e| Error::Prompt(format!("--p: {e}")))?;
+        let refs = codes
+            .into_iter()
+            .map(|(c, weight)| ProfileRef {
+                target: RefTarget::Code(c.code),
+                weight,
+            })
+            .collect();
+        Ok(Resolved { taste, refs })
+    }
+
+    /// What a profile ID resolves to: its newest code, or why it has none yet.
+    async fn profile_code(&self, profile: &crate::domain::Profile) -> Result<Code> {
+        if let Some(code) = self.store.latest_code(&profile.id).await? {
+            return Ok(code);
+        }
+        if profile.kind == ProfileKind::Moodboard {
+            return self
+                .moodboard_code(profile)
+                .await?
+                .ok_or_else(|| Error::MoodboardEmpty(profile.name.clone()));
+        }
+        let summary = self.summary(profile.clone()).await?;
+        Err(match profile.kind {
+            ProfileKind::Global => Error::GlobalLocked {
+                version: profile.version.clone(),
+                remaining: summary.remaining().max(1),
+            },
+            _ => Error::ProfileLocked {
+                name: profile.name.clone(),
+                remaining: summary.remaining().max(1),
+            },
+        })
+    }
+}
+
+/// Width and height for `aspect` with about `size`² pixels, each a multiple of 8.
+fn dimensions(aspect: Aspect, size: u32) -> (u32, u32) {
+    let (w, h) = (f64::from(aspect.width), f64::from(aspect.height));
+    let area = f64::from(size) * f64::from(size);
+    let width = (area * w / h).sqrt();
+    let height = width * h / w;
+    let round = |x: f64| ((x / 8.0).round() as u32).max(1) * 8;
+    (round(width), round(height))
+}
+
+/// The text a backend receives: the positively weighted parts, joined.
+fn render_text(prompt: &Prompt) -> String {
+    prompt
+        .text
+        .iter()
+        .filter(|p| p.weight > 0.0)
+        .map(|p| p.text.trim())
+        .filter(|t| !t.is_empty())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Sentences for what `backend` does not honour in `prompt`. Every backend honours the text,
+/// the seed, the aspect ratio, `--v`/`--niji` (as configured), `--p` and `--s`.
+fn unsupported(prompt: &Prompt, backend: &str) -> Vec<String> {
+    let default = Prompt::default();
+    let mut params: Vec<&str> = Vec::new();
+    let mut check = |given: bool, name: &'static str| {
+        if given {
+            params.push(name);
+        }
+    };
+    check(!prompt.images.is_empty(), "image prompts");
+    check(
+        prompt.text.iter().any(|t| t.weight != 1.0),
+        "multi-prompt weights",
+    );
+    check(!prompt.no.is_empty(), "--no");
+    check(prompt.chaos != default.chaos, "--chaos");
+    check(prompt.weird != default.weird, "--weird");
+    check(prompt.quality != default.quality, "--quality");
+    check(prompt.style.is_some(), "--style");
+    check(prompt.tile, "--tile");
+    check(prompt.stop != default.stop, "--stop");
+    check(prompt.image_weight != default.image_weight, "--iw");
+    check(!prompt.sref.is_empty(), "--sref");
+    check(prompt.style_weight != default.style_weight, "--sw");
+    check(prompt.exp != default.exp, "--exp");
+    check(prompt.draft, "--draft");
+    check(prompt.speed.is_some(), "--fast/--relax/--turbo");
+    params
+        .into_iter()
+        .map(|p| format!("{p} is not supported by the {backend} backend and was ignored."))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_keep_the_area_and_the_ratio() {
+        assert_eq!(dimensions(Aspect::SQUARE, 512), (512, 512));
+        let (w, h) = dimensions(
+            Aspect {
+                width: 16,
+                height: 9,
+            },
+            512,
+        );
+        assert_eq!((w % 8, h % 8), (0, 0));
+        assert!(
+            (f64::from(w) / f64::from(h) - 16.0 / 9.0).abs() < 0.03,
+            "{w}x{h}"
+        );
+        assert!((f64::from(w * h) / (512.0 * 512.0) - 1.0).abs() < 0.05);
+    }
+
+    #[test]
+    fn plain_prompts_have_no_notes_and_others_name_what_is_ignored() {
+        let limits = PromptLimits::new(4, &["7"]);
+        let plain = &parse("a fox --ar 3:2 --seed 4 --s 250", &limits)
+            .unwrap()
+            .prompts[0];
+        assert!(unsupported(plain, "sketch").is_empty());
+        let fancy = &parse("a fox --tile --chaos 20 --no trees", &limits)
+            .unwrap()
+            .prompts[0];
+        let notes = unsupported(fancy, "sketch");
+        assert_eq!(notes.len(), 3, "{notes:?}");
+        assert!(
+            notes
+                .iter()
+                .any(|n| n.starts_with("--tile is not supported by the sketch"))
+        );
+    }
+}

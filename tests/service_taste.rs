@@ -1,0 +1,420 @@
+//! The learning loop and generation through the service, on real SQLite files and image files
+//! in temp dirs: pairs from the pool, codes at checkpoints, `--p` resolution, `/imagine` jobs.
+
+mod common;
+
+use common::World;
+use tastebud::domain::{Choice, ProfileKind, UserId};
+use tastebud::render::backend::no_progress;
+use tastebud::service::{CreateProfile, Error};
+use tastebud::store::JobStatus;
+
+/// Small numbers so tests reach checkpoints quickly: unlock at 6, a new code every 3 points;
+/// a pool of 2 prompts × 4 styles of 64 px; 64 px generations; no cooldown.
+const SMALL: &str = "
+[personalization]
+unlock_threshold = 6
+refresh_every = 3
+[ranking]
+pool_prompts = 2
+pool_styles = 4
+pool_image_size = 64
+[render]
+size = 64
+[limits]
+cooldown_secs = 0
+";
+
+const ALICE: UserId = UserId(1001);
+const BOB: UserId = UserId(1002);
+
+/// Ranks `n` pairs (always the left image) through the service, as /rank would.
+async fn rank(w: &World, user: UserId, n: u32) -> Vec<tastebud::service::VoteResult> {
+    let mut results = Vec::new();
+    for _ in 0..n {
+        let next = w.service.next_pair(user, None).await.expect("next pair");
+        results.push(
+            w.service
+                .vote(user, next.pair.id, Choice::Left)
+                .await
+                .expect("vote"),
+        );
+    }
+    results
+}
+
+#[tokio::test]
+async fn a_pair_shows_two_styles_of_one_prompt_from_the_pool_as_one_png() {
+    let w = World::new(SMALL).await;
+    let next = w.service.next_pair(ALICE, None).await.unwrap();
+    let left = w.store.image(next.pair.left_image).await.unwrap().unwrap();
+    let right = w.store.image(next.pair.right_image).await.unwrap().unwrap();
+    assert_ne!(left.id, right.id);
+    assert_eq!(left.image.prompt, right.image.prompt);
+    assert_eq!(next.pair.prompt, left.image.prompt);
+    assert_eq!(left.image.seed, right.image.seed, "one subject, two styles");
+    assert_ne!(left.image.knobs, right.image.knobs);
+    let png = image::load_from_memory(&next.image_png).unwrap();
+    assert!(
+        png.width() > 2 * 64 && png.height() == 64,
+        "{}x{}",
+        png.width(),
+        png.height()
+    );
+    assert_eq!(next.profile.points, 0);
+    assert_eq!(next.profile.profile.kind, ProfileKind::Global);
+    // The built-in renderer drew the first pool prompt on demand, and its files exist.
+    assert_eq!(w.store.pool_size("7").await.unwrap(), 4);
+    for image in [&left, &right] {
+        assert!(
+            w.service
+                .images_dir()
+                .join(format!("{}.png", image.image.hash))
+                .exists()
+        );
+    }
+}
+
+#[tokio::test]
+async fn building_a_pool_resumes_and_stops_when_complete() {
+    let w = World::new(SMALL).await;
+    w.service.next_pair(ALICE, None).await.unwrap();
+    let seen = std::sync::Mutex::new(Vec::new());
+    let added = w
+        .service
+        .build_pool("7", None, &|done, total| {
+            seen.lock().unwrap().push((done, total))
+        })
+        .await
+        .unwrap();
+    assert_eq!(added, 4, "the second prompt's 4 styles");
+    assert_eq!(w.store.pool_size("7").await.unwrap(), 8);
+    assert_eq!(seen.lock().unwrap().last(), Some(&(8, 8)));
+    let again = w.service.build_pool("7", None, &|_, _| {}).await.unwrap();
+    assert_eq!(again, 0);
+    let too_many = w.service.build_pool("7", Some(10_000), &|_, _| {}).await;
+    assert!(
+        matches!(too_many, Err(Error::PoolTooLarge { .. })),
+        "{too_many:?}"
+    );
+}
+
+#[tokio::test]
+async fn unlocking_mints_a_code_and_every_refresh_mints_another() {
+    let w = World::new(SMALL).await;
+    let results = rank(&w, ALICE, 12).await;
+    let minted: Vec<(u32, bool)> = results
+        .iter()
+        .filter_map(|r| r.code.as_ref().map(|c| (c.points, r.just_unlocked)))
+        .collect();
+    assert_eq!(minted, vec![(6, true), (9, false), (12, false)]);
+    let codes = w.service.list_codes(ALICE).await.unwrap();
+    assert_eq!(codes.len(), 3);
+    assert_eq!(codes[0].points, 12, "newest first");
+    for c in &codes {
+        assert!(tastebud::domain::is_base36_id(&c.code, 7), "{}", c.code);
+        assert_eq!(c.vector.len(), tastebud::render::style::STYLE_DIM);
+        assert!(c.vector.iter().all(|x| x.is_finite()));
+    }
+    // Skips earn no points and mint nothing.
+    let next = w.service.next_pair(ALICE, None).await.unwrap();
+    let skip = w
+        .service
+        .vote(ALICE, next.pair.id, Choice::Skip)
+        .await
+        .unwrap();
+    assert!(skip.code.is_none());
+    assert_eq!(skip.profile.points, 12);
+}
+
+#[tokio::test]
+async fn bare_p_before_unlock_says_how_many_more_rankings_are_needed() {
+    let w = World::new(SMALL).await;
+    rank(&w, ALICE, 2).await;
+    let err = w
+        .service
+        .imagine(ALICE, "a fox in snow --p", no_progress())
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "Unlock your V7 global profile first: rank 4 more pairs with /rank."
+    );
+    rank(&w, ALICE, 3).await;
+    let err = w
+        .service
+        .imagine(ALICE, "a fox in snow --p", no_progress())
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "Unlock your V7 global profile first: rank 1 more pair with /rank."
+    );
+    // Nothing ran: no job was recorded.
+    assert!(w.store.job(1).await.unwrap().is_none());
+}
+
+#[tokio::test]
+async fn a_profile_id_in_a_prompt_comes_back_as_its_code_and_codes_survive_deletion() {
+    let w = World::new(SMALL).await;
+    rank(&w, ALICE, 6).await;
+    let ranked = w
+        .service
+        .create_profile(
+            ALICE,
+            CreateProfile {
+                kind: ProfileKind::Ranked,
+                version: None,
+                name: "Moody".into(),
+            },
+        )
+        .await
+        .unwrap();
+    let id = ranked.profile.id.clone();
+    for _ in 0..6 {
+        let next = w.service.next_pair(ALICE, Some(&id)).await.unwrap();
+        assert_eq!(next.pair.profile, id);
+        w.service
+            .vote(ALICE, next.pair.id, Choice::Right)
+            .await
+            .unwrap();
+    }
+    let code = w
+        .store
+        .latest_code(&id)
+        .await
+        .unwrap()
+        .expect("a code at unlock");
+    let runs = w
+        .service
+        .imagine(
+            ALICE,
+            &format!("a fox in snow --p {} --seed 5", id.0),
+            no_progress(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(runs.len(), 1);
+    assert_eq!(
+        runs[0].prompt_run,
+        format!("a fox in snow --p {} --seed 5", code.code)
+    );
+    assert!(!runs[0].prompt_run.contains(&id.0));
+
+    // Bob can use the public code, not the private ID.
+    let bob = w
+        .service
+        .imagine(BOB, &format!("a fox --p {}", code.code), no_progress())
+        .await;
+    assert!(bob.is_ok(), "{bob:?}");
+    let bob = w
+        .service
+        .imagine(BOB, &format!("a fox --p {}", id.0), no_progress())
+        .await
+        .unwrap_err();
+    assert!(matches!(bob, Error::ProfileNotFound(_)), "{bob:?}");
+
+    // After deletion the ID is refused but the code still works.
+    w.service.delete_profile(ALICE, &id).await.unwrap();
+    assert!(
+        w.service
+            .imagine(ALICE, &format!("a fox --p {}", id.0), no_progress())
+            .await
+            .is_err()
+    );
+    let still = w
+        .service
+        .imagine(ALICE, &format!("a fox --p {}", code.code), no_progress())
+        .await;
+    assert!(still.is_ok(), "{still:?}");
+}
+
+#[tokio::test]
+async fn imagine_stores_four_images_and_a_finished_job() {
+    let w = World::new(&SMALL.replace("size = 64", "size = 256")).await;
+    let runs = w
+        .service
+        .imagine(
+            ALICE,
+            "a lighthouse --ar 2:1 --seed 77 --tile",
+            no_progress(),
+        )
+        .await
+        .unwrap();
+    let run = &runs[0];
+    assert_eq!(run.seed, 77);
+    assert_eq!(run.version, "7");
+    assert_eq!(run.images.len(), 4);
+    assert_eq!(
+        run.notes,
+        vec!["--tile is not supported by the sketch backend and was ignored."]
+    );
+    let grid = image::load_from_memory(&run.grid_png).unwrap();
+    let ratio = f64::from(grid.width()) / f64::from(grid.height());
+    assert!((ratio - 2.0).abs() < 0.05, "2:1 images: {}x{}", grid.width(), grid.height());
+    let job = w.store.job(run.job).await.unwrap().unwrap();
+    assert_eq!(job.status, JobStatus::Done);
+    assert_eq!(job.prompt, "a lighthouse --ar 2:1 --seed 77 --tile");
+    assert_eq!(job.prompt_run.as_deref(), Some(run.prompt_run.as_str()));
+    let images = w.service.generation_images(run.job).await.unwrap();
+    assert_eq!(images.iter().map(|i| i.id).collect::<Vec<_>>(), run.images);
+    assert!(images.iter().all(|i| i.image.owner == Some(ALICE)));
+    let file = w.service.image_file(run.images[2]).await.unwrap();
+    assert_eq!(
+        image::load_from_memory(&file.png).unwrap().width(),
+        grid.width() / 2
+    );
+
+    // A reroll runs the same prompt with a new seed.
+    let again = w
+        .service
+        .reroll(ALICE, run.job, no_progress())
+        .await
+        .unwrap();
+    assert_eq!(again.prompt_run, "a lighthouse --ar 2:1 --tile");
+    assert_ne!(again.images, run.images);
+    assert!(matches!(
+        w.service.reroll(BOB, run.job, no_progress()).await,
+        Err(Error::JobNotFound)
+    ));
+}
+
+#[tokio::test]
+async fn permutations_run_one_job_each_and_bad_prompts_change_nothing() {
+    let w = World::new(SMALL).await;
+    let runs = w
+        .service
+        .imagine(ALICE, "a {red, blue} bird --seed 3", no_progress())
+        .await
+        .unwrap();
+    assert_eq!(runs.len(), 2);
+    assert_eq!(runs[0].prompt_run, "a red bird --seed 3");
+    assert_eq!(runs[1].prompt_run, "a blue bird --seed 3");
+    let err = w
+        .service
+        .imagine(ALICE, "a bird --foo", no_progress())
+        .await
+        .unwrap_err();
+    assert_eq!(err.to_string(), "Unrecognized parameter(s): --foo");
+    let err = w
+        .service
+        .imagine(ALICE, "a bird --v 5 --p", no_progress())
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::NotPersonalized { .. }), "{err}");
+    assert!(
+        w.store.job(3).await.unwrap().is_none(),
+        "only the two permutations ran"
+    );
+}
+
+#[tokio::test]
+async fn stylize_zero_with_p_gives_exactly_the_plain_images_and_stylize_changes_them() {
+    let w = World::new(SMALL).await;
+    let code = rank(&w, ALICE, 6).await[5]
+        .code
+        .clone()
+        .expect("code at unlock");
+    let run = |text: String| {
+        let service = w.service.clone();
+        async move {
+            service
+                .imagine(BOB, &text, no_progress())
+                .await
+                .unwrap()
+                .remove(0)
+        }
+    };
+    let plain = run("a harbour --seed 9".into()).await;
+    let zero = run(format!("a harbour --seed 9 --p {} --s 0", code.code)).await;
+    let strong = run(format!("a harbour --seed 9 --p {} --s 1000", code.code)).await;
+    assert_eq!(plain.grid_png, zero.grid_png);
+    assert_ne!(plain.grid_png, strong.grid_png);
+}
+
+#[tokio::test]
+async fn auto_personalization_adds_p_and_shows_the_code() {
+    let w = World::new(SMALL).await;
+    let code = rank(&w, ALICE, 6).await[5]
+        .code
+        .clone()
+        .expect("code at unlock");
+    w.service.set_personalization(ALICE, true).await.unwrap();
+    let run = w
+        .service
+        .imagine(ALICE, "a castle --seed 1", no_progress())
+        .await
+        .unwrap()
+        .remove(0);
+    assert_eq!(
+        run.prompt_run,
+        format!("a castle --p {} --seed 1", code.code)
+    );
+    // An unpersonalized version is left alone even with automatic --p.
+    let run = w
+        .service
+        .imagine(ALICE, "a castle --seed 1 --v 5", no_progress())
+        .await
+        .unwrap()
+        .remove(0);
+    assert_eq!(run.prompt_run, "a castle --v 5 --seed 1");
+}
+
+#[tokio::test]
+async fn jobs_interrupted_by_a_restart_are_marked_failed() {
+    let w = World::new(SMALL).await;
+    w.service.settings(ALICE).await.unwrap();
+    let job = w
+        .store
+        .start_job(ALICE, "a fox", "a fox", "7", 1)
+        .await
+        .unwrap();
+    let w = w.reopen(SMALL).await;
+    assert_eq!(w.service.recover_jobs().await.unwrap(), 1);
+    match w.store.job(job).await.unwrap().unwrap().status {
+        JobStatus::Failed(reason) => assert!(reason.contains("restarted"), "{reason}"),
+        other => panic!("still {other:?}"),
+    }
+    assert_eq!(w.service.recover_jobs().await.unwrap(), 0);
+}
+
+#[tokio::test]
+async fn too_many_concurrent_generations_are_refused() {
+    let w = World::new(
+        "[limits]
+         jobs_per_user = 1
+         cooldown_secs = 0
+         [render]
+         size = 256",
+    )
+    .await;
+    let (a, b) = tokio::join!(
+        w.service.imagine(ALICE, "a fox --seed 1", no_progress()),
+        w.service.imagine(ALICE, "a fox --seed 2", no_progress()),
+    );
+    let refused = [&a, &b]
+        .iter()
+        .filter(|r| matches!(r, Err(Error::TooManyJobs(1))))
+        .count();
+    assert_eq!(refused, 1, "{a:?} {b:?}");
+    assert!(a.is_ok() || b.is_ok());
+}
+
+#[tokio::test]
+async fn a_cooldown_spaces_generations() {
+    let w = World::new("[limits]\ncooldown_secs = 60\n[render]\nsize = 64").await;
+    w.service
+        .imagine(ALICE, "a fox", no_progress())
+        .await
+        .unwrap();
+    let err = w
+        .service
+        .imagine(ALICE, "a fox", no_progress())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, Error::Cooldown(s) if (59..=60).contains(&s)),
+        "{err}"
+    );
+    assert!(w.service.imagine(BOB, "a fox", no_progress()).await.is_ok());
+}
