@@ -251,7 +251,12 @@ async fn imagine_stores_four_images_and_a_finished_job() {
     );
     let grid = image::load_from_memory(&run.grid_png).unwrap();
     let ratio = f64::from(grid.width()) / f64::from(grid.height());
-    assert!((ratio - 2.0).abs() < 0.05, "2:1 images: {}x{}", grid.width(), grid.height());
+    assert!(
+        (ratio - 2.0).abs() < 0.05,
+        "2:1 images: {}x{}",
+        grid.width(),
+        grid.height()
+    );
     let job = w.store.job(run.job).await.unwrap().unwrap();
     assert_eq!(job.status, JobStatus::Done);
     assert_eq!(job.prompt, "a lighthouse --ar 2:1 --seed 77 --tile");

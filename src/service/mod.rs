@@ -7,6 +7,7 @@
 
 mod codes;
 mod error;
+mod explain;
 mod imagine;
 mod learn;
 mod pool;
@@ -18,6 +19,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 pub use error::{Error, Result};
+pub use explain::ProfileTaste;
 pub use imagine::{Generation, ImageFile, JobLimits};
 pub use pool::{NextPair, POOL_PROMPTS, PoolProgress};
 pub use profiles::{CreateProfile, ProfileSummary};

@@ -1,0 +1,55 @@
+//! Showing a user what a profile likes: its taste in words and per axis, for a chart.
+
+use super::learn::to_standardized;
+use super::{Error, Result, Service};
+use crate::domain::{ProfileId, ProfileKind, UserId};
+use crate::render::style::{Standardizer, axis_names};
+use crate::taste::explain::{Explanation, explain};
+
+/// Axes named on each side of an explanation.
+const TOP_AXES: usize = 5;
+
+/// What a profile likes.
+#[derive(Debug, Clone)]
+pub struct ProfileTaste {
+    pub profile: super::ProfileSummary,
+    /// The taste per standardized axis of the version's pool (log-odds per standard deviation).
+    pub weights: Vec<(String, f64)>,
+    /// The strongest leanings in words.
+    pub explanation: Explanation,
+    /// The code it reflects, when it has one; otherwise the taste is fitted from its data now.
+    pub code: Option<String>,
+}
+
+impl Service {
+    /// A profile's taste: its latest code if it has one, else a fit of its data so far.
+    pub async fn profile_taste(&self, user: UserId, id: &ProfileId) -> Result<ProfileTaste> {
+        let summary = self.profile(user, id).await?;
+        let profile = &summary.profile;
+        let std = self.pool_standardizer(&profile.version).await?;
+        let (weights, code) = match self.store.latest_code(&profile.id).await? {
+            Some(code) => (to_standardized(&code.vector, &std), Some(code.code)),
+            None if profile.kind == ProfileKind::Moodboard => {
+                match self.moodboard_code(profile).await? {
+                    Some(code) => (to_standardized(&code.vector, &std), Some(code.code)),
+                    None => (vec![0.0; std.std.len()], None),
+                }
+            }
+            None => (self.posterior(profile, &std).await?.mean_vec(), None),
+        };
+        let names = axis_names();
+        let explanation = explain(&weights, &names, TOP_AXES)
+            .map_err(|e| Error::Bug(format!("explaining a taste: {e}")))?;
+        Ok(ProfileTaste {
+            weights: names.into_iter().zip(weights).collect(),
+            explanation,
+            code,
+            profile: summary,
+        })
+    }
+
+    /// The axis statistics of `version`'s ranking pool, which tastes are standardized by.
+    pub async fn pool_standardizer(&self, version: &str) -> Result<Standardizer> {
+        self.standardizer(version).await
+    }
+}
