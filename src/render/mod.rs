@@ -8,11 +8,13 @@
 //! - [`calibrate`] fits how knobs move style, which steering (`taste::steer`) relies on;
 //! - [`files`] writes content-addressed PNGs, the 2×2 grid and the labelled pair image;
 //! - [`cli`] holds the logic behind `tastebud style`, `render` and `calibrate`;
-//! - [`upload`] checks images users upload (size, format, dimensions) before decoding them.
+//! - [`upload`] checks images users upload (size, format, dimensions) before decoding them;
+//! - [`chart`] draws charts: what a profile leans towards, and learning curves.
 
 pub mod automatic1111;
 pub mod backend;
 pub mod calibrate;
+pub mod chart;
 pub mod cli;
 pub mod comfyui;
 pub mod files;
