@@ -10,6 +10,7 @@
 pub mod config;
 pub mod discord;
 pub mod domain;
+pub mod fetch;
 pub mod prompt;
 pub mod render;
 pub mod service;

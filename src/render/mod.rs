@@ -7,11 +7,14 @@
 //!   whose knobs are weighted phrases from the [`vocabulary`];
 //! - [`calibrate`] fits how knobs move style, which steering (`taste::steer`) relies on;
 //! - [`files`] writes content-addressed PNGs, the 2×2 grid and the labelled pair image;
-//! - [`cli`] holds the logic behind `tastebud style`, `render` and `calibrate`.
+//! - [`cli`] holds the logic behind `tastebud style`, `render` and `calibrate`;
+//! - [`upload`] checks images users upload (size, format, dimensions) before decoding them;
+//! - [`chart`] draws charts: what a profile leans towards, and learning curves.
 
 pub mod automatic1111;
 pub mod backend;
 pub mod calibrate;
+pub mod chart;
 pub mod cli;
 pub mod comfyui;
 pub mod files;
@@ -20,6 +23,7 @@ pub mod knobs;
 pub mod personalize;
 pub mod sketch;
 pub mod style;
+pub mod upload;
 pub mod vocabulary;
 
 use std::path::PathBuf;
