@@ -55,18 +55,60 @@ fn components(view: &View) -> Vec<serenity::CreateActionRow> {
         .collect()
 }
 
-/// A reply to a slash command.
-pub fn to_reply(view: &View) -> poise::CreateReply {
-    poise::CreateReply::default()
-        .content(&view.content)
-        .ephemeral(view.ephemeral)
-        .components(components(view))
+fn files(view: &View) -> Vec<serenity::CreateAttachment> {
+    view.files
+        .iter()
+        .map(|f| serenity::CreateAttachment::bytes(f.bytes.clone(), f.name.clone()))
+        .collect()
 }
 
-/// A message answering a component interaction (a new message, or the updated one).
+/// A reply to a slash command.
+pub fn to_reply(view: &View) -> poise::CreateReply {
+    let mut reply = poise::CreateReply::default()
+        .content(&view.content)
+        .ephemeral(view.ephemeral)
+        .components(components(view));
+    for file in files(view) {
+        reply = reply.attachment(file);
+    }
+    reply
+}
+
+/// A message answering a component interaction (a new message, or the updated one, whose old
+/// files the view's files replace).
 pub fn to_message(view: &View) -> serenity::CreateInteractionResponseMessage {
     serenity::CreateInteractionResponseMessage::new()
         .content(&view.content)
         .ephemeral(view.ephemeral)
         .components(components(view))
+        .files(files(view))
+}
+
+/// An edit of an interaction's original response: its text, components and files all become
+/// the view's (whether it is ephemeral can't change).
+pub fn to_edit(view: &View) -> serenity::EditInteractionResponse {
+    let attachments = files(view)
+        .into_iter()
+        .fold(serenity::EditAttachments::new(), |a, f| a.add(f));
+    serenity::EditInteractionResponse::new()
+        .content(&view.content)
+        .components(components(view))
+        .attachments(attachments)
+}
+
+/// A further message answering an interaction.
+pub fn to_followup(view: &View) -> serenity::CreateInteractionResponseFollowup {
+    serenity::CreateInteractionResponseFollowup::new()
+        .content(&view.content)
+        .ephemeral(view.ephemeral)
+        .components(components(view))
+        .files(files(view))
+}
+
+/// A plain channel message, for when an interaction's token has expired (never ephemeral).
+pub fn to_channel_message(view: &View) -> serenity::CreateMessage {
+    serenity::CreateMessage::new()
+        .content(&view.content)
+        .components(components(view))
+        .files(files(view))
 }
