@@ -7,7 +7,8 @@ use common::World;
 use fake_discord::{FakeDiscord, Request, TOKEN};
 use serde_json::{Value, json};
 use tastebud::discord::{self, Options, RunError};
-use tastebud::domain::{Code, UserId};
+use tastebud::domain::{Code, ProfileKind, UserId};
+use tastebud::service::CreateProfile;
 use tokio::task::JoinHandle;
 
 const ALICE: u64 = 111_111_111_111_111_111;
@@ -364,7 +365,12 @@ async fn points(world: &World, user: u64) -> u32 {
 
 /// `/rank` from `user`: its pair message once drawn.
 async fn rank(fake: &FakeDiscord, user: u64) -> Request {
-    let token = fake.slash(user, "rank", json!([])).await;
+    rank_profile(fake, user, json!([])).await
+}
+
+/// `/rank` with `options` from `user`: its pair message once drawn.
+async fn rank_profile(fake: &FakeDiscord, user: u64, options: Value) -> Request {
+    let token = fake.slash(user, "rank", options).await;
     let (kind, data) = answer(fake, &token).await;
     assert_eq!(kind, 5, "acknowledged at once: {data}");
     assert!(is_ephemeral(&data));
@@ -479,7 +485,7 @@ async fn p_needs_an_unlock_then_carries_the_code_and_the_grid_can_be_upscaled_an
         content(&refusal.json),
         "Unlock your V7 global profile first: rank 3 more pairs with /rank."
     );
-    assert!(fake.deleted(&token).await);
+    fake.deleted(&token).await;
 
     // Three clicks unlock the profile; the third says so, with the code.
     let mut message = rank(&fake, ALICE).await;
@@ -496,8 +502,51 @@ async fn p_needs_an_unlock_then_carries_the_code_and_the_grid_can_be_upscaled_an
     );
     assert!(text.contains("3 rankings · next code at 5"), "{text}");
 
-    // Now --p works, and the prompt shown names the code, not the private profile ID.
+    // A pair of a profile deleted since: nothing stored, a note, and a global pair instead.
+    let moody = world
+        .service
+        .create_profile(
+            UserId(ALICE),
+            CreateProfile {
+                kind: ProfileKind::Ranked,
+                version: Some("7".into()),
+                name: "Moody".into(),
+            },
+        )
+        .await
+        .unwrap()
+        .profile
+        .id;
+    let pair = rank_profile(
+        &fake,
+        ALICE,
+        json!([{"name": "profile", "type": 3, "value": moody.0}]),
+    )
+    .await;
+    assert!(
+        content(&pair.json).contains("0 of 3 to unlock your V7 profile “Moody”"),
+        "{}",
+        pair.json
+    );
+    world
+        .service
+        .delete_profile(UserId(ALICE), &moody)
+        .await
+        .unwrap();
+    let stale = click_rank(&fake, ALICE, &find_component(&pair.json, "1")).await;
+    assert!(
+        content(&stale.json).starts_with(
+            "The profile \"Moody\" was deleted; it takes no new data. Here is a pair for your \
+             global profile."
+        ),
+        "{}",
+        stale.json
+    );
     let global = world.global(UserId(ALICE), "7").await;
+    assert!(find_component(&stale.json, "1").contains(&global.0));
+    assert_eq!(points(&world, ALICE).await, 3);
+
+    // Now --p works, and the prompt shown names the code, not the private profile ID.
     let token = imagine(&fake, ALICE, "a fox in snow --p").await;
     let grid = fake.edit(&token, |r| !r.files.is_empty()).await;
     let files = png_files(&grid);
@@ -507,6 +556,12 @@ async fn p_needs_an_unlock_then_carries_the_code_and_the_grid_can_be_upscaled_an
     assert!(text.contains(&format!("--p {code}")), "{text}");
     assert!(!text.contains(&global.0), "{text}");
     assert!(!is_ephemeral(&grid.json));
+    assert_eq!(
+        grid.json["allowed_mentions"]["users"],
+        json!([ALICE.to_string()]),
+        "only the author may be pinged"
+    );
+    assert_eq!(grid.json["allowed_mentions"]["parse"], json!([]));
     assert_eq!(
         labels(&grid.json),
         ["U1", "U2", "U3", "U4", "🔄", "❤️1", "❤️2", "❤️3", "❤️4"]

@@ -55,6 +55,16 @@ fn components(view: &View) -> Vec<serenity::CreateActionRow> {
         .collect()
 }
 
+/// Only the view's `ping` user may be notified; "@everyone", roles and other users in the text
+/// stay plain text.
+fn mentions(view: &View) -> serenity::CreateAllowedMentions {
+    let users = view
+        .ping
+        .filter(|u| u.0 != 0)
+        .map(|u| serenity::UserId::new(u.0));
+    serenity::CreateAllowedMentions::new().users(users)
+}
+
 fn files(view: &View) -> Vec<serenity::CreateAttachment> {
     view.files
         .iter()
@@ -67,7 +77,8 @@ pub fn to_reply(view: &View) -> poise::CreateReply {
     let mut reply = poise::CreateReply::default()
         .content(&view.content)
         .ephemeral(view.ephemeral)
-        .components(components(view));
+        .components(components(view))
+        .allowed_mentions(mentions(view));
     for file in files(view) {
         reply = reply.attachment(file);
     }
@@ -81,6 +92,7 @@ pub fn to_message(view: &View) -> serenity::CreateInteractionResponseMessage {
         .content(&view.content)
         .ephemeral(view.ephemeral)
         .components(components(view))
+        .allowed_mentions(mentions(view))
         .files(files(view))
 }
 
@@ -93,6 +105,7 @@ pub fn to_edit(view: &View) -> serenity::EditInteractionResponse {
     serenity::EditInteractionResponse::new()
         .content(&view.content)
         .components(components(view))
+        .allowed_mentions(mentions(view))
         .attachments(attachments)
 }
 
@@ -102,6 +115,7 @@ pub fn to_followup(view: &View) -> serenity::CreateInteractionResponseFollowup {
         .content(&view.content)
         .ephemeral(view.ephemeral)
         .components(components(view))
+        .allowed_mentions(mentions(view))
         .files(files(view))
 }
 
@@ -110,5 +124,28 @@ pub fn to_channel_message(view: &View) -> serenity::CreateMessage {
     serenity::CreateMessage::new()
         .content(&view.content)
         .components(components(view))
+        .allowed_mentions(mentions(view))
         .files(files(view))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::UserId;
+
+    #[test]
+    fn only_the_views_ping_user_can_be_notified() {
+        let mut view = View::public("**@everyone <@&5> <@7>** — <@9>");
+        view.ping = Some(UserId(9));
+        let sent = serde_json::to_value(to_followup(&view)).expect("serializes");
+        assert_eq!(
+            sent["allowed_mentions"],
+            serde_json::json!({"parse": [], "users": ["9"], "roles": []})
+        );
+        let sent = serde_json::to_value(to_edit(&View::private("@here"))).expect("serializes");
+        assert_eq!(
+            sent["allowed_mentions"],
+            serde_json::json!({"parse": [], "users": [], "roles": []})
+        );
+    }
 }

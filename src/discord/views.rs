@@ -31,6 +31,9 @@ pub struct View {
     pub rows: Vec<Row>,
     /// Files shown with the message; when a message is updated, these replace its old ones.
     pub files: Vec<Attachment>,
+    /// The one user the message may notify. Nobody else is ever pinged, whatever the text
+    /// holds (prompts are user-written: "@everyone" in one must stay plain text).
+    pub ping: Option<UserId>,
 }
 
 /// A file attached to a message.
@@ -221,7 +224,7 @@ pub fn settings(owner: UserId, view: &SettingsView, profiles: &[ProfileSummary])
         content,
         ephemeral: true,
         rows,
-        files: Vec::new(),
+        ..View::default()
     }
 }
 

@@ -264,13 +264,13 @@ impl FakeDiscord {
         .await
     }
 
-    /// Whether the bot deleted interaction `token`'s original response.
-    pub async fn deleted(&self, token: &str) -> bool {
+    /// Waits until the bot deletes interaction `token`'s original response.
+    pub async fn deleted(&self, token: &str) {
         let path = format!("/webhooks/{APP_ID}/{token}/messages/@original");
-        self.requests()
-            .await
-            .iter()
-            .any(|r| r.method == Method::DELETE && r.path.ends_with(&path))
+        self.wait_for(&format!("the deletion of {token}'s response"), |r| {
+            r.method == Method::DELETE && r.path.ends_with(&path)
+        })
+        .await;
     }
 }
 

@@ -51,5 +51,64 @@ pub fn explore(images: &[ImageFile]) -> View {
             vec![Row::Buttons(likes)]
         },
         files,
+        ping: None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::discord::ids::ComponentId;
+    use crate::domain::UserId;
+    use crate::store::{Image, NewImage, Origin};
+
+    fn file(id: i64, owner: u64) -> ImageFile {
+        ImageFile {
+            image: Image {
+                id,
+                created_at: 0,
+                image: NewImage {
+                    hash: format!("{id:064x}"),
+                    prompt: format!("prompt {id}"),
+                    version: "7".into(),
+                    backend: "sketch".into(),
+                    seed: 1,
+                    knobs: vec![],
+                    style: None,
+                    origin: Origin::Generated,
+                    owner: Some(UserId(owner)),
+                    job: Some(1),
+                },
+            },
+            png: vec![id as u8],
+        }
+    }
+
+    #[test]
+    fn each_image_is_numbered_with_its_file_and_a_like_for_its_author() {
+        let images: Vec<ImageFile> = (1..=7).map(|k| file(k, 40 + k as u64)).collect();
+        let view = explore(&images);
+        assert!(view.ephemeral);
+        assert_eq!(view.files.len(), EXPLORE_IMAGES as usize);
+        assert_eq!(view.files[4].name, "explore-5.png");
+        assert!(
+            view.content.contains("\n2. *prompt 2* — <@42>"),
+            "{}",
+            view.content
+        );
+        let Row::Buttons(likes) = &view.rows[0] else {
+            panic!("buttons")
+        };
+        let second = ComponentId::decode(&likes[1].id).expect("ours");
+        assert_eq!(second.owner, UserId(42));
+        assert_eq!(second.action, Action::Like { image: 2 });
+        assert_eq!(likes[1].label, "❤️2");
+    }
+
+    #[test]
+    fn nothing_to_explore_says_so() {
+        let view = explore(&[]);
+        assert!(view.content.starts_with("Nothing to explore yet"));
+        assert!(view.rows.is_empty() && view.files.is_empty());
     }
 }

@@ -76,6 +76,7 @@ pub fn generation(author: UserId, generation: &Generation, index: usize, total: 
             name: grid_file(generation.job),
             bytes: generation.grid_png.clone(),
         }],
+        ping: Some(author),
     }
 }
 
@@ -167,6 +168,11 @@ mod tests {
                 .contains("\n-# The sketch renderer ignores --chaos.")
         );
         assert_eq!(view.files[0].name, "tastebud-3.png");
+        assert_eq!(
+            view.ping,
+            Some(UserId(9)),
+            "the author hears when it is done"
+        );
         let actions: Vec<(String, Action)> = view
             .rows
             .iter()

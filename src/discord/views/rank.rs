@@ -68,6 +68,7 @@ pub fn pair(next: &NextPair, next_code: Option<u32>, note: Option<&str>) -> View
             name: PAIR_FILE.to_string(),
             bytes: next.image_png.clone(),
         }],
+        ping: None,
     }
 }
 
