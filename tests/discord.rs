@@ -4,15 +4,32 @@ mod common;
 mod fake_discord;
 
 use common::World;
-use fake_discord::{FakeDiscord, TOKEN};
+use fake_discord::{FakeDiscord, Request, TOKEN};
 use serde_json::{Value, json};
 use tastebud::discord::{self, Options, RunError};
-use tastebud::domain::{Code, UserId};
+use tastebud::domain::{Code, ProfileKind, UserId};
+use tastebud::service::CreateProfile;
 use tokio::task::JoinHandle;
 
 const ALICE: u64 = 111_111_111_111_111_111;
 const BOB: u64 = 222_222_222_222_222_222;
 const EPHEMERAL: u64 = 64;
+
+/// Small numbers so a few clicks unlock a profile: unlock at 3 points, a new code every 2; a
+/// pool of 2 prompts × 4 styles of 64 px; 64 px generations; no cooldown.
+const SMALL: &str = "
+[personalization]
+unlock_threshold = 3
+refresh_every = 2
+[ranking]
+pool_prompts = 2
+pool_styles = 4
+pool_image_size = 64
+[render]
+size = 64
+[limits]
+cooldown_secs = 0
+";
 
 fn start_bot(world: &World, fake: &FakeDiscord) -> JoinHandle<Result<(), RunError>> {
     // RUST_LOG=serenity=debug shows what the bot makes of the fake Discord.
@@ -81,7 +98,14 @@ async fn commands_are_registered_in_the_guild() {
         .iter()
         .filter_map(|c| c["name"].as_str())
         .collect();
-    for name in ["settings", "profile", "list_personalize_codes"] {
+    for name in [
+        "settings",
+        "profile",
+        "list_personalize_codes",
+        "rank",
+        "imagine",
+        "explore",
+    ] {
         assert!(names.contains(&name), "{name} not registered: {names:?}");
     }
     let put = fake
@@ -303,6 +327,389 @@ async fn list_personalize_codes_lists_the_users_codes() {
     assert!(
         content(&data).starts_with("You have no codes yet."),
         "{data}"
+    );
+    bot.abort();
+}
+
+/// The names of a request's files, each checked to be a PNG.
+fn png_files(r: &Request) -> Vec<String> {
+    for f in &r.files {
+        assert!(f.is_png(), "{f:?} is not a PNG");
+        assert!(!f.bytes.is_empty());
+    }
+    r.files.iter().map(|f| f.filename.clone()).collect()
+}
+
+/// Component labels of a message, in order.
+fn labels(data: &Value) -> Vec<String> {
+    components(data).into_iter().map(|(_, l)| l).collect()
+}
+
+/// The pair id in a `/rank` message's buttons.
+fn pair_id(data: &Value) -> i64 {
+    let id = find_component(data, "1");
+    id.split(':')
+        .nth(3)
+        .and_then(|p| p.parse().ok())
+        .unwrap_or_else(|| panic!("{id}"))
+}
+
+async fn points(world: &World, user: u64) -> u32 {
+    world
+        .service
+        .global_profile(UserId(user), "7")
+        .await
+        .unwrap()
+        .points
+}
+
+/// `/rank` from `user`: its pair message once drawn.
+async fn rank(fake: &FakeDiscord, user: u64) -> Request {
+    rank_profile(fake, user, json!([])).await
+}
+
+/// `/rank` with `options` from `user`: its pair message once drawn.
+async fn rank_profile(fake: &FakeDiscord, user: u64, options: Value) -> Request {
+    let token = fake.slash(user, "rank", options).await;
+    let (kind, data) = answer(fake, &token).await;
+    assert_eq!(kind, 5, "acknowledged at once: {data}");
+    assert!(is_ephemeral(&data));
+    fake.edit(&token, |r| !r.files.is_empty()).await
+}
+
+/// A click by `user` on `/rank` button `custom_id`: the redrawn pair message.
+async fn click_rank(fake: &FakeDiscord, user: u64, custom_id: &str) -> Request {
+    let token = fake.click(user, custom_id, None).await;
+    let (kind, _) = answer(fake, &token).await;
+    assert_eq!(kind, 6, "a deferred update of the pair message");
+    fake.edit(&token, |r| !r.files.is_empty()).await
+}
+
+/// `/imagine prompt` from `user`: the interaction token.
+async fn imagine(fake: &FakeDiscord, user: u64, prompt: &str) -> String {
+    fake.slash(
+        user,
+        "imagine",
+        json!([{"name": "prompt", "type": 3, "value": prompt}]),
+    )
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rank_shows_a_pair_and_each_click_votes_and_brings_the_next_pair() {
+    let world = World::new(SMALL).await;
+    let fake = FakeDiscord::start().await;
+    let bot = start_bot(&world, &fake);
+    fake.wait_ready(1).await;
+
+    let shown = rank(&fake, ALICE).await;
+    assert_eq!(png_files(&shown), ["pair.png"]);
+    assert_eq!(labels(&shown.json), ["1", "2", "Skip"]);
+    assert!(
+        content(&shown.json).contains("0 of 3 to unlock your V7 profile"),
+        "{}",
+        shown.json
+    );
+    for (id, _) in components(&shown.json) {
+        assert!(id.starts_with(&format!("rank:{ALICE}:")), "{id}");
+    }
+    let first = pair_id(&shown.json);
+    let left = find_component(&shown.json, "1");
+
+    // Bob clicks Alice's pair: refused privately, nothing stored.
+    let token = fake.click(BOB, &left, None).await;
+    let (kind, refusal) = answer(&fake, &token).await;
+    assert_eq!(kind, 4);
+    assert!(is_ephemeral(&refusal));
+    assert!(content(&refusal).contains("belong to someone else"));
+    assert_eq!(points(&world, ALICE).await, 0);
+    assert_eq!(points(&world, BOB).await, 0);
+
+    // Alice clicks 1: a vote, and the same message shows a new pair with a new image.
+    let next = click_rank(&fake, ALICE, &left).await;
+    assert_eq!(points(&world, ALICE).await, 1);
+    assert_eq!(png_files(&next), ["pair.png"]);
+    assert_ne!(pair_id(&next.json), first);
+    assert!(
+        content(&next.json).contains("1 of 3 to unlock"),
+        "{}",
+        next.json
+    );
+
+    // A double click on 2: one vote is stored; the late click gets a note and a fresh pair.
+    let right = find_component(&next.json, "2");
+    let a = fake.click(ALICE, &right, None).await;
+    let b = fake.click(ALICE, &right, None).await;
+    let a = fake.edit(&a, |r| !r.files.is_empty()).await;
+    let b = fake.edit(&b, |r| !r.files.is_empty()).await;
+    assert_eq!(points(&world, ALICE).await, 2);
+    let notes = [&a, &b]
+        .iter()
+        .filter(|r| {
+            content(&r.json).starts_with("You already answered that pair. Here is a new one.")
+        })
+        .count();
+    assert_eq!(notes, 1, "{} / {}", a.json, b.json);
+    assert_ne!(pair_id(&a.json), pair_id(&next.json));
+
+    // Skip is stored but earns nothing.
+    let skip = find_component(&a.json, "Skip");
+    let after = click_rank(&fake, ALICE, &skip).await;
+    assert_eq!(points(&world, ALICE).await, 2);
+    assert!(
+        content(&after.json).contains("2 of 3 to unlock"),
+        "{}",
+        after.json
+    );
+    bot.abort();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn p_needs_an_unlock_then_carries_the_code_and_the_grid_can_be_upscaled_and_liked() {
+    let world = World::new(SMALL).await;
+    let fake = FakeDiscord::start().await;
+    let bot = start_bot(&world, &fake);
+    fake.wait_ready(1).await;
+
+    // Before unlocking: the service's sentence, privately; the public response is removed.
+    let token = imagine(&fake, ALICE, "a fox in snow --p").await;
+    let (kind, thinking) = answer(&fake, &token).await;
+    assert_eq!(kind, 5);
+    assert!(
+        !is_ephemeral(&thinking),
+        "the generation is public: {thinking}"
+    );
+    let refusal = fake.follow_up(&token, |_| true).await;
+    assert!(is_ephemeral(&refusal.json), "{}", refusal.json);
+    assert_eq!(
+        content(&refusal.json),
+        "Unlock your V7 global profile first: rank 3 more pairs with /rank."
+    );
+    fake.deleted(&token).await;
+
+    // Three clicks unlock the profile; the third says so, with the code.
+    let mut message = rank(&fake, ALICE).await;
+    for _ in 0..3 {
+        message = click_rank(&fake, ALICE, &find_component(&message.json, "1")).await;
+    }
+    let codes = world.service.list_codes(UserId(ALICE)).await.unwrap();
+    assert_eq!(codes.len(), 1);
+    let code = &codes[0].code;
+    let text = content(&message.json);
+    assert!(
+        text.contains("unlocked your V7 profile") && text.contains(&format!("`{code}`")),
+        "{text}"
+    );
+    assert!(text.contains("3 rankings · next code at 5"), "{text}");
+
+    // A pair of a profile deleted since: nothing stored, a note, and a global pair instead.
+    let moody = world
+        .service
+        .create_profile(
+            UserId(ALICE),
+            CreateProfile {
+                kind: ProfileKind::Ranked,
+                version: Some("7".into()),
+                name: "Moody".into(),
+            },
+        )
+        .await
+        .unwrap()
+        .profile
+        .id;
+    let pair = rank_profile(
+        &fake,
+        ALICE,
+        json!([{"name": "profile", "type": 3, "value": moody.0}]),
+    )
+    .await;
+    assert!(
+        content(&pair.json).contains("0 of 3 to unlock your V7 profile “Moody”"),
+        "{}",
+        pair.json
+    );
+    world
+        .service
+        .delete_profile(UserId(ALICE), &moody)
+        .await
+        .unwrap();
+    let stale = click_rank(&fake, ALICE, &find_component(&pair.json, "1")).await;
+    assert!(
+        content(&stale.json).starts_with(
+            "The profile \"Moody\" was deleted; it takes no new data. Here is a pair for your \
+             global profile."
+        ),
+        "{}",
+        stale.json
+    );
+    let global = world.global(UserId(ALICE), "7").await;
+    assert!(find_component(&stale.json, "1").contains(&global.0));
+    assert_eq!(points(&world, ALICE).await, 3);
+
+    // Now --p works, and the prompt shown names the code, not the private profile ID.
+    let token = imagine(&fake, ALICE, "a fox in snow --p").await;
+    let grid = fake.edit(&token, |r| !r.files.is_empty()).await;
+    let files = png_files(&grid);
+    assert_eq!(files.len(), 1);
+    assert!(files[0].starts_with("tastebud-"), "{files:?}");
+    let text = content(&grid.json);
+    assert!(text.contains(&format!("--p {code}")), "{text}");
+    assert!(!text.contains(&global.0), "{text}");
+    assert!(!is_ephemeral(&grid.json));
+    assert_eq!(
+        grid.json["allowed_mentions"]["users"],
+        json!([ALICE.to_string()]),
+        "only the author may be pinged"
+    );
+    assert_eq!(grid.json["allowed_mentions"]["parse"], json!([]));
+    assert_eq!(
+        labels(&grid.json),
+        ["U1", "U2", "U3", "U4", "🔄", "❤️1", "❤️2", "❤️3", "❤️4"]
+    );
+    // Any edit before the grid was a progress line.
+    for edit in fake.edits(&token).await {
+        if edit.files.is_empty() {
+            assert!(content(&edit.json).contains("rendering…"), "{}", edit.json);
+        }
+    }
+
+    // U2 posts that one image, for anyone who clicks.
+    let token = fake
+        .click(BOB, &find_component(&grid.json, "U2"), None)
+        .await;
+    let upscaled = fake.response(&token).await;
+    assert_eq!(upscaled.json["type"], 4);
+    assert!(!is_ephemeral(&upscaled.json["data"]));
+    let files = png_files(&upscaled);
+    assert_eq!(files.len(), 1);
+    assert!(files[0].ends_with("-2.png"), "{files:?}");
+    assert!(
+        content(&upscaled.json["data"]).contains("Image #2"),
+        "{}",
+        upscaled.json
+    );
+
+    // ❤️ by Bob counts for Bob; ❤️ by Alice on her own image is refused.
+    let heart = find_component(&grid.json, "❤️2");
+    let (_, liked) = answer(&fake, &fake.click(BOB, &heart, None).await).await;
+    assert!(is_ephemeral(&liked));
+    assert!(content(&liked).starts_with("❤️ Liked"), "{liked}");
+    assert_eq!(points(&world, BOB).await, 1);
+    let (_, own) = answer(&fake, &fake.click(ALICE, &heart, None).await).await;
+    assert!(is_ephemeral(&own));
+    assert_eq!(
+        content(&own),
+        "Likes of your own images don't count; like someone else's."
+    );
+    assert_eq!(points(&world, ALICE).await, 3);
+
+    // The code is listed, and /profile show explains the taste behind it.
+    let (_, list) = answer(
+        &fake,
+        &fake.slash(ALICE, "list_personalize_codes", json!([])).await,
+    )
+    .await;
+    assert!(
+        content(&list).contains(&format!("`{code}` · Global · V7 · 3 votes")),
+        "{list}"
+    );
+    let token = fake
+        .slash(
+            ALICE,
+            "profile",
+            json!([{"name": "show", "type": 1, "options": [
+                {"name": "profile", "type": 3, "value": global.0}
+            ]}]),
+        )
+        .await;
+    let (_, shown) = answer(&fake, &token).await;
+    let text = content(&shown);
+    assert!(text.contains("**Taste:**"), "{text}");
+    assert!(text.contains(&format!("Code: `{code}`")), "{text}");
+    bot.abort();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reroll_is_the_authors_and_explore_shows_other_peoples_images_to_like() {
+    let world = World::new(SMALL).await;
+    let fake = FakeDiscord::start().await;
+    let bot = start_bot(&world, &fake);
+    fake.wait_ready(1).await;
+
+    // A prompt that expands to two jobs: the response and one follow-up, one grid each.
+    let token = imagine(&fake, ALICE, "a {red, blue} bird").await;
+    let first = fake.edit(&token, |r| !r.files.is_empty()).await;
+    let second = fake.follow_up(&token, |_| true).await;
+    assert!(content(&first.json).contains("(1 of 2)"), "{}", first.json);
+    assert!(
+        content(&second.json).contains("(2 of 2)"),
+        "{}",
+        second.json
+    );
+    let (a, b) = (png_files(&first), png_files(&second));
+    assert_eq!((a.len(), b.len()), (1, 1));
+    assert_ne!(a, b, "one file per job");
+    assert!(
+        content(&first.json).contains("a red bird"),
+        "{}",
+        first.json
+    );
+    assert!(
+        content(&second.json).contains("a blue bird"),
+        "{}",
+        second.json
+    );
+
+    // 🔄 by Bob is refused; by Alice it runs the prompt again as a new message.
+    let reroll = find_component(&first.json, "🔄");
+    let (kind, refusal) = answer(&fake, &fake.click(BOB, &reroll, None).await).await;
+    assert_eq!(kind, 4);
+    assert!(content(&refusal).contains("belong to someone else"));
+    let token = fake.click(ALICE, &reroll, None).await;
+    let (kind, thinking) = answer(&fake, &token).await;
+    assert_eq!(kind, 5, "a new message, thinking first");
+    assert!(!is_ephemeral(&thinking));
+    let again = fake.edit(&token, |r| !r.files.is_empty()).await;
+    let c = png_files(&again);
+    assert_eq!(c.len(), 1);
+    assert!(c != a && c != b, "a new job: {c:?}");
+    assert!(
+        content(&again.json).contains("a red bird"),
+        "{}",
+        again.json
+    );
+    assert_ne!(find_component(&again.json, "🔄"), reroll);
+
+    // Bob explores: Alice's newest images, each with a ❤️.
+    let explore = fake
+        .response(&fake.slash(BOB, "explore", json!([])).await)
+        .await;
+    assert_eq!(
+        png_files(&explore),
+        [
+            "explore-1.png",
+            "explore-2.png",
+            "explore-3.png",
+            "explore-4.png",
+            "explore-5.png"
+        ]
+    );
+    let data = &explore.json["data"];
+    assert!(is_ephemeral(data));
+    assert_eq!(labels(data), ["❤️1", "❤️2", "❤️3", "❤️4", "❤️5"]);
+    let (_, liked) = answer(
+        &fake,
+        &fake.click(BOB, &find_component(data, "❤️1"), None).await,
+    )
+    .await;
+    assert!(content(&liked).starts_with("❤️ Liked"), "{liked}");
+    assert_eq!(points(&world, BOB).await, 1);
+
+    // Alice has nobody else's images to explore.
+    let (_, empty) = answer(&fake, &fake.slash(ALICE, "explore", json!([])).await).await;
+    assert!(
+        content(&empty).starts_with("Nothing to explore yet"),
+        "{empty}"
     );
     bot.abort();
 }

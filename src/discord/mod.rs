@@ -7,6 +7,7 @@
 
 mod commands;
 mod components;
+mod deferred;
 mod error;
 mod ids;
 mod reply;

@@ -1,22 +1,52 @@
 //! Messages as plain data: what each command shows, built from service results.
 //!
 //! Nothing here knows about serenity, so tests can check every message without Discord;
-//! `reply.rs` turns a [`View`] into Discord's builders in one place.
+//! `reply.rs` turns a [`View`] into Discord's builders in one place. Panels (settings,
+//! profiles, codes) live here; ranking and generations have their own files.
+
+pub mod explore;
+mod imagine;
+mod rank;
+
+pub use explore::explore;
+pub use imagine::{generation, liked, rendering, upscaled};
+pub use rank::{pair, progress_line, vote_note};
 
 use super::ids::{Action, ComponentId};
 use crate::domain::{Code, StylizePreset, UserId};
-use crate::service::{ProfileSummary, SettingsView, version_label};
+use crate::service::{ProfileSummary, ProfileTaste, SettingsView, version_label};
 
 /// Codes shown on one page of `/list_personalize_codes`.
 pub const CODES_PER_PAGE: usize = 10;
 
-/// A message: text, an optional image, and rows of components.
+/// Longest message Discord accepts, in characters.
+pub const MAX_CONTENT: usize = 2000;
+
+/// A message: text, attached files, and rows of components.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct View {
     pub content: String,
     /// Only the user who asked sees it.
     pub ephemeral: bool,
     pub rows: Vec<Row>,
+    /// Files shown with the message; when a message is updated, these replace its old ones.
+    pub files: Vec<Attachment>,
+    /// The one user the message may notify. Nobody else is ever pinged, whatever the text
+    /// holds (prompts are user-written: "@everyone" in one must stay plain text).
+    pub ping: Option<UserId>,
+}
+
+/// A file attached to a message.
+#[derive(Clone, PartialEq)]
+pub struct Attachment {
+    pub name: String,
+    pub bytes: Vec<u8>,
+}
+
+impl std::fmt::Debug for Attachment {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Attachment({}, {} bytes)", self.name, self.bytes.len())
+    }
 }
 
 /// One row of components.
@@ -65,9 +95,32 @@ impl View {
         View {
             content: content.into(),
             ephemeral: true,
-            rows: Vec::new(),
+            ..View::default()
         }
     }
+
+    /// A message everyone in the channel sees.
+    pub fn public(content: impl Into<String>) -> View {
+        View {
+            content: content.into(),
+            ..View::default()
+        }
+    }
+}
+
+/// `text` cut to at most `most` characters, with an ellipsis when cut.
+pub fn clip(text: &str, most: usize) -> String {
+    if text.chars().count() <= most {
+        return text.to_string();
+    }
+    let mut out: String = text.chars().take(most.saturating_sub(1)).collect();
+    out.push('…');
+    out
+}
+
+/// How a user is named in a message.
+pub fn mention(user: UserId) -> String {
+    format!("<@{user}>")
 }
 
 fn button(owner: UserId, action: Action, label: &str, style: Style) -> Button {
@@ -171,6 +224,7 @@ pub fn settings(owner: UserId, view: &SettingsView, profiles: &[ProfileSummary])
         content,
         ephemeral: true,
         rows,
+        ..View::default()
     }
 }
 
@@ -197,6 +251,22 @@ pub fn profile(p: &ProfileSummary) -> View {
         content.push_str("\nUsed by bare `--p` for its version.");
     }
     View::private(content)
+}
+
+/// `/profile show`: the profile, what it likes in words, and the code that taste comes from.
+pub fn profile_taste(taste: &ProfileTaste) -> View {
+    let mut view = profile(&taste.profile);
+    view.content
+        .push_str(&format!("\n**Taste:** {}", taste.explanation.summary()));
+    match &taste.code {
+        Some(code) => view.content.push_str(&format!(
+            "\nCode: `{code}` (anyone can use it: `--p {code}`)"
+        )),
+        None => view.content.push_str(
+            "\nNo code yet (this is a fit of its data so far); it gets one when it unlocks.",
+        ),
+    }
+    view
 }
 
 /// `/profile list`.

@@ -8,6 +8,7 @@
 mod codes;
 mod error;
 mod explain;
+mod explore;
 mod imagine;
 mod learn;
 mod pool;

@@ -1,6 +1,8 @@
 //! A Discord on loopback for end-to-end tests of the real bot: REST (reached through
 //! serenity's proxy setting) and a gateway websocket that sends HELLO and READY, answers
-//! heartbeats and dispatches INTERACTION_CREATE events. It records everything the bot sends.
+//! heartbeats and dispatches INTERACTION_CREATE events. It records everything the bot sends:
+//! interaction callbacks, edits of original responses, follow-ups and channel messages, with
+//! the files of multipart bodies.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -28,8 +30,39 @@ pub const TOKEN: &str = "fake.bot.token";
 pub struct Request {
     pub method: Method,
     pub path: String,
-    /// The JSON body.
+    /// The JSON body (of a multipart body, its `payload_json` part).
     pub json: Value,
+    /// The files of a multipart body, in order.
+    pub files: Vec<Upload>,
+}
+
+/// A file the bot uploaded.
+#[derive(Clone)]
+pub struct Upload {
+    /// The form field: `files[0]`, `files[1]`, …
+    pub field: String,
+    pub filename: String,
+    pub bytes: Vec<u8>,
+}
+
+impl std::fmt::Debug for Upload {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} {:?} ({} bytes)",
+            self.field,
+            self.filename,
+            self.bytes.len()
+        )
+    }
+}
+
+impl Upload {
+    /// Whether the bytes are a PNG that decodes.
+    pub fn is_png(&self) -> bool {
+        self.bytes.starts_with(b"\x89PNG\r\n\x1a\n")
+            && image::load_from_memory_with_format(&self.bytes, image::ImageFormat::Png).is_ok()
+    }
 }
 
 #[derive(Default)]
@@ -202,6 +235,43 @@ impl FakeDiscord {
         })
         .await
     }
+
+    /// The first edit of interaction `token`'s original response that satisfies `pred`.
+    pub async fn edit(&self, token: &str, pred: impl Fn(&Request) -> bool) -> Request {
+        let path = format!("/webhooks/{APP_ID}/{token}/messages/@original");
+        self.wait_for(&format!("an edit of {token}'s response"), |r| {
+            r.method == Method::PATCH && r.path.ends_with(&path) && pred(r)
+        })
+        .await
+    }
+
+    /// The edits of interaction `token`'s original response so far.
+    pub async fn edits(&self, token: &str) -> Vec<Request> {
+        let path = format!("/webhooks/{APP_ID}/{token}/messages/@original");
+        self.requests()
+            .await
+            .into_iter()
+            .filter(|r| r.method == Method::PATCH && r.path.ends_with(&path))
+            .collect()
+    }
+
+    /// The first follow-up message to interaction `token` that satisfies `pred`.
+    pub async fn follow_up(&self, token: &str, pred: impl Fn(&Request) -> bool) -> Request {
+        let path = format!("/webhooks/{APP_ID}/{token}");
+        self.wait_for(&format!("a follow-up to {token}"), |r| {
+            r.method == Method::POST && r.path.ends_with(&path) && pred(r)
+        })
+        .await
+    }
+
+    /// Waits until the bot deletes interaction `token`'s original response.
+    pub async fn deleted(&self, token: &str) {
+        let path = format!("/webhooks/{APP_ID}/{token}/messages/@original");
+        self.wait_for(&format!("the deletion of {token}'s response"), |r| {
+            r.method == Method::DELETE && r.path.ends_with(&path)
+        })
+        .await;
+    }
 }
 
 fn unauthorized(headers: &HeaderMap) -> Option<Response> {
@@ -251,21 +321,102 @@ async fn commands(
             method,
             path: uri.path().to_string(),
             json,
+            files: Vec::new(),
         },
     )
     .await;
     axum::Json(Value::Array(registered)).into_response()
 }
 
-/// Records any other request; answers callbacks with 204 and message routes with a message.
-/// (Replies with files arrive as multipart bodies; no command sends files yet.)
+/// Splits a `multipart/form-data` body into its `payload_json` (parsed) and its files.
+fn parse_multipart(content_type: &str, body: &[u8]) -> (Value, Vec<Upload>) {
+    let Some(boundary) = content_type
+        .split(';')
+        .filter_map(|p| p.trim().strip_prefix("boundary="))
+        .next()
+    else {
+        return (Value::Null, Vec::new());
+    };
+    let delimiter = format!("--{}", boundary.trim_matches('"'));
+    let mut json = Value::Null;
+    let mut files = Vec::new();
+    for part in split_bytes(body, delimiter.as_bytes()).into_iter().skip(1) {
+        // Each part: CRLF, headers, CRLF CRLF, content, CRLF; the last is "--" CRLF.
+        if part.starts_with(b"--") {
+            break;
+        }
+        let part = part.strip_prefix(b"\r\n").unwrap_or(part);
+        let Some(split) = find(part, b"\r\n\r\n") else {
+            continue;
+        };
+        let headers = String::from_utf8_lossy(&part[..split]).to_string();
+        let content = &part[split + 4..];
+        let content = content.strip_suffix(b"\r\n").unwrap_or(content);
+        let disposition = headers
+            .lines()
+            .find(|l| l.to_ascii_lowercase().starts_with("content-disposition"))
+            .unwrap_or("");
+        let field = quoted(disposition, "name=").unwrap_or_default();
+        match quoted(disposition, "filename=") {
+            Some(filename) => files.push(Upload {
+                field,
+                filename,
+                bytes: content.to_vec(),
+            }),
+            None if field == "payload_json" => {
+                json = serde_json::from_slice(content).unwrap_or(Value::Null);
+            }
+            None => {}
+        }
+    }
+    (json, files)
+}
+
+/// The value of `key"…"` in a header line.
+fn quoted(line: &str, key: &str) -> Option<String> {
+    let at = line
+        .match_indices(key)
+        .find(|(i, _)| *i == 0 || matches!(line.as_bytes()[i - 1], b' ' | b';'))?
+        .0;
+    let rest = line[at + key.len()..].strip_prefix('"')?;
+    Some(rest[..rest.find('"')?].to_string())
+}
+
+fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    haystack.windows(needle.len()).position(|w| w == needle)
+}
+
+fn split_bytes<'a>(mut bytes: &'a [u8], delimiter: &[u8]) -> Vec<&'a [u8]> {
+    let mut out = Vec::new();
+    while let Some(at) = find(bytes, delimiter) {
+        out.push(&bytes[..at]);
+        bytes = &bytes[at + delimiter.len()..];
+    }
+    out.push(bytes);
+    out
+}
+
+/// Records any other request. Callbacks and deletions are answered with 204, webhook and
+/// channel message routes with a message, anything else with 404.
 async fn record(
     State(fake): State<FakeDiscord>,
     method: Method,
     uri: Uri,
+    headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let json: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+    let content_type = headers
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let (json, files) = if content_type.starts_with("multipart/form-data") {
+        parse_multipart(content_type, &body)
+    } else {
+        (
+            serde_json::from_slice(&body).unwrap_or(Value::Null),
+            Vec::new(),
+        )
+    };
     let path = uri.path().to_string();
     let content = json
         .get("content")
@@ -279,12 +430,15 @@ async fn record(
             method: method.clone(),
             path: path.clone(),
             json,
+            files,
         },
     )
     .await;
-    if path.ends_with("/callback") {
+    if path.ends_with("/callback") || method == Method::DELETE {
         StatusCode::NO_CONTENT.into_response()
-    } else if path.contains("/webhooks/") {
+    } else if path.contains("/webhooks/")
+        || path.ends_with(&format!("/channels/{CHANNEL_ID}/messages"))
+    {
         axum::Json(message_json(fake.snowflake(), &content, components)).into_response()
     } else {
         (

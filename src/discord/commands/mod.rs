@@ -1,11 +1,17 @@
 //! The slash commands, one module per command group, each a thin call into the service.
 
 pub mod codes;
+mod explore;
+pub mod imagine;
 mod profile;
+pub mod rank;
 pub mod settings;
+
+use std::time::Instant;
 
 use poise::serenity_prelude as serenity;
 
+use super::deferred::Deferred;
 use super::{BotError, Data};
 use crate::domain::UserId;
 
@@ -17,7 +23,32 @@ pub fn all() -> Vec<poise::Command<Data, BotError>> {
         settings::settings(),
         profile::profile(),
         codes::list_personalize_codes(),
+        rank::rank(),
+        imagine::imagine(),
+        explore::explore(),
     ]
+}
+
+/// Acknowledges a slash command at once with a public (or private) "thinking…", for answers
+/// that take longer than Discord's three seconds; the answer comes through the returned handle.
+pub async fn defer(ctx: Context<'_>, ephemeral: bool) -> Result<Deferred, BotError> {
+    let received = Instant::now();
+    let poise::Context::Application(app) = ctx else {
+        return Err(BotError::Discord(serenity::Error::Other(
+            "tastebud has slash commands only",
+        )));
+    };
+    if ephemeral {
+        ctx.defer_ephemeral().await?;
+    } else {
+        ctx.defer().await?;
+    }
+    Ok(Deferred::new(
+        ctx.serenity_context().http.clone(),
+        &app.interaction.token,
+        app.interaction.channel_id,
+        received,
+    ))
 }
 
 /// The tastebud user behind a Discord user.

@@ -1,9 +1,10 @@
 //! `/profile create|rename|delete|list|show|default`.
 
 use super::{Context, autocomplete_profile, autocomplete_version, user};
+use crate::discord::views::Attachment;
 use crate::discord::{BotError, reply, views};
 use crate::domain::{ProfileId, ProfileKind};
-use crate::service::CreateProfile;
+use crate::service::{CreateProfile, ProfileTaste};
 
 /// The kinds of profile a user may create.
 #[derive(Debug, Clone, Copy, poise::ChoiceParameter)]
@@ -111,7 +112,7 @@ async fn list(ctx: Context<'_>) -> Result<(), BotError> {
     send(ctx, views::profile_list(&profiles)).await
 }
 
-/// Show one of your profiles.
+/// Show one of your profiles and what it likes.
 #[poise::command(slash_command)]
 async fn show(
     ctx: Context<'_>,
@@ -119,12 +120,20 @@ async fn show(
     #[autocomplete = "autocomplete_profile"]
     profile: String,
 ) -> Result<(), BotError> {
-    let shown = ctx
+    let taste = ctx
         .data()
         .service
-        .profile(user(ctx.author().id), &ProfileId(profile))
+        .profile_taste(user(ctx.author().id), &ProfileId(profile))
         .await?;
-    send(ctx, views::profile(&shown)).await
+    let mut view = views::profile_taste(&taste);
+    view.files.extend(taste_chart(&taste));
+    send(ctx, view).await
+}
+
+/// The chart of what a profile likes (`taste.weights` per axis), as a PNG for `/profile show`.
+/// None yet: this is where `render::chart::taste_chart` goes once it lands.
+fn taste_chart(_taste: &ProfileTaste) -> Option<Attachment> {
+    None
 }
 
 /// Make a profile the one bare `--p` uses for its version.
