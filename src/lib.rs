@@ -5,11 +5,12 @@
 //! - [`render`] is the only place that touches pixels or image backends;
 //! - [`store`] is the only place with SQL;
 //! - [`service`] composes them, one async method per user action;
-//! - [`discord`] and the command line (`main.rs`) are thin frontends over the service.
+//! - [`discord`], the command line (`main.rs`) and [`eval`] are frontends over the service.
 
 pub mod config;
 pub mod discord;
 pub mod domain;
+pub mod eval;
 pub mod fetch;
 pub mod prompt;
 pub mod render;

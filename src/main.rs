@@ -68,6 +68,35 @@ enum Command {
         #[arg(long)]
         version: String,
     },
+    /// Measure how well tastebud learns a rater's taste: accuracy on held-out pairs as votes
+    /// grow, and how often the rater prefers `--p` images. Writes report.json and plots.
+    Eval {
+        /// `builtin:NAME` (bright, minimal, moody, goldilocks, vivid-warm) or a command run
+        /// through `sh -c` that answers JSON lines (see the README).
+        #[arg(long)]
+        rater: String,
+        /// Pairs the rater ranks (skips not counted).
+        #[arg(long, default_value_t = 200)]
+        votes: u32,
+        /// How pairs are chosen: active, random, or both (two runs, compared).
+        #[arg(long, default_value = "both")]
+        strategy: String,
+        /// The version to evaluate (default: personalization.default_version).
+        #[arg(long)]
+        version: Option<String>,
+        /// Held-out pairs the rater answers first, for accuracy.
+        #[arg(long, default_value_t = 200)]
+        holdout: u32,
+        /// Seed of the held-out pairs, the rater's noise and the win-rate sides.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Grids of four compared per stylize value for the win rate.
+        #[arg(long, default_value_t = 6)]
+        win_grids: u32,
+        /// Where report.json and the plots go.
+        #[arg(long, value_name = "DIR")]
+        out: PathBuf,
+    },
     /// The pools of ranking images.
     Pool {
         #[command(subcommand)]
@@ -133,6 +162,38 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Migrate => block_on(migrate(&data_dir)),
         Command::Run { guild } => block_on(run_bot(config, &data_dir, guild)),
+        Command::Eval {
+            rater,
+            votes,
+            strategy,
+            version,
+            holdout,
+            seed,
+            win_grids,
+            out,
+        } => {
+            let strategies = match strategy.as_str() {
+                "both" => vec!["active".to_string(), "random".to_string()],
+                "active" | "random" => vec![strategy],
+                other => anyhow::bail!("--strategy {other:?}: use active, random or both"),
+            };
+            let options = tastebud::eval::Options {
+                rater,
+                votes,
+                strategies,
+                version,
+                holdout,
+                seed,
+                out,
+                win_grids,
+            };
+            block_on(async {
+                let report = tastebud::eval::run(&config, &options).await?;
+                println!("{}", tastebud::eval::summary(&report));
+                println!("Wrote {}", options.out.join("report.json").display());
+                Ok(ExitCode::SUCCESS)
+            })
+        }
         Command::Pool {
             action: PoolAction::Build { version, count },
         } => block_on(build_pool(config, &data_dir, version, count)),

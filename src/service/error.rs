@@ -88,6 +88,17 @@ pub enum Error {
     Cooldown(u64),
     #[error("That generation doesn't exist, or isn't yours.")]
     JobNotFound,
+    #[error("\"{0}\" is not a moodboard; images can only be added to moodboards.")]
+    NotAMoodboard(String),
+    #[error("A moodboard holds at most {0} images; remove some first.")]
+    MoodboardFull(usize),
+    #[error("Image {0} is not one of your generations.")]
+    NotYourGeneration(i64),
+    #[error("Image {0} is not on that moodboard.")]
+    NotOnMoodboard(i64),
+    /// An upload or link that is not a usable image; the sentence says why.
+    #[error("{0}")]
+    BadImage(String),
     /// The backend failed; the cause is for the logs.
     #[error("The image generator failed; please try again in a moment.")]
     Render(crate::render::RenderError),

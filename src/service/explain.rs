@@ -3,6 +3,8 @@
 use super::learn::to_standardized;
 use super::{Error, Result, Service};
 use crate::domain::{ProfileId, ProfileKind, UserId};
+use crate::render::chart::taste_chart;
+use crate::render::files::encode_png;
 use crate::render::style::{Standardizer, axis_names};
 use crate::taste::explain::{Explanation, explain};
 
@@ -19,6 +21,8 @@ pub struct ProfileTaste {
     pub explanation: Explanation,
     /// The code it reflects, when it has one; otherwise the taste is fitted from its data now.
     pub code: Option<String>,
+    /// A bar chart of the strongest leanings as PNG; `None` while nothing stands out.
+    pub chart_png: Option<Vec<u8>>,
 }
 
 impl Service {
@@ -40,7 +44,30 @@ impl Service {
         let names = axis_names();
         let explanation = explain(&weights, &names, TOP_AXES)
             .map_err(|e| Error::Bug(format!("explaining a taste: {e}")))?;
+        let bars: Vec<(String, f64)> = explanation
+            .favoured
+            .iter()
+            .chain(&explanation.avoided)
+            .map(|lean| (lean.axis.replace('_', " "), lean.weight))
+            .collect();
+        let chart_png = if bars.is_empty() {
+            None
+        } else {
+            let title = format!(
+                "What \"{}\" likes ({})",
+                profile.name,
+                super::version_label(&profile.version)
+            );
+            let png = tokio::task::spawn_blocking(move || {
+                taste_chart(&title, &bars).and_then(|chart| encode_png(&chart))
+            })
+            .await
+            .map_err(|e| Error::Bug(format!("chart task: {e}")))?
+            .map_err(Error::Render)?;
+            Some(png)
+        };
         Ok(ProfileTaste {
+            chart_png,
             weights: names.into_iter().zip(weights).collect(),
             explanation,
             code,

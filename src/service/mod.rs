@@ -11,6 +11,7 @@ mod explain;
 mod explore;
 mod imagine;
 mod learn;
+mod moodboard;
 mod pool;
 mod profiles;
 mod ranking;
@@ -22,6 +23,7 @@ use std::sync::Arc;
 pub use error::{Error, Result};
 pub use explain::ProfileTaste;
 pub use imagine::{Generation, ImageFile, JobLimits};
+pub use moodboard::{MOODBOARD_MAX_IMAGES, Moodboard, MoodboardImage};
 pub use pool::{NextPair, POOL_PROMPTS, PoolProgress};
 pub use profiles::{CreateProfile, ProfileSummary};
 pub use ranking::{LikeResult, VoteResult};
@@ -29,6 +31,7 @@ pub use settings::SettingsView;
 
 use crate::config::Config;
 use crate::domain::UserId;
+use crate::fetch::{FetchLimits, Fetcher};
 use crate::store::Store;
 
 /// The service; cheap to clone and share between tasks.
@@ -42,6 +45,8 @@ pub struct Service {
     pool_lock: Arc<tokio::sync::Mutex<()>>,
     /// Running generations and cooldowns per user.
     jobs: JobLimits,
+    /// Fetches image links users give, from public addresses only.
+    fetcher: Fetcher,
 }
 
 impl Service {
@@ -54,7 +59,14 @@ impl Service {
             images_dir: data_dir.join("images"),
             pool_lock: Arc::new(tokio::sync::Mutex::new(())),
             jobs,
+            fetcher: Fetcher::new(FetchLimits::default()),
         }
+    }
+
+    /// The same service fetching image links with `fetcher` (tests use one that may reach
+    /// loopback servers).
+    pub fn with_fetcher(self, fetcher: Fetcher) -> Service {
+        Service { fetcher, ..self }
     }
 
     /// Where image files live.

@@ -98,6 +98,18 @@ impl Service {
         })
     }
 
+    /// The pool images of `version`, in the order they were drawn.
+    pub async fn ranking_pool(&self, version: &str) -> Result<Vec<Image>> {
+        self.check_version(version)?;
+        Ok(self
+            .store
+            .rankable_images(version, SPACE, 0)
+            .await?
+            .into_iter()
+            .filter(|i| i.image.origin == Origin::Pool)
+            .collect())
+    }
+
     /// Indices of the two images to show, chosen among pairs within each group.
     async fn choose_pair(&self, profile: &Profile, images: &[Ranked]) -> Result<(usize, usize)> {
         let std = self.standardizer(&profile.version).await?;

@@ -138,6 +138,45 @@ impl Store {
         })
     }
 
+    /// Records many answered pairs for one profile in a single transaction (imports, and the
+    /// large databases benchmarks need). Returns how many were stored.
+    pub async fn import_votes(
+        &self,
+        user: UserId,
+        profile: &ProfileId,
+        prompt: &str,
+        votes: &[(i64, i64, Choice)],
+    ) -> Result<u64, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let now = now_ms();
+        for &(left, right, choice) in votes {
+            let pair = sqlx::query(
+                "INSERT INTO pairs (user_id, profile_id, left_image, right_image, prompt, created_at)
+                 VALUES (?, ?, ?, ?, ?, ?)",
+            )
+            .bind(user_to_sql(user))
+            .bind(&profile.0)
+            .bind(left)
+            .bind(right)
+            .bind(prompt)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?
+            .last_insert_rowid();
+            sqlx::query(
+                "INSERT INTO votes (pair_id, profile_id, choice, created_at) VALUES (?, ?, ?, ?)",
+            )
+            .bind(pair)
+            .bind(&profile.0)
+            .bind(choice.as_str())
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(votes.len() as u64)
+    }
+
     /// What a profile's answered pairs say, oldest first: the two images' style vectors in
     /// `space` and which one won. Skips and pairs with an unmeasured image are left out.
     pub async fn answered_pairs(

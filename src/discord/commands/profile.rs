@@ -130,10 +130,13 @@ async fn show(
     send(ctx, view).await
 }
 
-/// The chart of what a profile likes (`taste.weights` per axis), as a PNG for `/profile show`.
-/// None yet: this is where `render::chart::taste_chart` goes once it lands.
-fn taste_chart(_taste: &ProfileTaste) -> Option<Attachment> {
-    None
+/// The chart of what a profile likes, as a PNG for `/profile show`; none while nothing stands
+/// out.
+fn taste_chart(taste: &ProfileTaste) -> Option<Attachment> {
+    taste.chart_png.as_ref().map(|png| Attachment {
+        name: "taste.png".into(),
+        bytes: png.clone(),
+    })
 }
 
 /// Make a profile the one bare `--p` uses for its version.

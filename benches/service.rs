@@ -1,0 +1,122 @@
+//! Vote → next pair ready, in-process, on a database of 10,000 users and 1,000,000 votes.
+//!
+//! Run: `cargo bench --bench service`. The first run builds the database (a few minutes) in
+//! `target/bench-db/` and later runs reuse it. Besides criterion's mean, the bench prints the
+//! p50/p99 of 500 timed rounds, since the goal is a tail latency (p99 ≤ 30 ms on 2 cores).
+//! Each round answers the pending pair of one of the users (a random one each time) and gets
+//! that user's next pair: the refit from the profile's votes, the active choice among the
+//! pool's candidate pairs, and the composed pair PNG.
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use criterion::{Criterion, criterion_group, criterion_main};
+use rand::rngs::StdRng;
+use rand::{RngExt, SeedableRng};
+use tastebud::config::Config;
+use tastebud::domain::{Choice, UserId};
+use tastebud::service::Service;
+use tastebud::store::Store;
+
+const USERS: u64 = 10_000;
+const VOTES_PER_USER: usize = 100;
+const VERSION: &str = "7";
+
+fn db_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/bench-db")
+}
+
+/// Opens the benchmark database, building it on first use.
+async fn service() -> Service {
+    let dir = db_dir();
+    let ready = dir.join("ready");
+    let config = Config::defaults().expect("config");
+    if !ready.exists() {
+        let _ = std::fs::remove_dir_all(&dir);
+        let store = Store::open_in(&dir).await.expect("open");
+        let service = Service::new(store.clone(), config.clone(), &dir);
+        eprintln!("building the pool…");
+        service
+            .build_pool(VERSION, None, &|_, _| {})
+            .await
+            .expect("pool");
+        let pool = service.ranking_pool(VERSION).await.expect("pool images");
+        let mut rng = StdRng::seed_from_u64(7);
+        eprintln!("recording {} votes…", USERS as usize * VOTES_PER_USER);
+        for u in 1..=USERS {
+            let user = UserId(u);
+            let global = service.global_profile(user, VERSION).await.expect("user");
+            let votes: Vec<(i64, i64, Choice)> = (0..VOTES_PER_USER)
+                .map(|_| {
+                    let a = &pool[rng.random_range(0..pool.len())];
+                    let b = &pool[rng.random_range(0..pool.len())];
+                    let choice = if rng.random_bool(0.5) {
+                        Choice::Left
+                    } else {
+                        Choice::Right
+                    };
+                    (a.id, b.id, choice)
+                })
+                .collect();
+            store
+                .import_votes(user, &global.profile.id, "bench", &votes)
+                .await
+                .expect("votes");
+            if u % 1000 == 0 {
+                eprintln!("  {u} users");
+            }
+        }
+        store.close().await;
+        std::fs::write(&ready, b"ok").expect("mark ready");
+    }
+    let store = Store::open_in(&dir).await.expect("open");
+    Service::new(store, config, &dir)
+}
+
+fn bench_vote_to_next_pair(c: &mut Criterion) {
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    let service = rt.block_on(service());
+    let mut rng = StdRng::seed_from_u64(11);
+    // One pending pair per user touched, answered on the next round for that user.
+    let mut pending = std::collections::HashMap::new();
+    let mut round = |rng: &mut StdRng| {
+        let user = UserId(rng.random_range(1..=USERS));
+        rt.block_on(async {
+            if let Some(pair) = pending.remove(&user) {
+                service.vote(user, pair, Choice::Left).await.expect("vote");
+            }
+            let next = service.next_pair(user, None).await.expect("next pair");
+            pending.insert(user, next.pair.id);
+        });
+    };
+    // Warm up, then the tail latency of one full round (vote + next pair).
+    for _ in 0..20 {
+        round(&mut rng);
+    }
+    let mut times: Vec<Duration> = (0..500)
+        .map(|_| {
+            let start = Instant::now();
+            round(&mut rng);
+            start.elapsed()
+        })
+        .collect();
+    times.sort();
+    let at = |q: f64| times[((times.len() as f64 * q) as usize).min(times.len() - 1)];
+    eprintln!(
+        "vote → next pair over {} rounds: p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
+        times.len(),
+        at(0.50).as_secs_f64() * 1e3,
+        at(0.99).as_secs_f64() * 1e3,
+        times[times.len() - 1].as_secs_f64() * 1e3
+    );
+    c.bench_function("vote then next pair, 10k users / 1M votes", |b| {
+        b.iter(|| round(&mut rng))
+    });
+}
+
+criterion_group! {
+    name = benches;
+    config = Criterion::default().sample_size(50);
+    targets = bench_vote_to_next_pair
+}
+criterion_main!(benches);

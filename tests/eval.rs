@@ -1,0 +1,108 @@
+//! `tastebud eval` end to end on a small pool: the JSON-lines rater protocol through `sh -c`,
+//! a built-in rater that is learnt, and the report's shape.
+
+use tastebud::config::Config;
+use tastebud::eval::{Options, run};
+
+/// A pool of 3 prompts × 6 styles at 64 px, 64 px generations: small enough for debug builds.
+const SMALL: &str = "
+[ranking]
+pool_prompts = 3
+pool_styles = 6
+pool_image_size = 64
+[render]
+size = 64
+";
+
+fn options(rater: &str, out: &std::path::Path, strategies: &[&str]) -> Options {
+    Options {
+        rater: rater.to_string(),
+        votes: 20,
+        strategies: strategies.iter().map(|s| s.to_string()).collect(),
+        version: None,
+        holdout: 40,
+        seed: 3,
+        out: out.to_path_buf(),
+        win_grids: 1,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_command_rater_speaks_json_lines_and_the_report_is_written() {
+    let out = tempfile::tempdir().unwrap();
+    let log = out.path().join("questions.log");
+    // Logs every question and always answers "left", echoing the id.
+    let rater = format!(
+        "tee {} | sed -u 's/.*\"id\":\"\\([^\"]*\\)\".*/{{\"id\":\"\\1\",\"choice\":\"left\"}}/'",
+        log.display()
+    );
+    let config = Config::with_overrides(SMALL).unwrap();
+    let report = run(&config, &options(&rater, out.path(), &["random"]))
+        .await
+        .unwrap();
+    assert_eq!(report.runs.len(), 1);
+    let r = &report.runs[0];
+    assert_eq!(
+        r.accuracy.iter().map(|a| a.votes).collect::<Vec<_>>(),
+        vec![10, 20]
+    );
+    assert!(r.accuracy.iter().all(|a| a.pairs == 40));
+    assert_eq!(
+        r.win_rate.iter().map(|w| w.stylize).collect::<Vec<_>>(),
+        vec![0, 100, 250, 1000]
+    );
+    assert!(r.win_rate.iter().all(|w| w.comparisons == 4));
+    // Questions carry absolute paths of PNG files that exist, and the prompt.
+    let questions = std::fs::read_to_string(&log).unwrap();
+    let lines: Vec<serde_json::Value> = questions
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 40 + 20 + 4 * 4);
+    for q in &lines {
+        for side in ["left", "right"] {
+            let path = std::path::Path::new(q[side].as_str().unwrap());
+            assert!(path.is_absolute() && path.extension().unwrap() == "png");
+        }
+        assert!(!q["prompt"].as_str().unwrap().is_empty());
+    }
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.path().join("report.json")).unwrap())
+            .unwrap();
+    assert_eq!(json["runs"][0]["strategy"], "random");
+    assert_eq!(json["runs"][0]["accuracy"][1]["votes"], 20);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_builtin_rater_is_learnt_better_than_chance_and_likes_its_p_images() {
+    let out = tempfile::tempdir().unwrap();
+    let config = Config::with_overrides(SMALL).unwrap();
+    let report = run(&config, &options("builtin:bright", out.path(), &["active"]))
+        .await
+        .unwrap();
+    let r = &report.runs[0];
+    let last = r.accuracy.last().unwrap();
+    assert_eq!(last.votes, 20);
+    assert!(last.accuracy > 0.7, "{:?}", r.accuracy);
+    let win = |s: u32| r.win_rate.iter().find(|w| w.stylize == s).unwrap().win_rate;
+    assert!(win(1000) > win(0), "{:?}", r.win_rate);
+}
+
+#[tokio::test]
+async fn a_rater_that_breaks_the_protocol_is_a_clear_error() {
+    let out = tempfile::tempdir().unwrap();
+    let config = Config::with_overrides(SMALL).unwrap();
+    let err = run(&config, &options("echo nonsense", out.path(), &["random"]))
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(err.starts_with("the rater: answered \"nonsense\""), "{err}");
+    let err = run(&config, &options("true", out.path(), &["random"]))
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("exited before answering") || err.contains("cannot write"),
+        "{err}"
+    );
+}
