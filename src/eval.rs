@@ -263,7 +263,7 @@ async fn run_strategy(
     config.limits.cooldown_secs = 0;
     let dir = tempfile::tempdir().map_err(|e| EvalError::Setup(format!("temp dir: {e}")))?;
     let store = Store::open_in(dir.path()).await?;
-    let service = Service::new(store.clone(), config, dir.path());
+    let service = Service::new(store.clone(), config, dir.path()).with_seed(options.seed);
     service.build_pool(version, None, &|_, _| {}).await?;
     let std = service.pool_standardizer(version).await?;
     let mut rater = RaterProcess::start(&options.rater, std.clone(), options.seed).await?;

@@ -4,14 +4,15 @@
 use tastebud::config::Config;
 use tastebud::eval::{Options, run};
 
-/// A pool of 3 prompts × 6 styles at 64 px, 64 px generations: small enough for debug builds.
+/// A pool of 3 prompts × 6 styles at 128 px (the size the style descriptor analyses at), and
+/// 128 px generations: small enough for debug builds.
 const SMALL: &str = "
 [ranking]
 pool_prompts = 3
 pool_styles = 6
-pool_image_size = 64
+pool_image_size = 128
 [render]
-size = 64
+size = 128
 ";
 
 fn options(rater: &str, out: &std::path::Path, strategies: &[&str]) -> Options {
@@ -77,22 +78,27 @@ async fn a_command_rater_speaks_json_lines_and_the_report_is_written() {
 async fn a_builtin_rater_is_learnt_better_than_chance_and_likes_its_p_images() {
     let out = tempfile::tempdir().unwrap();
     let config = Config::with_overrides(SMALL).unwrap();
-    let report = run(&config, &options("builtin:bright", out.path(), &["active"]))
-        .await
-        .unwrap();
+    let mut opts = options("builtin:bright", out.path(), &["active"]);
+    opts.win_grids = 6;
+    let report = run(&config, &opts).await.unwrap();
     let r = &report.runs[0];
     let last = r.accuracy.last().unwrap();
     assert_eq!(last.votes, 20);
     assert!(last.accuracy > 0.7, "{:?}", r.accuracy);
     let win = |s: u32| r.win_rate.iter().find(|w| w.stylize == s).unwrap().win_rate;
-    assert!(win(1000) > win(0), "{:?}", r.win_rate);
+    assert!(win(1000) > 0.6, "{:?}", r.win_rate);
+    // The plots are drawn next to the report.
+    for plot in ["learning_curves.png", "win_rate.png"] {
+        let image = image::open(out.path().join(plot)).unwrap();
+        assert_eq!(image.width(), 800);
+    }
 }
 
 #[tokio::test]
 async fn a_rater_that_breaks_the_protocol_is_a_clear_error() {
     let out = tempfile::tempdir().unwrap();
     let config = Config::with_overrides(SMALL).unwrap();
-    let err = run(&config, &options("echo nonsense", out.path(), &["random"]))
+    let err = run(&config, &options("read q; echo nonsense; sleep 5", out.path(), &["random"]))
         .await
         .unwrap_err()
         .to_string();

@@ -423,3 +423,147 @@ async fn a_cooldown_spaces_generations() {
     );
     assert!(w.service.imagine(BOB, "a fox", no_progress()).await.is_ok());
 }
+
+/// A PNG of `side`² pixels in one colour.
+fn png(side: u32, rgb: [u8; 3]) -> Vec<u8> {
+    let image = image::RgbImage::from_pixel(side, side, image::Rgb(rgb));
+    let mut out = std::io::Cursor::new(Vec::new());
+    image.write_to(&mut out, image::ImageFormat::Png).unwrap();
+    out.into_inner()
+}
+
+async fn moodboard(w: &World, name: &str) -> tastebud::domain::ProfileId {
+    rank(w, ALICE, 6).await;
+    w.service
+        .create_profile(
+            ALICE,
+            CreateProfile {
+                kind: ProfileKind::Moodboard,
+                version: None,
+                name: name.into(),
+            },
+        )
+        .await
+        .unwrap()
+        .profile
+        .id
+}
+
+#[tokio::test]
+async fn a_moodboard_gets_a_code_per_image_set_and_an_equal_set_gets_its_earlier_code() {
+    use tastebud::service::MoodboardImage::{Generation, Upload};
+    let w = World::new(SMALL).await;
+    let id = moodboard(&w, "Warm").await;
+    let empty = w.service.moodboard(ALICE, &id).await.unwrap();
+    assert!(empty.code.is_none() && empty.images.is_empty());
+    let err = w
+        .service
+        .imagine(ALICE, &format!("a fox --p {}", id.0), no_progress())
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "Your moodboard \"Warm\" has no images yet: add some with /moodboard add."
+    );
+
+    let one = w
+        .service
+        .moodboard_add(ALICE, &id, vec![Upload(png(32, [220, 120, 40]))])
+        .await
+        .unwrap();
+    let first = one.code.clone().expect("a code for one image");
+    assert_eq!(one.profile.points, 1);
+    let mine = w
+        .service
+        .imagine(ALICE, "a fox --seed 2", no_progress())
+        .await
+        .unwrap()
+        .remove(0);
+    let two = w
+        .service
+        .moodboard_add(ALICE, &id, vec![Generation(mine.images[0])])
+        .await
+        .unwrap();
+    let second = two.code.clone().unwrap();
+    assert_ne!(first.code, second.code);
+    assert_eq!(two.images.len(), 2);
+
+    let back = w
+        .service
+        .moodboard_remove(ALICE, &id, mine.images[0])
+        .await
+        .unwrap();
+    assert_eq!(back.code.unwrap().code, first.code, "the same set, the same code");
+    let again = w
+        .service
+        .moodboard_add(ALICE, &id, vec![Generation(mine.images[0])])
+        .await
+        .unwrap();
+    assert_eq!(again.code.unwrap().code, second.code);
+    assert_eq!(w.service.list_codes(ALICE).await.unwrap().iter().filter(|c| c.profile == id).count(), 2);
+
+    // The moodboard's ID in a prompt runs as its current code.
+    let run = w
+        .service
+        .imagine(ALICE, &format!("a fox --p {} --seed 3", id.0), no_progress())
+        .await
+        .unwrap()
+        .remove(0);
+    assert_eq!(run.prompt_run, format!("a fox --p {} --seed 3", second.code));
+    // Moodboards are not ranked.
+    assert!(matches!(
+        w.service.next_pair(ALICE, Some(&id)).await,
+        Err(Error::MoodboardNotRanked(_))
+    ));
+}
+
+#[tokio::test]
+async fn bad_moodboard_images_are_refused_and_change_nothing() {
+    use tastebud::service::MoodboardImage::{Generation, Link, Upload};
+    let w = World::new(SMALL).await;
+    let id = moodboard(&w, "Picky").await;
+    let bobs = w
+        .service
+        .imagine(BOB, "a fox --seed 2", no_progress())
+        .await
+        .unwrap()
+        .remove(0);
+    let not_yours = format!("Image {} is not one of your generations.", bobs.images[0]);
+    let cases: Vec<(Vec<tastebud::service::MoodboardImage>, &str)> = vec![
+        (
+            vec![Upload(b"just some text, named cat.png".to_vec())],
+            "That file is not an image (PNG, JPEG, WebP or GIF).",
+        ),
+        (
+            // One good image does not let a bad one through with it.
+            vec![Upload(png(16, [1, 2, 3])), Upload(png(16, [9, 9, 9])[..40].to_vec())],
+            "That image is damaged and can't be read.",
+        ),
+        (
+            vec![Link("http://127.0.0.1:9/cat.png".into())],
+            "That link points to a private or local address; tastebud only fetches images from public addresses.",
+        ),
+        (
+            vec![Link("file:///etc/passwd".into())],
+            "Only http:// and https:// links can be used.",
+        ),
+        (
+            vec![Generation(bobs.images[0])],
+            &not_yours,
+        ),
+    ];
+    for (sources, message) in cases {
+        let err = w.service.moodboard_add(ALICE, &id, sources).await.unwrap_err();
+        assert_eq!(err.to_string(), message);
+    }
+    let board = w.service.moodboard(ALICE, &id).await.unwrap();
+    assert!(board.images.is_empty() && board.code.is_none());
+    // Only moodboards take images.
+    let global = w.global(ALICE, "7").await;
+    let err = w
+        .service
+        .moodboard_add(ALICE, &global, vec![Upload(png(16, [1, 2, 3]))])
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::NotAMoodboard(_)), "{err}");
+}

@@ -153,7 +153,7 @@ impl Service {
     ) -> Result<Code> {
         for _ in 0..MINT_ATTEMPTS {
             let code = Code {
-                code: mint_code(&mut rand::rng()),
+                code: mint_code(&mut self.rng()),
                 profile: profile.id.clone(),
                 owner: profile.owner,
                 version: profile.version.clone(),
@@ -174,7 +174,7 @@ impl Service {
 
     /// A random 32-bit seed for renders whose prompt names none.
     pub(super) fn random_seed(&self) -> u32 {
-        rand::rng().random()
+        self.rng().random()
     }
 }
 

@@ -29,6 +29,9 @@ pub use profiles::{CreateProfile, ProfileSummary};
 pub use ranking::{LikeResult, VoteResult};
 pub use settings::SettingsView;
 
+use rand::SeedableRng;
+use rand::rngs::StdRng;
+
 use crate::config::Config;
 use crate::domain::UserId;
 use crate::fetch::{FetchLimits, Fetcher};
@@ -47,6 +50,9 @@ pub struct Service {
     jobs: JobLimits,
     /// Fetches image links users give, from public addresses only.
     fetcher: Fetcher,
+    /// The service's randomness (pair choice and sides, seeds, codes); seeded by
+    /// [`Service::with_seed`] for reproducible evaluations.
+    rng: Arc<std::sync::Mutex<StdRng>>,
 }
 
 impl Service {
@@ -60,7 +66,26 @@ impl Service {
             pool_lock: Arc::new(tokio::sync::Mutex::new(())),
             jobs,
             fetcher: Fetcher::new(FetchLimits::default()),
+            rng: Arc::new(std::sync::Mutex::new(StdRng::from_rng(&mut rand::rng()))),
         }
+    }
+
+    /// The same service drawing its random choices from `seed`, so that a sequence of calls
+    /// is reproducible (`tastebud eval --seed`).
+    pub fn with_seed(self, seed: u64) -> Service {
+        Service {
+            rng: Arc::new(std::sync::Mutex::new(StdRng::seed_from_u64(seed))),
+            ..self
+        }
+    }
+
+    /// A generator for one call's random choices, split off the service's.
+    fn rng(&self) -> StdRng {
+        let mut shared = self
+            .rng
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        StdRng::from_rng(&mut *shared)
     }
 
     /// The same service fetching image links with `fetcher` (tests use one that may reach

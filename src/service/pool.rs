@@ -81,7 +81,7 @@ impl Service {
         let images = self.rankable(&profile.version).await?;
         let (left, right) = self.choose_pair(&profile, &images).await?;
         let prompt = images[left].image.prompt.clone();
-        let (left, right) = if rand::rng().random_bool(0.5) {
+        let (left, right) = if self.rng().random_bool(0.5) {
             (&images[left], &images[right])
         } else {
             (&images[right], &images[left])
@@ -152,7 +152,7 @@ impl Service {
             &posterior,
             &diffs,
             &recent,
-            &mut StdRng::from_rng(&mut rand::rng()),
+            &mut self.rng(),
         )
         .map_err(|e| Error::Bug(format!("pair selection: {e}")))?
         .ok_or(Error::PoolEmpty {

@@ -16,7 +16,7 @@ use nalgebra::{DMatrix, DVector};
 use serde::{Deserialize, Serialize};
 
 /// Default distance, in knob units, that a unit taste moves the knobs per 100 of stylize.
-pub const DEFAULT_REACH: f32 = 0.3;
+pub const DEFAULT_REACH: f32 = 0.6;
 
 /// A fitted knob → style linear map for one backend and version.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
