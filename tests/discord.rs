@@ -590,6 +590,48 @@ async fn p_needs_an_unlock_then_carries_the_code_and_the_grid_can_be_upscaled_an
         upscaled.json
     );
 
+    // The upscale names the image's id, which puts it on its author's moodboard.
+    let image: i64 = content(&upscaled.json["data"])
+        .split("Image id `")
+        .nth(1)
+        .and_then(|rest| rest.split('`').next())
+        .and_then(|id| id.parse().ok())
+        .unwrap_or_else(|| panic!("no image id in {}", upscaled.json));
+    let foxes = world
+        .service
+        .create_profile(
+            UserId(ALICE),
+            CreateProfile {
+                kind: ProfileKind::Moodboard,
+                version: None,
+                name: "Foxes".into(),
+            },
+        )
+        .await
+        .unwrap()
+        .profile
+        .id;
+    let generation = json!({"name": "generation", "type": 4, "value": image});
+    let said = moodboard_add(&fake, ALICE, &foxes, vec![generation.clone()], &[]).await;
+    assert!(
+        said.starts_with("Added 1 image to **Foxes**; it has 1 image now.\nCode: `"),
+        "{said}"
+    );
+    let shown = moodboard_command(
+        &fake,
+        ALICE,
+        "show",
+        json!([{"name": "moodboard", "type": 3, "value": foxes.0}]),
+    )
+    .await;
+    assert!(
+        shown.contains(&format!("\n`{image}` · your generation *a fox in snow")),
+        "{shown}"
+    );
+    // Bob can't add Alice's images to a moodboard, nor reach hers.
+    let said = moodboard_add(&fake, BOB, &foxes, vec![generation], &[]).await;
+    assert_eq!(said, format!("You have no profile {}.", foxes.0));
+
     // ❤️ by Bob counts for Bob; ❤️ by Alice on her own image is refused.
     let heart = find_component(&grid.json, "❤️2");
     let (_, liked) = answer(&fake, &fake.click(BOB, &heart, None).await).await;
@@ -1013,6 +1055,18 @@ async fn an_attachment_declared_too_large_is_refused_before_it_is_downloaded() {
     let said = moodboard_add(&fake, ALICE, &board, vec![], std::slice::from_ref(&big)).await;
     assert_eq!(said, "“big.png” is 11 MB; images can be at most 10 MB.");
     assert_eq!(fake.downloads(&big).await, 0);
+    assert_eq!(images_on(&world, &board).await, 0);
+
+    // A file larger than declared is cut off at the limit.
+    let mut liar = fake
+        .attachment("liar.png", "image/png", &vec![0; 10 * 1024 * 1024 + 1])
+        .await;
+    liar["size"] = json!(1000);
+    let said = moodboard_add(&fake, ALICE, &board, vec![], std::slice::from_ref(&liar)).await;
+    assert_eq!(
+        said,
+        "“liar.png” is larger than 10 MB, the most an image can be."
+    );
     assert_eq!(images_on(&world, &board).await, 0);
 
     // With nothing to add, the command says what it takes.
