@@ -7,7 +7,7 @@ use common::World;
 use fake_discord::{FakeDiscord, Request, TOKEN};
 use serde_json::{Value, json};
 use tastebud::discord::{self, Options, RunError};
-use tastebud::domain::{Code, ProfileKind, UserId};
+use tastebud::domain::{Code, ProfileId, ProfileKind, UserId};
 use tastebud::service::CreateProfile;
 use tokio::task::JoinHandle;
 
@@ -105,6 +105,7 @@ async fn commands_are_registered_in_the_guild() {
         "rank",
         "imagine",
         "explore",
+        "moodboard",
     ] {
         assert!(names.contains(&name), "{name} not registered: {names:?}");
     }
@@ -589,6 +590,48 @@ async fn p_needs_an_unlock_then_carries_the_code_and_the_grid_can_be_upscaled_an
         upscaled.json
     );
 
+    // The upscale names the image's id, which puts it on its author's moodboard.
+    let image: i64 = content(&upscaled.json["data"])
+        .split("Image id `")
+        .nth(1)
+        .and_then(|rest| rest.split('`').next())
+        .and_then(|id| id.parse().ok())
+        .unwrap_or_else(|| panic!("no image id in {}", upscaled.json));
+    let foxes = world
+        .service
+        .create_profile(
+            UserId(ALICE),
+            CreateProfile {
+                kind: ProfileKind::Moodboard,
+                version: None,
+                name: "Foxes".into(),
+            },
+        )
+        .await
+        .unwrap()
+        .profile
+        .id;
+    let generation = json!({"name": "generation", "type": 4, "value": image});
+    let said = moodboard_add(&fake, ALICE, &foxes, vec![generation.clone()], &[]).await;
+    assert!(
+        said.starts_with("Added 1 image to **Foxes**; it has 1 image now.\nCode: `"),
+        "{said}"
+    );
+    let shown = moodboard_command(
+        &fake,
+        ALICE,
+        "show",
+        json!([{"name": "moodboard", "type": 3, "value": foxes.0}]),
+    )
+    .await;
+    assert!(
+        shown.contains(&format!("\n`{image}` · your generation *a fox in snow")),
+        "{shown}"
+    );
+    // Bob can't add Alice's images to a moodboard, nor reach hers.
+    let said = moodboard_add(&fake, BOB, &foxes, vec![generation], &[]).await;
+    assert_eq!(said, format!("You have no profile {}.", foxes.0));
+
     // ❤️ by Bob counts for Bob; ❤️ by Alice on her own image is refused.
     let heart = find_component(&grid.json, "❤️2");
     let (_, liked) = answer(&fake, &fake.click(BOB, &heart, None).await).await;
@@ -711,5 +754,329 @@ async fn reroll_is_the_authors_and_explore_shows_other_peoples_images_to_like() 
         content(&empty).starts_with("Nothing to explore yet"),
         "{empty}"
     );
+    bot.abort();
+}
+
+/// A small PNG that decodes: a 48×32 gradient.
+fn png() -> Vec<u8> {
+    let image = image::RgbImage::from_fn(48, 32, |x, y| {
+        image::Rgb([(x * 5) as u8, (y * 7) as u8, (x * y % 256) as u8])
+    });
+    let mut out = std::io::Cursor::new(Vec::new());
+    image
+        .write_to(&mut out, image::ImageFormat::Png)
+        .expect("encode a PNG");
+    out.into_inner()
+}
+
+/// A world whose global profiles unlock at 3 points, with the bot running and Alice's V7
+/// global profile unlocked by 3 votes; Alice then creates the moodboard "Dusk" with
+/// `/moodboard create`. Returns the bot and the moodboard's ID.
+async fn alice_with_a_moodboard(
+    world: &World,
+    fake: &FakeDiscord,
+) -> (JoinHandle<Result<(), RunError>>, ProfileId) {
+    let bot = start_bot(world, fake);
+    fake.wait_ready(1).await;
+    let global = world.global(UserId(ALICE), "7").await;
+    world.votes(UserId(ALICE), &global, 3).await;
+    let token = fake
+        .slash(
+            ALICE,
+            "moodboard",
+            json!([{"name": "create", "type": 1, "options": [
+                {"name": "name", "type": 3, "value": "Dusk"}
+            ]}]),
+        )
+        .await;
+    let (kind, data) = answer(fake, &token).await;
+    assert_eq!(kind, 4);
+    assert!(is_ephemeral(&data));
+    assert!(
+        content(&data).starts_with("Created **Dusk** · moodboard for V7 · ID `"),
+        "{data}"
+    );
+    let boards: Vec<ProfileId> = world
+        .service
+        .list_profiles(UserId(ALICE))
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|p| p.profile.kind == ProfileKind::Moodboard)
+        .map(|p| p.profile.id)
+        .collect();
+    assert_eq!(boards.len(), 1);
+    assert!(content(&data).contains(&boards[0].0), "{data}");
+    (bot, boards[0].clone())
+}
+
+/// `/moodboard add` from `user` with `options` (beside the moodboard) and `files` attached:
+/// the text of the answer, which must come by editing a private "thinking…".
+async fn moodboard_add(
+    fake: &FakeDiscord,
+    user: u64,
+    board: &ProfileId,
+    mut options: Vec<Value>,
+    files: &[Value],
+) -> String {
+    options.insert(0, json!({"name": "moodboard", "type": 3, "value": board.0}));
+    for (k, file) in files.iter().enumerate() {
+        options.push(json!({"name": format!("image{}", k + 1), "type": 11, "value": file["id"]}));
+    }
+    let token = fake
+        .slash_with(
+            user,
+            "moodboard",
+            json!([{"name": "add", "type": 1, "options": options}]),
+            Some(files),
+        )
+        .await;
+    let (kind, thinking) = answer(fake, &token).await;
+    assert_eq!(kind, 5, "acknowledged at once: {thinking}");
+    assert!(is_ephemeral(&thinking));
+    let edit = fake.edit(&token, |_| true).await;
+    content(&edit.json).to_string()
+}
+
+/// `/moodboard <sub>` from `user` with `options`: the immediate private answer's text.
+async fn moodboard_command(fake: &FakeDiscord, user: u64, sub: &str, options: Value) -> String {
+    let token = fake
+        .slash(
+            user,
+            "moodboard",
+            json!([{"name": sub, "type": 1, "options": options}]),
+        )
+        .await;
+    let (kind, data) = answer(fake, &token).await;
+    assert_eq!(kind, 4, "{data}");
+    assert!(is_ephemeral(&data), "{data}");
+    content(&data).to_string()
+}
+
+async fn images_on(world: &World, board: &ProfileId) -> usize {
+    world
+        .service
+        .moodboard(UserId(ALICE), board)
+        .await
+        .unwrap()
+        .images
+        .len()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_attached_file_that_is_not_an_image_is_refused_and_the_moodboard_stays_empty() {
+    let world = World::new(SMALL).await;
+    let fake = FakeDiscord::start().await;
+    let (bot, board) = alice_with_a_moodboard(&world, &fake).await;
+
+    let notes = fake
+        .attachment(
+            "notes.txt",
+            "text/plain; charset=utf-8",
+            b"Shopping: eggs, milk, paint.\n",
+        )
+        .await;
+    let said = moodboard_add(&fake, ALICE, &board, vec![], std::slice::from_ref(&notes)).await;
+    assert_eq!(said, "That file is not an image (PNG, JPEG, WebP or GIF).");
+    assert_eq!(
+        fake.downloads(&notes).await,
+        1,
+        "fetched from Discord's URL"
+    );
+    let shown = world
+        .service
+        .moodboard(UserId(ALICE), &board)
+        .await
+        .unwrap();
+    assert!(shown.images.is_empty());
+    assert!(shown.code.is_none());
+    bot.abort();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_link_to_a_loopback_address_is_refused_without_being_fetched() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    // A real server on loopback with a real PNG behind the link.
+    let hits = Arc::new(AtomicUsize::new(0));
+    let served = hits.clone();
+    let bytes = png();
+    let app = axum::Router::new().route(
+        "/x.png",
+        axum::routing::get(move || {
+            served.fetch_add(1, Ordering::SeqCst);
+            let bytes = bytes.clone();
+            async move { ([(axum::http::header::CONTENT_TYPE, "image/png")], bytes) }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let link = format!("http://{}/x.png", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    let check = reqwest::get(&link).await.unwrap();
+    assert!(check.status().is_success());
+    assert_eq!(
+        hits.swap(0, Ordering::SeqCst),
+        1,
+        "the server serves the PNG"
+    );
+
+    let world = World::new(SMALL).await;
+    let fake = FakeDiscord::start().await;
+    let (bot, board) = alice_with_a_moodboard(&world, &fake).await;
+    let said = moodboard_add(
+        &fake,
+        ALICE,
+        &board,
+        vec![json!({"name": "link", "type": 3, "value": link})],
+        &[],
+    )
+    .await;
+    assert_eq!(
+        said,
+        "That link points to a private or local address; tastebud only fetches images from \
+         public addresses."
+    );
+    assert_eq!(hits.load(Ordering::SeqCst), 0, "the link was never fetched");
+    assert_eq!(images_on(&world, &board).await, 0);
+    bot.abort();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_attached_png_is_added_and_show_lists_it_with_the_moodboards_code() {
+    let world = World::new(SMALL).await;
+    let fake = FakeDiscord::start().await;
+    let (bot, board) = alice_with_a_moodboard(&world, &fake).await;
+
+    let (_, empty) = answer(
+        &fake,
+        &fake
+            .slash(
+                ALICE,
+                "moodboard",
+                json!([{"name": "list", "type": 1, "options": []}]),
+            )
+            .await,
+    )
+    .await;
+    assert!(
+        content(&empty).contains("**Dusk** · `")
+            && content(&empty).contains("0 images · no code yet"),
+        "{empty}"
+    );
+
+    let photo = fake.attachment("dusk.png", "image/png", &png()).await;
+    let said = moodboard_add(&fake, ALICE, &board, vec![], std::slice::from_ref(&photo)).await;
+    assert_eq!(fake.downloads(&photo).await, 1);
+    let stored = world
+        .service
+        .moodboard(UserId(ALICE), &board)
+        .await
+        .unwrap();
+    assert_eq!(stored.images.len(), 1);
+    let image = stored.images[0].id;
+    let code = stored.code.expect("a code for the new image set").code;
+    assert_eq!(
+        said,
+        format!(
+            "Added 1 image to **Dusk**; it has 1 image now.\nCode: `{code}` (anyone can use it: \
+             `--p {code}`)"
+        )
+    );
+
+    let shown = moodboard_command(
+        &fake,
+        ALICE,
+        "show",
+        json!([{"name": "moodboard", "type": 3, "value": board.0}]),
+    )
+    .await;
+    assert!(shown.contains(&format!("Code: `{code}`")), "{shown}");
+    assert!(shown.contains("**1 image**"), "{shown}");
+    assert!(
+        shown.contains(&format!("\n`{image}` · an uploaded file or link · <t:")),
+        "{shown}"
+    );
+    let listed = moodboard_command(&fake, ALICE, "list", json!([])).await;
+    assert!(
+        listed.contains(&format!(
+            "**Dusk** · `{}` · 1 image · code `{code}`",
+            board.0
+        )),
+        "{listed}"
+    );
+
+    // The moodboard is Alice's alone.
+    let (_, refused) = answer(
+        &fake,
+        &fake
+            .slash(
+                BOB,
+                "moodboard",
+                json!([{"name": "show", "type": 1, "options": [
+                    {"name": "moodboard", "type": 3, "value": board.0}
+                ]}]),
+            )
+            .await,
+    )
+    .await;
+    assert_eq!(
+        content(&refused),
+        format!("You have no profile {}.", board.0)
+    );
+
+    // Removing the image empties it again.
+    let removed = moodboard_command(
+        &fake,
+        ALICE,
+        "remove",
+        json!([{"name": "moodboard", "type": 3, "value": board.0},
+               {"name": "image", "type": 4, "value": image}]),
+    )
+    .await;
+    assert!(
+        removed.starts_with(&format!(
+            "Removed image `{image}` from **Dusk**; it has 0 images now."
+        )),
+        "{removed}"
+    );
+    assert_eq!(images_on(&world, &board).await, 0);
+    bot.abort();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_attachment_declared_too_large_is_refused_before_it_is_downloaded() {
+    let world = World::new(SMALL).await;
+    let fake = FakeDiscord::start().await;
+    let (bot, board) = alice_with_a_moodboard(&world, &fake).await;
+
+    let mut big = fake.attachment("big.png", "image/png", &png()).await;
+    big["size"] = json!(11 * 1024 * 1024);
+    let said = moodboard_add(&fake, ALICE, &board, vec![], std::slice::from_ref(&big)).await;
+    assert_eq!(said, "“big.png” is 11 MB; images can be at most 10 MB.");
+    assert_eq!(fake.downloads(&big).await, 0);
+    assert_eq!(images_on(&world, &board).await, 0);
+
+    // A file larger than declared is cut off at the limit.
+    let mut liar = fake
+        .attachment("liar.png", "image/png", &vec![0; 10 * 1024 * 1024 + 1])
+        .await;
+    liar["size"] = json!(1000);
+    let said = moodboard_add(&fake, ALICE, &board, vec![], std::slice::from_ref(&liar)).await;
+    assert_eq!(
+        said,
+        "“liar.png” is larger than 10 MB, the most an image can be."
+    );
+    assert_eq!(images_on(&world, &board).await, 0);
+
+    // With nothing to add, the command says what it takes.
+    let nothing = moodboard_command(
+        &fake,
+        ALICE,
+        "add",
+        json!([{"name": "moodboard", "type": 3, "value": board.0}]),
+    )
+    .await;
+    assert!(nothing.starts_with("Give at least one image"), "{nothing}");
     bot.abort();
 }

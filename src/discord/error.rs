@@ -3,6 +3,7 @@
 use poise::serenity_prelude as serenity;
 
 use super::Data;
+use super::attachments::AttachmentError;
 use crate::service;
 
 /// Why a command or click could not be completed.
@@ -12,6 +13,9 @@ pub enum BotError {
     Service(#[from] service::Error),
     #[error("Discord error: {0}")]
     Discord(#[from] serenity::Error),
+    /// A file attached to a command could not be had; the sentence says why.
+    #[error(transparent)]
+    Attachment(#[from] AttachmentError),
 }
 
 /// A short id that ties a user's error message to its log line.
@@ -31,6 +35,7 @@ pub fn user_message(error: &BotError) -> String {
             }
             None => e.to_string(),
         },
+        BotError::Attachment(e) => e.to_string(),
         BotError::Discord(cause) => {
             let id = incident_id();
             tracing::error!(incident = %id, error = %cause, "Discord error");

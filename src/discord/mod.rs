@@ -5,6 +5,7 @@
 //! working after a restart. Messages are plain [`views::View`]s, turned into Discord's builders
 //! only in `reply.rs`. No poise or serenity type leaves this module.
 
+mod attachments;
 mod commands;
 mod components;
 mod deferred;
@@ -22,6 +23,8 @@ use crate::service::Service;
 /// Shared state of every command and click.
 pub struct Data {
     pub service: Service,
+    /// Fetches files attached to commands (moodboard uploads).
+    pub attachments: attachments::Downloader,
 }
 
 /// How to connect.
@@ -92,6 +95,8 @@ pub async fn run(service: Service, options: Options) -> Result<(), RunError> {
     // Check the token first: if the gateway lookup fails, serenity falls back to Discord's
     // public gateway address and retries forever, which hides a rejected token.
     http.get_current_user().await.map_err(classify)?;
+    let attachments = attachments::Downloader::new(max_attachment_bytes())
+        .map_err(|e| RunError::Connection(format!("cannot set up downloads: {e}")))?;
     let guild = options
         .guild_id
         .or(match service.config().discord.guild_id {
@@ -117,7 +122,10 @@ pub async fn run(service: Service, options: Options) -> Result<(), RunError> {
                     None => poise::builtins::register_globally(ctx, commands).await?,
                 }
                 tracing::info!(user = %ready.user.name, guild = ?guild, "connected to Discord; commands registered");
-                Ok(Data { service })
+                Ok(Data {
+                    service,
+                    attachments,
+                })
             })
         })
         .build();
@@ -127,6 +135,12 @@ pub async fn run(service: Service, options: Options) -> Result<(), RunError> {
         .await
         .map_err(classify)?;
     client.start().await.map_err(classify)
+}
+
+/// The largest attachment downloaded: the largest image the service accepts, so that a file
+/// too large for it is refused before it is fetched.
+fn max_attachment_bytes() -> u64 {
+    crate::render::upload::UploadLimits::default().max_bytes as u64
 }
 
 async fn on_event(

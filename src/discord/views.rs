@@ -6,6 +6,7 @@
 
 pub mod explore;
 mod imagine;
+pub mod moodboard;
 mod rank;
 
 pub use explore::explore;

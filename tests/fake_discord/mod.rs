@@ -2,8 +2,10 @@
 //! serenity's proxy setting) and a gateway websocket that sends HELLO and READY, answers
 //! heartbeats and dispatches INTERACTION_CREATE events. It records everything the bot sends:
 //! interaction callbacks, edits of original responses, follow-ups and channel messages, with
-//! the files of multipart bodies.
+//! the files of multipart bodies. Files users "attach" to commands are served from its
+//! `/attachments/` path, the way Discord's CDN serves them, and their downloads are recorded.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -70,6 +72,8 @@ struct Inner {
     requests: Vec<Request>,
     gateway: Option<mpsc::UnboundedSender<Value>>,
     connections: u32,
+    /// Attached files by path: content type and bytes.
+    attachments: HashMap<String, (String, Vec<u8>)>,
 }
 
 #[derive(Clone)]
@@ -116,6 +120,7 @@ impl FakeDiscord {
                 any(commands),
             )
             .route("/api/v10/applications/{app}/commands", any(commands))
+            .route("/attachments/{*file}", get(attachment))
             .fallback(record)
             .with_state(fake.clone());
         tokio::spawn(async move { axum::serve(listener, app).await });
@@ -209,10 +214,56 @@ impl FakeDiscord {
 
     /// Sends a slash command `name` with `options` from `user`; returns the interaction's token.
     pub async fn slash(&self, user: u64, name: &str, options: Value) -> String {
+        self.slash_with(user, name, options, None).await
+    }
+
+    /// Sends a slash command whose options refer to `attachments` (made by
+    /// [`FakeDiscord::attachment`]), as Discord does: by id, with the files themselves in the
+    /// command's `resolved` data. Returns the interaction's token.
+    pub async fn slash_with(
+        &self,
+        user: u64,
+        name: &str,
+        options: Value,
+        attachments: Option<&[Value]>,
+    ) -> String {
         let command_id = self.snowflake();
-        let data = json!({"id": command_id.to_string(), "name": name, "type": 1,
-                          "options": options, "guild_id": GUILD_ID.to_string()});
+        let mut data = json!({"id": command_id.to_string(), "name": name, "type": 1,
+                              "options": options, "guild_id": GUILD_ID.to_string()});
+        if let Some(files) = attachments {
+            let by_id: serde_json::Map<String, Value> = files
+                .iter()
+                .map(|f| (f["id"].as_str().unwrap_or("").to_string(), f.clone()))
+                .collect();
+            data["resolved"] = json!({ "attachments": by_id });
+        }
         self.interact(user, 2, json!({ "data": data })).await
+    }
+
+    /// A file a user attaches to a command: served by this Discord at the URL in the returned
+    /// attachment object (whose `size` a test may change to declare another size).
+    pub async fn attachment(&self, filename: &str, content_type: &str, bytes: &[u8]) -> Value {
+        let id = self.snowflake();
+        let path = format!("/attachments/{CHANNEL_ID}/{id}/{filename}");
+        let url = format!("{}{path}", self.base);
+        self.inner
+            .lock()
+            .await
+            .attachments
+            .insert(path, (content_type.to_string(), bytes.to_vec()));
+        json!({"id": id.to_string(), "filename": filename, "size": bytes.len(),
+               "url": url, "proxy_url": url, "content_type": content_type,
+               "ephemeral": true})
+    }
+
+    /// The downloads of `attachment` so far.
+    pub async fn downloads(&self, attachment: &Value) -> usize {
+        let url = attachment["url"].as_str().unwrap_or("");
+        self.requests()
+            .await
+            .iter()
+            .filter(|r| r.method == Method::GET && url.ends_with(&r.path))
+            .count()
     }
 
     /// Sends a click by `user` on component `custom_id`; `values` for select menus. Returns the
@@ -326,6 +377,28 @@ async fn commands(
     )
     .await;
     axum::Json(Value::Array(registered)).into_response()
+}
+
+/// Serves an attached file, recording the download.
+async fn attachment(State(fake): State<FakeDiscord>, uri: Uri) -> Response {
+    let path = uri.path().to_string();
+    let file = fake.inner.lock().await.attachments.get(&path).cloned();
+    push(
+        &fake,
+        Request {
+            method: Method::GET,
+            path,
+            json: Value::Null,
+            files: Vec::new(),
+        },
+    )
+    .await;
+    match file {
+        Some((content_type, bytes)) => {
+            ([(axum::http::header::CONTENT_TYPE, content_type)], bytes).into_response()
+        }
+        None => StatusCode::NOT_FOUND.into_response(),
+    }
 }
 
 /// Splits a `multipart/form-data` body into its `payload_json` (parsed) and its files.

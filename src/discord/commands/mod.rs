@@ -3,6 +3,7 @@
 pub mod codes;
 mod explore;
 pub mod imagine;
+mod moodboard;
 mod profile;
 pub mod rank;
 pub mod settings;
@@ -13,7 +14,8 @@ use poise::serenity_prelude as serenity;
 
 use super::deferred::Deferred;
 use super::{BotError, Data};
-use crate::domain::UserId;
+use crate::domain::{ProfileKind, UserId};
+use crate::service::ProfileSummary;
 
 pub type Context<'a> = poise::Context<'a, Data, BotError>;
 
@@ -26,6 +28,7 @@ pub fn all() -> Vec<poise::Command<Data, BotError>> {
         rank::rank(),
         imagine::imagine(),
         explore::explore(),
+        moodboard::moodboard(),
     ]
 }
 
@@ -61,6 +64,24 @@ pub async fn autocomplete_profile(
     ctx: Context<'_>,
     partial: &str,
 ) -> serenity::CreateAutocompleteResponse {
+    profile_choices(ctx, partial, |_| true).await
+}
+
+/// Autocompletes one of the caller's moodboards: "Name (V7, moodboard)" → its ID.
+pub async fn autocomplete_moodboard(
+    ctx: Context<'_>,
+    partial: &str,
+) -> serenity::CreateAutocompleteResponse {
+    profile_choices(ctx, partial, |p| p.profile.kind == ProfileKind::Moodboard).await
+}
+
+/// The caller's profiles that `keep` accepts and whose name contains, or ID starts with,
+/// `partial`: at most 25 (Discord's limit).
+async fn profile_choices(
+    ctx: Context<'_>,
+    partial: &str,
+    keep: impl Fn(&ProfileSummary) -> bool,
+) -> serenity::CreateAutocompleteResponse {
     let wanted = partial.to_lowercase();
     let profiles = ctx
         .data()
@@ -70,6 +91,7 @@ pub async fn autocomplete_profile(
         .unwrap_or_default();
     let choices = profiles
         .into_iter()
+        .filter(|p| keep(p))
         .filter(|p| {
             p.profile.name.to_lowercase().contains(&wanted) || p.profile.id.0.starts_with(&wanted)
         })

@@ -4,6 +4,7 @@ use super::{Attachment, Row, Style, View, button, clip, mention, points_line, ra
 use crate::discord::ids::Action;
 use crate::domain::UserId;
 use crate::service::{Generation, ImageFile, LikeResult};
+use crate::store::Origin;
 
 /// Characters of a prompt shown in a message (Discord allows 2000 in all).
 const PROMPT_CHARS: usize = 1500;
@@ -97,10 +98,15 @@ pub fn upscaled(file: &ImageFile, position: Option<usize>) -> View {
         (Some(job), Some(k)) => format!("tastebud-{job}-{}.png", k + 1),
         _ => format!("tastebud-image-{}.png", image.id),
     };
-    let mut view = View::public(format!(
+    let mut content = format!(
         "**{}** — {label}{by}",
         clip(&image.image.prompt, PROMPT_CHARS)
-    ));
+    );
+    if image.image.origin == Origin::Generated {
+        // What its author gives `/moodboard add generation:` to put it on a moodboard.
+        content.push_str(&format!("\n-# Image id `{}`", image.id));
+    }
+    let mut view = View::public(content);
     if let Some(owner) = image.image.owner {
         view.rows.push(Row::Buttons(vec![button(
             owner,
