@@ -98,10 +98,13 @@ async fn a_builtin_rater_is_learnt_better_than_chance_and_likes_its_p_images() {
 async fn a_rater_that_breaks_the_protocol_is_a_clear_error() {
     let out = tempfile::tempdir().unwrap();
     let config = Config::with_overrides(SMALL).unwrap();
-    let err = run(&config, &options("read q; echo nonsense; sleep 5", out.path(), &["random"]))
-        .await
-        .unwrap_err()
-        .to_string();
+    let err = run(
+        &config,
+        &options("read q; echo nonsense; sleep 5", out.path(), &["random"]),
+    )
+    .await
+    .unwrap_err()
+    .to_string();
     assert!(err.starts_with("the rater: answered \"nonsense\""), "{err}");
     let err = run(&config, &options("true", out.path(), &["random"]))
         .await

@@ -493,23 +493,43 @@ async fn a_moodboard_gets_a_code_per_image_set_and_an_equal_set_gets_its_earlier
         .moodboard_remove(ALICE, &id, mine.images[0])
         .await
         .unwrap();
-    assert_eq!(back.code.unwrap().code, first.code, "the same set, the same code");
+    assert_eq!(
+        back.code.unwrap().code,
+        first.code,
+        "the same set, the same code"
+    );
     let again = w
         .service
         .moodboard_add(ALICE, &id, vec![Generation(mine.images[0])])
         .await
         .unwrap();
     assert_eq!(again.code.unwrap().code, second.code);
-    assert_eq!(w.service.list_codes(ALICE).await.unwrap().iter().filter(|c| c.profile == id).count(), 2);
+    assert_eq!(
+        w.service
+            .list_codes(ALICE)
+            .await
+            .unwrap()
+            .iter()
+            .filter(|c| c.profile == id)
+            .count(),
+        2
+    );
 
     // The moodboard's ID in a prompt runs as its current code.
     let run = w
         .service
-        .imagine(ALICE, &format!("a fox --p {} --seed 3", id.0), no_progress())
+        .imagine(
+            ALICE,
+            &format!("a fox --p {} --seed 3", id.0),
+            no_progress(),
+        )
         .await
         .unwrap()
         .remove(0);
-    assert_eq!(run.prompt_run, format!("a fox --p {} --seed 3", second.code));
+    assert_eq!(
+        run.prompt_run,
+        format!("a fox --p {} --seed 3", second.code)
+    );
     // Moodboards are not ranked.
     assert!(matches!(
         w.service.next_pair(ALICE, Some(&id)).await,
@@ -536,7 +556,10 @@ async fn bad_moodboard_images_are_refused_and_change_nothing() {
         ),
         (
             // One good image does not let a bad one through with it.
-            vec![Upload(png(16, [1, 2, 3])), Upload(png(16, [9, 9, 9])[..40].to_vec())],
+            vec![
+                Upload(png(16, [1, 2, 3])),
+                Upload(png(16, [9, 9, 9])[..40].to_vec()),
+            ],
             "That image is damaged and can't be read.",
         ),
         (
@@ -547,13 +570,14 @@ async fn bad_moodboard_images_are_refused_and_change_nothing() {
             vec![Link("file:///etc/passwd".into())],
             "Only http:// and https:// links can be used.",
         ),
-        (
-            vec![Generation(bobs.images[0])],
-            &not_yours,
-        ),
+        (vec![Generation(bobs.images[0])], &not_yours),
     ];
     for (sources, message) in cases {
-        let err = w.service.moodboard_add(ALICE, &id, sources).await.unwrap_err();
+        let err = w
+            .service
+            .moodboard_add(ALICE, &id, sources)
+            .await
+            .unwrap_err();
         assert_eq!(err.to_string(), message);
     }
     let board = w.service.moodboard(ALICE, &id).await.unwrap();

@@ -140,7 +140,7 @@ pub async fn run(service: Service, options: Options) -> Result<(), RunError> {
 /// The largest attachment downloaded: the largest image the service accepts, so that a file
 /// too large for it is refused before it is fetched.
 fn max_attachment_bytes() -> u64 {
-    crate::render::upload::UploadLimits::default().max_bytes as u64
+    crate::service::Service::max_upload_bytes() as u64
 }
 
 async fn on_event(

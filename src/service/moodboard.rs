@@ -34,6 +34,11 @@ pub struct Moodboard {
 }
 
 impl Service {
+    /// The largest image file, in bytes, a moodboard accepts.
+    pub fn max_upload_bytes() -> usize {
+        UploadLimits::default().max_bytes
+    }
+
     /// Adds images to one of the user's moodboards. Every image is checked before any is
     /// added: one bad image refuses the whole request and changes nothing.
     pub async fn moodboard_add(

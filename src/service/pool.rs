@@ -147,17 +147,11 @@ impl Service {
             .collect();
         let posterior = self.posterior(profile, &std).await?;
         let strategy = Strategy::parse(&self.config.ranking.strategy).unwrap_or_default();
-        let pick = select(
-            &strategy,
-            &posterior,
-            &diffs,
-            &recent,
-            &mut self.rng(),
-        )
-        .map_err(|e| Error::Bug(format!("pair selection: {e}")))?
-        .ok_or(Error::PoolEmpty {
-            version: profile.version.clone(),
-        })?;
+        let pick = select(&strategy, &posterior, &diffs, &recent, &mut self.rng())
+            .map_err(|e| Error::Bug(format!("pair selection: {e}")))?
+            .ok_or(Error::PoolEmpty {
+                version: profile.version.clone(),
+            })?;
         Ok(pairs[pick])
     }
 
