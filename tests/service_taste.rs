@@ -43,6 +43,43 @@ async fn rank(w: &World, user: UserId, n: u32) -> Vec<tastebud::service::VoteRes
     results
 }
 
+/// Ranks `n` pairs choosing the brighter image (axis 0 of the style vector), as a person who
+/// likes bright pictures would.
+async fn rank_bright(w: &World, user: UserId, n: u32) -> Vec<tastebud::service::VoteResult> {
+    let mut results = Vec::new();
+    for _ in 0..n {
+        let next = w.service.next_pair(user, None).await.expect("next pair");
+        let brightness = |id: i64| {
+            let store = w.store.clone();
+            async move {
+                store
+                    .image(id)
+                    .await
+                    .unwrap()
+                    .unwrap()
+                    .image
+                    .style
+                    .unwrap()
+                    .1[0]
+            }
+        };
+        let left = brightness(next.pair.left_image).await;
+        let right = brightness(next.pair.right_image).await;
+        let choice = if left > right {
+            Choice::Left
+        } else {
+            Choice::Right
+        };
+        results.push(
+            w.service
+                .vote(user, next.pair.id, choice)
+                .await
+                .expect("vote"),
+        );
+    }
+    results
+}
+
 #[tokio::test]
 async fn a_pair_shows_two_styles_of_one_prompt_from_the_pool_as_one_png() {
     let w = World::new(SMALL).await;
@@ -590,4 +627,75 @@ async fn bad_moodboard_images_are_refused_and_change_nothing() {
         .await
         .unwrap_err();
     assert!(matches!(err, Error::NotAMoodboard(_)), "{err}");
+}
+
+#[tokio::test]
+async fn stylize_without_p_applies_the_house_style_once_enough_profiles_are_unlocked() {
+    let w = World::new(&SMALL.replace(
+        "refresh_every = 3",
+        "refresh_every = 3\nhouse_style_profiles = 2",
+    ))
+    .await;
+    let grid = |s: u32| {
+        let service = w.service.clone();
+        async move {
+            service
+                .imagine(
+                    UserId(3),
+                    &format!("a harbour --seed 4 --s {s}"),
+                    no_progress(),
+                )
+                .await
+                .unwrap()
+                .remove(0)
+                .grid_png
+        }
+    };
+    // Before: --s alone does nothing.
+    rank(&w, ALICE, 6).await;
+    assert_eq!(
+        grid(0).await,
+        grid(1000).await,
+        "one unlocked profile is not a community"
+    );
+    rank(&w, BOB, 6).await;
+    assert_ne!(
+        grid(0).await,
+        grid(1000).await,
+        "two are, and --s applies their mean"
+    );
+}
+
+#[tokio::test]
+async fn a_profile_shows_what_it_likes_in_words_and_as_a_chart() {
+    let w = World::new(SMALL).await;
+    let global = w.global(ALICE, "7").await;
+    let early = w.service.profile_taste(ALICE, &global).await.unwrap();
+    assert!(early.code.is_none());
+    assert_eq!(early.explanation.summary(), "No clear preferences yet.");
+    assert!(early.chart_png.is_none());
+    let code = rank_bright(&w, ALICE, 6).await[5].code.clone().unwrap();
+    let taste = w.service.profile_taste(ALICE, &global).await.unwrap();
+    assert!(
+        taste
+            .explanation
+            .favoured
+            .iter()
+            .any(|a| a.axis == "brightness"),
+        "{}",
+        taste.explanation.summary()
+    );
+    assert_eq!(taste.code.as_deref(), Some(code.code.as_str()));
+    assert_eq!(taste.weights.len(), tastebud::render::style::STYLE_DIM);
+    assert!(
+        taste.explanation.summary().starts_with("Favours: ")
+            || taste.explanation.summary().starts_with("Avoids: ")
+    );
+    let chart = image::load_from_memory(taste.chart_png.as_ref().unwrap()).unwrap();
+    assert_eq!(chart.width(), 800);
+    // Someone else's profile is not theirs to see.
+    assert!(matches!(
+        w.service.profile_taste(BOB, &global).await,
+        Err(Error::ProfileNotFound(_))
+    ));
 }
