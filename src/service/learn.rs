@@ -82,21 +82,38 @@ impl Service {
     }
 
     /// The community's mean taste for `version` (per raw style unit), once at least
-    /// `house_style_profiles` users have a code for their global profile of it.
+    /// `house_style_profiles` users have a code for their global profile of it. Kept in memory
+    /// (it is read on every pair and generation) and recomputed after a global profile's code
+    /// is minted.
     pub(super) async fn house_style(&self, version: &str) -> Result<Option<Vec<f32>>> {
+        if let Some(cached) = self.house_cache()?.get(version) {
+            return Ok(cached.clone());
+        }
         let codes = self.store.latest_global_codes(version).await?;
         let codes: Vec<&Code> = codes
             .iter()
             .filter(|c| c.space == SPACE && c.vector.len() == STYLE_DIM)
             .collect();
         let needed = self.config.personalization.house_style_profiles.max(1) as usize;
-        if codes.len() < needed {
-            return Ok(None);
-        }
-        let parts: Vec<(&[f32], f64)> = codes.iter().map(|c| (c.vector.as_slice(), 1.0)).collect();
-        crate::taste::codes::blend(&parts)
-            .map(Some)
-            .map_err(taste_bug)
+        let house = if codes.len() < needed {
+            None
+        } else {
+            let parts: Vec<(&[f32], f64)> =
+                codes.iter().map(|c| (c.vector.as_slice(), 1.0)).collect();
+            Some(crate::taste::codes::blend(&parts).map_err(taste_bug)?)
+        };
+        self.house_cache()?
+            .insert(version.to_string(), house.clone());
+        Ok(house)
+    }
+
+    fn house_cache(
+        &self,
+    ) -> Result<std::sync::MutexGuard<'_, std::collections::HashMap<String, Option<Vec<f32>>>>>
+    {
+        self.house
+            .lock()
+            .map_err(|_| Error::Bug("house style cache lock poisoned".into()))
     }
 
     /// Refits a ranked or global profile at `points` and freezes it into a new code.
@@ -163,7 +180,12 @@ impl Service {
                 created_at: crate::store::now_ms(),
             };
             match self.store.insert_code_for_set(&code, image_set).await? {
-                Ok(()) => return Ok(code),
+                Ok(()) => {
+                    if profile.kind == ProfileKind::Global {
+                        self.house_cache()?.remove(&profile.version);
+                    }
+                    return Ok(code);
+                }
                 Err(CodeTaken) => continue,
             }
         }

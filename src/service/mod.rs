@@ -53,6 +53,8 @@ pub struct Service {
     /// The service's randomness (pair choice and sides, seeds, codes); seeded by
     /// [`Service::with_seed`] for reproducible evaluations.
     rng: Arc<std::sync::Mutex<StdRng>>,
+    /// The house style per version, until a global profile's next code (`learn.rs`).
+    house: Arc<std::sync::Mutex<std::collections::HashMap<String, Option<Vec<f32>>>>>,
 }
 
 impl Service {
@@ -67,6 +69,7 @@ impl Service {
             jobs,
             fetcher: Fetcher::new(FetchLimits::default()),
             rng: Arc::new(std::sync::Mutex::new(StdRng::from_rng(&mut rand::rng()))),
+            house: Arc::default(),
         }
     }
 

@@ -16,7 +16,7 @@ use super::{Error, ProfileSummary, Result, Service};
 use crate::domain::{Pair, Profile, ProfileId, ProfileKind, UserId};
 use crate::render::backend::{AnyBackend, Backend, RenderRequest, no_progress};
 use crate::render::files::{encode_png, image_path, load_image, pair_image, save_png};
-use crate::render::style::{SPACE, StyleVector, describe};
+use crate::render::style::{SPACE, Standardizer, StyleVector, describe};
 use crate::store::{Image, NewImage, Origin};
 use crate::taste::select::{Strategy, select};
 
@@ -112,7 +112,13 @@ impl Service {
 
     /// Indices of the two images to show, chosen among pairs within each group.
     async fn choose_pair(&self, profile: &Profile, images: &[Ranked]) -> Result<(usize, usize)> {
-        let std = self.standardizer(&profile.version).await?;
+        // The pool's statistics, from the images already loaded (generations don't count).
+        let pool: Vec<StyleVector> = images
+            .iter()
+            .filter(|i| i.image.origin == Origin::Pool)
+            .map(|i| i.style)
+            .collect();
+        let std = Standardizer::fit(&pool);
         let x: Vec<Vec<f64>> = images
             .iter()
             .map(|i| std.apply(&i.style).into_iter().map(f64::from).collect())
