@@ -55,11 +55,20 @@ pub struct AxisLean {
     pub strength: Strength,
     /// The end of the axis that is liked, in words: "bright" for +brightness, "dark" for −.
     pub liked_end: String,
+    /// The other end, the one that is avoided: "dark" for +brightness, "bright" for −.
+    pub avoided_end: String,
 }
 
 impl fmt::Display for AxisLean {
+    /// The end a list names: the liked end of a favoured axis ("strongly bright"), the
+    /// avoided end of an avoided one (a negative vignette weight avoids "dark corners").
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} {}", self.strength.adverb(), self.liked_end)
+        let end = if self.weight > 0.0 {
+            &self.liked_end
+        } else {
+            &self.avoided_end
+        };
+        write!(f, "{} {}", self.strength.adverb(), end)
     }
 }
 
@@ -157,6 +166,7 @@ where
                 weight: w,
                 strength,
                 liked_end: axis_words(name.as_ref(), w > 0.0),
+                avoided_end: axis_words(name.as_ref(), w < 0.0),
             });
         }
     }
@@ -190,7 +200,7 @@ mod tests {
         assert_eq!(
             e.summary(),
             "Favours: strongly bright, slightly high contrast. \
-             Avoids: strongly even corners, moderately cool tones."
+             Avoids: strongly dark corners, moderately warm tones."
         );
     }
 
