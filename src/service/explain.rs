@@ -80,3 +80,22 @@ impl Service {
         self.standardizer(version).await
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn every_style_axis_has_words_of_its_own() {
+        // Two axes described alike would read as one preference listed twice.
+        let names = crate::render::style::SCALAR_AXES;
+        for end in [true, false] {
+            let mut words: Vec<String> = names
+                .iter()
+                .map(|a| crate::taste::explain::axis_words(a, end))
+                .collect();
+            words.sort();
+            let before = words.len();
+            words.dedup();
+            assert_eq!(words.len(), before, "{words:?}");
+        }
+    }
+}

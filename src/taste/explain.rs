@@ -110,8 +110,10 @@ const AXIS_WORDS: &[(&str, &str, &str)] = &[
     ("contrast", "high contrast", "low contrast"),
     ("colourfulness", "colourful", "muted colour"),
     ("colorfulness", "colourful", "muted colour"),
-    ("chroma", "saturated colour", "muted colour"),
-    ("saturation", "saturated colour", "muted colour"),
+    // Before "chroma", which it starts with.
+    ("chroma_spread", "mixed saturation", "even saturation"),
+    ("chroma", "saturated colour", "desaturated colour"),
+    ("saturation", "saturated colour", "desaturated colour"),
     ("warmth", "warm tones", "cool tones"),
     ("hue_spread", "varied hues", "few hues"),
     ("detail", "fine detail", "plain surfaces"),
