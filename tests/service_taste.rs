@@ -164,6 +164,35 @@ async fn unlocking_mints_a_code_and_every_refresh_mints_another() {
     assert_eq!(skip.profile.points, 12);
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn votes_landing_at_once_mint_each_checkpoint_once() {
+    let w = World::new(SMALL).await;
+    rank(&w, ALICE, 3).await;
+    // Three pairs answered at once take the profile from 3 to 6 points, then 6 to 9: every
+    // vote may read the same count afterwards, and each checkpoint must still get one code.
+    for (checkpoint, unlocking) in [(6, true), (9, false)] {
+        let mut pairs = Vec::new();
+        for _ in 0..3 {
+            pairs.push(w.service.next_pair(ALICE, None).await.unwrap().pair.id);
+        }
+        let votes = pairs.into_iter().map(|id| {
+            let service = w.service.clone();
+            tokio::spawn(async move { service.vote(ALICE, id, Choice::Left).await })
+        });
+        let mut minted = Vec::new();
+        for vote in votes.collect::<Vec<_>>() {
+            let result = vote.await.unwrap().unwrap();
+            if let Some(code) = result.code {
+                minted.push((code.points, result.just_unlocked));
+            }
+        }
+        assert_eq!(minted, vec![(checkpoint, unlocking)], "at {checkpoint}");
+    }
+    let codes = w.service.list_codes(ALICE).await.unwrap();
+    let points: Vec<u32> = codes.iter().map(|c| c.points).collect();
+    assert_eq!(points, vec![9, 6]);
+}
+
 #[tokio::test]
 async fn bare_p_before_unlock_says_how_many_more_rankings_are_needed() {
     let w = World::new(SMALL).await;

@@ -46,6 +46,8 @@ pub struct Service {
     images_dir: PathBuf,
     /// Held while pool images are rendered, so two requests don't draw the same ones.
     pool_lock: Arc<tokio::sync::Mutex<()>>,
+    /// Held while a checkpoint's code is minted, so concurrent votes mint it once.
+    mint_lock: Arc<tokio::sync::Mutex<()>>,
     /// Running generations and cooldowns per user.
     jobs: JobLimits,
     /// Fetches image links users give, from public addresses only.
@@ -66,6 +68,7 @@ impl Service {
             config: Arc::new(config),
             images_dir: data_dir.join("images"),
             pool_lock: Arc::new(tokio::sync::Mutex::new(())),
+            mint_lock: Arc::new(tokio::sync::Mutex::new(())),
             jobs,
             fetcher: Fetcher::new(FetchLimits::default()),
             rng: Arc::new(std::sync::Mutex::new(StdRng::from_rng(&mut rand::rng()))),

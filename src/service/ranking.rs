@@ -42,13 +42,15 @@ impl Service {
             VoteOutcome::AlreadyAnswered => Err(Error::AlreadyAnswered),
             VoteOutcome::Recorded => {
                 let profile = self.summary(profile).await?;
-                let counted = choice != Choice::Skip;
-                let just_unlocked = counted && profile.points == profile.threshold;
-                let code = if counted {
-                    self.code_at_checkpoint(&profile).await?
-                } else {
+                let minted = if choice == Choice::Skip {
                     None
+                } else {
+                    self.code_at_checkpoint(&profile).await?
                 };
+                let just_unlocked = minted
+                    .as_ref()
+                    .is_some_and(|(checkpoint, _)| *checkpoint == profile.threshold);
+                let code = minted.map(|(_, code)| code);
                 Ok(VoteResult {
                     choice,
                     profile,
@@ -79,7 +81,7 @@ impl Service {
                     None => None,
                 };
                 let code = match &global {
-                    Some(g) => self.code_at_checkpoint(g).await?,
+                    Some(g) => self.code_at_checkpoint(g).await?.map(|(_, code)| code),
                     None => None,
                 };
                 Ok(LikeResult {
@@ -91,17 +93,25 @@ impl Service {
         }
     }
 
-    /// A new code for `profile` if its latest point reached a checkpoint.
-    async fn code_at_checkpoint(&self, profile: &ProfileSummary) -> Result<Option<Code>> {
-        let points = profile.points;
-        if !self
-            .checkpoints()?
-            .crossed(points.saturating_sub(1), points)
+    /// A new code for `profile` if it has reached a checkpoint that no code covers yet, with
+    /// that checkpoint.
+    ///
+    /// Decided from the points stored, not from this call's own point, so two votes landing
+    /// at once (both reading 201 points, neither seeing 200) still mint the code for 200, and
+    /// under the lock only one of them does.
+    async fn code_at_checkpoint(&self, profile: &ProfileSummary) -> Result<Option<(u32, Code)>> {
+        let Some(checkpoint) = self.checkpoints()?.last_reached(profile.points) else {
+            return Ok(None);
+        };
+        let _guard = self.mint_lock.lock().await;
+        if let Some(latest) = self.store.latest_code(&profile.profile.id).await?
+            && latest.points >= checkpoint
         {
             return Ok(None);
         }
-        self.mint_profile_code(&profile.profile, points)
-            .await
-            .map(Some)
+        // Points may have grown while waiting for the lock: fit what is stored now.
+        let points = self.store.points(&profile.profile).await?;
+        let code = self.mint_profile_code(&profile.profile, points).await?;
+        Ok(Some((checkpoint, code)))
     }
 }
