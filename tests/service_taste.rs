@@ -145,6 +145,10 @@ async fn unlocking_mints_a_code_and_every_refresh_mints_another() {
         .filter_map(|r| r.code.as_ref().map(|c| (c.points, r.just_unlocked)))
         .collect();
     assert_eq!(minted, vec![(6, true), (9, false), (12, false)]);
+    // Each result says where the next code comes: unlock first, then every 3 points.
+    let next: Vec<Option<u32>> = results.iter().map(|r| r.profile.next_code_at).collect();
+    let expected = [6, 6, 6, 6, 6, 9, 9, 9, 12, 12, 12, 15].map(Some);
+    assert_eq!(next, expected);
     let codes = w.service.list_codes(ALICE).await.unwrap();
     assert_eq!(codes.len(), 3);
     assert_eq!(codes[0].points, 12, "newest first");

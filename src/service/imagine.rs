@@ -14,7 +14,7 @@ use super::{Error, Result, Service};
 use crate::config::Limits;
 use crate::domain::{Code, ProfileKind, UserId};
 use crate::prompt::{Aspect, Limits as PromptLimits, ProfileRef, Prompt, RefTarget, parse};
-use crate::render::backend::{AnyBackend, Backend, ProgressFn, RenderRequest};
+use crate::render::backend::{AnyBackend, Backend, Progress, ProgressFn, RenderRequest};
 use crate::render::calibrate::sketch_calibration;
 use crate::render::files::{encode_png, grid, image_path, save_png};
 use crate::render::personalize::{Steering, render_personalized};
@@ -155,13 +155,12 @@ impl Service {
         let limits = PromptLimits::from_config(&self.config);
         let parsed = parse(text, &limits).map_err(|e| Error::Prompt(e.to_string()))?;
         let slot = self.jobs.claim(user)?;
+        let total: u32 = parsed.prompts.iter().map(|p| p.repeat).sum();
         let mut out = Vec::new();
         for prompt in &parsed.prompts {
             for _ in 0..prompt.repeat {
-                out.push(
-                    self.generate(user, text, prompt, &slot, progress.clone())
-                        .await?,
-                );
+                let job = job_progress(&progress, out.len() as u32, total);
+                out.push(self.generate(user, text, prompt, &slot, job).await?);
             }
         }
         Ok(out)
@@ -538,9 +537,50 @@ fn unsupported(prompt: &Prompt, backend: &str) -> Vec<String> {
         .collect()
 }
 
+/// Progress of job `index` (from 0) of `total` as progress of the whole prompt: the fraction
+/// runs over all jobs, and the note says which job is rendering, before the backend's own.
+fn job_progress(progress: &ProgressFn, index: u32, total: u32) -> ProgressFn {
+    if total <= 1 {
+        return progress.clone();
+    }
+    let progress = progress.clone();
+    std::sync::Arc::new(move |p: Progress| {
+        progress(Progress {
+            fraction: (index as f32 + p.fraction.clamp(0.0, 1.0)) / total as f32,
+            note: match p.note.as_str() {
+                "" | "done" => format!("job {} of {total}", index + 1),
+                note => format!("job {} of {total} · {note}", index + 1),
+            },
+        })
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn several_jobs_report_progress_over_the_whole_prompt() {
+        use std::sync::{Arc, Mutex};
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let sink = seen.clone();
+        let progress: ProgressFn = Arc::new(move |p: Progress| sink.lock().unwrap().push(p));
+        let report = |fraction: f32, note: &str| Progress {
+            fraction,
+            note: note.to_string(),
+        };
+        job_progress(&progress, 0, 1)(report(0.5, "step 5 of 10"));
+        job_progress(&progress, 0, 2)(report(0.5, "step 5 of 10"));
+        job_progress(&progress, 1, 2)(report(1.0, "done"));
+        let seen = seen.lock().unwrap();
+        assert_eq!(
+            seen[0],
+            report(0.5, "step 5 of 10"),
+            "one job is passed through"
+        );
+        assert_eq!(seen[1], report(0.25, "job 1 of 2 · step 5 of 10"));
+        assert_eq!(seen[2], report(1.0, "job 2 of 2"));
+    }
 
     #[test]
     fn sizes_keep_the_area_and_the_ratio() {

@@ -25,6 +25,9 @@ pub struct ProfileSummary {
     pub threshold: u32,
     /// Whether bare `--p` uses it for its version.
     pub is_default: bool,
+    /// The points at which the next code will be minted (`None` for a moodboard, whose codes
+    /// follow its images).
+    pub next_code_at: Option<u32>,
 }
 
 impl ProfileSummary {
@@ -162,10 +165,12 @@ impl Service {
 
     pub(super) async fn summary(&self, profile: Profile) -> Result<ProfileSummary> {
         let points = self.store.points(&profile).await?;
-        let threshold = match profile.kind {
+        let (threshold, next_code_at) = match profile.kind {
             // A moodboard is usable as soon as it has an image.
-            ProfileKind::Moodboard => 1,
-            ProfileKind::Global | ProfileKind::Ranked => self.threshold(),
+            ProfileKind::Moodboard => (1, None),
+            ProfileKind::Global | ProfileKind::Ranked => {
+                (self.threshold(), self.checkpoints()?.next_after(points))
+            }
         };
         let is_default = self
             .default_profiles(profile.owner, &profile.version)
@@ -177,6 +182,7 @@ impl Service {
             points,
             threshold,
             is_default,
+            next_code_at,
         })
     }
 }

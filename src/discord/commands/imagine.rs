@@ -28,7 +28,7 @@ pub async fn imagine(
     let shown = prompt.clone();
     let result = reply
         .with_progress(
-            move |p| views::rendering(author, &shown, p.fraction),
+            move |p| views::rendering(author, &shown, p),
             |progress| async move { service.imagine(author, &prompt, progress).await },
         )
         .await;
@@ -72,7 +72,7 @@ pub async fn reroll(
     let service = data.service.clone();
     let result = reply
         .with_progress(
-            move |p| views::rendering(author, "Rerolling", p.fraction),
+            move |p| views::rendering(author, "Rerolling", p),
             |progress| async move { service.reroll(author, job, progress).await.map(|g| vec![g]) },
         )
         .await;

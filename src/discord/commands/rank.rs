@@ -14,8 +14,7 @@ use crate::discord::error::user_message;
 use crate::discord::views::{self, View};
 use crate::discord::{BotError, Data};
 use crate::domain::{Choice, ProfileId, UserId};
-use crate::service::{self, NextPair, Service};
-use crate::taste::codes::Checkpoints;
+use crate::service;
 
 /// Rank pairs of images to teach tastebud your taste.
 #[poise::command(slash_command)]
@@ -33,20 +32,11 @@ pub async fn rank(
         .next_pair(owner, profile.map(ProfileId).as_ref())
         .await
     {
-        Ok(next) => pair_view(service, &next, None),
+        Ok(next) => views::pair(&next, None),
         Err(e) => View::private(user_message(&e.into())),
     };
     reply.edit_original(&view).await?;
     Ok(())
-}
-
-/// The pair `next` with its progress line, under `note`.
-fn pair_view(service: &Service, next: &NextPair, note: Option<&str>) -> View {
-    let p = &service.config().personalization;
-    let next_code = Checkpoints::new(p.unlock_threshold, p.refresh_every)
-        .ok()
-        .and_then(|c| c.next_after(next.profile.points));
-    views::pair(next, next_code, note)
 }
 
 /// A click on `1`, `2` or `Skip` by the pair's owner: vote, then show the next pair in the
@@ -85,7 +75,7 @@ pub async fn answer(
         }
     };
     let view = match service.next_pair(owner, next_for.as_ref()).await {
-        Ok(next) => pair_view(service, &next, note.as_deref()),
+        Ok(next) => views::pair(&next, note.as_deref()),
         Err(e) => {
             let mut text = note.map(|n| n + "\n\n").unwrap_or_default();
             text.push_str(&user_message(&e.into()));

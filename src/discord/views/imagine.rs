@@ -3,6 +3,7 @@
 use super::{Attachment, Row, Style, View, button, clip, mention, points_line, rank::whose};
 use crate::discord::ids::Action;
 use crate::domain::UserId;
+use crate::render::backend::Progress;
 use crate::service::{Generation, ImageFile, LikeResult};
 use crate::store::Origin;
 
@@ -15,10 +16,14 @@ pub fn grid_file(job: i64) -> String {
 }
 
 /// The message while a generation renders: what is being made, for whom, how far along.
-pub fn rendering(author: UserId, what: &str, fraction: f32) -> View {
-    let percent = (fraction.clamp(0.0, 1.0) * 100.0).round() as u32;
+pub fn rendering(author: UserId, what: &str, progress: &Progress) -> View {
+    let percent = (progress.fraction.clamp(0.0, 1.0) * 100.0).round() as u32;
+    let note = match progress.note.as_str() {
+        "" | "done" => String::new(),
+        note => format!(" ({})", clip(note, 100)),
+    };
     View::public(format!(
-        "**{}** — {} · rendering… {percent}%",
+        "**{}** — {} · rendering… {percent}%{note}",
         clip(what, PROMPT_CHARS),
         mention(author)
     ))
@@ -200,8 +205,32 @@ mod tests {
         g.prompt_run = "x".repeat(5000);
         let view = generation(UserId(9), &g, 0, 1);
         assert!(view.content.chars().count() <= super::super::MAX_CONTENT);
-        let progress = rendering(UserId(9), &"y".repeat(5000), 0.5);
+        let half = Progress {
+            fraction: 0.5,
+            note: String::new(),
+        };
+        let progress = rendering(UserId(9), &"y".repeat(5000), &half);
         assert!(progress.content.chars().count() <= super::super::MAX_CONTENT);
         assert!(progress.content.ends_with("rendering… 50%"));
+    }
+
+    #[test]
+    fn progress_shows_the_job_and_the_backends_note_but_not_done() {
+        let at = |fraction, note: &str| {
+            rendering(
+                UserId(9),
+                "a fox",
+                &Progress {
+                    fraction,
+                    note: note.into(),
+                },
+            )
+            .content
+        };
+        assert!(
+            at(0.25, "job 1 of 2 · step 5 of 10")
+                .ends_with("rendering… 25% (job 1 of 2 · step 5 of 10)")
+        );
+        assert!(at(1.0, "done").ends_with("rendering… 100%"));
     }
 }

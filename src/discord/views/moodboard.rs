@@ -165,6 +165,7 @@ mod tests {
                 points: images.len() as u32,
                 threshold: 1,
                 is_default: false,
+                next_code_at: None,
             },
             images,
             code: code.map(|c| Code {

@@ -17,14 +17,13 @@ pub(super) fn whose(p: &ProfileSummary) -> String {
     }
 }
 
-/// "143 of 200 to unlock your V7 profile"; once unlocked, "212 rankings · next code at 250"
-/// (`next_code` is the next checkpoint, when there is one).
-pub fn progress_line(p: &ProfileSummary, next_code: Option<u32>) -> String {
+/// "143 of 200 to unlock your V7 profile"; once unlocked, "212 rankings · next code at 250".
+pub fn progress_line(p: &ProfileSummary) -> String {
     if !p.unlocked() {
         return format!("{} of {} to unlock {}", p.points, p.threshold, whose(p));
     }
     let rankings = if p.points == 1 { "ranking" } else { "rankings" };
-    match next_code {
+    match p.next_code_at {
         Some(at) => format!("{} {rankings} · next code at {at}", p.points),
         None => format!("{} {rankings}", p.points),
     }
@@ -32,7 +31,7 @@ pub fn progress_line(p: &ProfileSummary, next_code: Option<u32>) -> String {
 
 /// A pair to answer: the image (1 left, 2 right), the prompt, the progress line and the
 /// buttons `1`, `2`, `Skip`; under `note` when there is something to say first.
-pub fn pair(next: &NextPair, next_code: Option<u32>, note: Option<&str>) -> View {
+pub fn pair(next: &NextPair, note: Option<&str>) -> View {
     let owner = next.pair.user;
     let answer = |choice: Choice, label: &str, style: Style| {
         button(
@@ -54,7 +53,7 @@ pub fn pair(next: &NextPair, next_code: Option<u32>, note: Option<&str>) -> View
     content.push_str(&format!(
         "**Which do you prefer?** *{}*\n-# {}",
         clip(&next.pair.prompt, 200),
-        progress_line(&next.profile, next_code)
+        progress_line(&next.profile)
     ));
     View {
         content,
@@ -99,7 +98,7 @@ mod tests {
     use crate::discord::ids::ComponentId;
     use crate::domain::{Code, Pair, Profile, ProfileId, UserId};
 
-    fn summary(kind: ProfileKind, points: u32) -> ProfileSummary {
+    fn summary(kind: ProfileKind, points: u32, next_code_at: u32) -> ProfileSummary {
         ProfileSummary {
             profile: Profile {
                 id: ProfileId("a1b2c3d4e5".into()),
@@ -117,6 +116,7 @@ mod tests {
             points,
             threshold: 200,
             is_default: true,
+            next_code_at: Some(next_code_at),
         }
     }
 
@@ -136,15 +136,15 @@ mod tests {
     #[test]
     fn the_progress_line_counts_to_unlock_then_to_the_next_code() {
         assert_eq!(
-            progress_line(&summary(ProfileKind::Global, 143), Some(200)),
+            progress_line(&summary(ProfileKind::Global, 143, 200)),
             "143 of 200 to unlock your V7 profile"
         );
         assert_eq!(
-            progress_line(&summary(ProfileKind::Ranked, 3), Some(200)),
+            progress_line(&summary(ProfileKind::Ranked, 3, 200)),
             "3 of 200 to unlock your V7 profile “Moody”"
         );
         assert_eq!(
-            progress_line(&summary(ProfileKind::Global, 212), Some(250)),
+            progress_line(&summary(ProfileKind::Global, 212, 250)),
             "212 rankings · next code at 250"
         );
     }
@@ -161,10 +161,10 @@ mod tests {
                 prompt: "a canyon at sunset".into(),
                 created_at: 0,
             },
-            profile: summary(ProfileKind::Global, 5),
+            profile: summary(ProfileKind::Global, 5, 200),
             image_png: vec![1, 2, 3],
         };
-        let view = pair(&next, Some(200), Some("Note."));
+        let view = pair(&next, Some("Note."));
         assert!(view.ephemeral);
         assert!(view.content.starts_with("Note.\n\n"), "{}", view.content);
         assert!(view.content.contains("*a canyon at sunset*"));
@@ -192,7 +192,7 @@ mod tests {
     fn unlocking_and_new_codes_are_announced_with_the_code() {
         let vote = |points, just_unlocked, code: Option<Code>| VoteResult {
             choice: Choice::Left,
-            profile: summary(ProfileKind::Global, points),
+            profile: summary(ProfileKind::Global, points, 200),
             just_unlocked,
             code,
         };
