@@ -109,7 +109,12 @@ pub struct Ranking {
     pub pool_image_size: u32,
     /// Variance of the Gaussian prior on each taste weight.
     pub prior_variance: f64,
+    /// Rounds of automatic relevance determination when a code is minted (0: a plain prior).
+    pub ard_rounds: u32,
 }
+
+/// Most rounds of relevance determination a refit may take (each is one more fit).
+pub const MAX_ARD_ROUNDS: u32 = 20;
 
 /// Per-user limits on generation.
 #[derive(Debug, Clone, Deserialize)]
@@ -349,6 +354,12 @@ impl Config {
             return Err(invalid(
                 "ranking.prior_variance",
                 "must be a positive number",
+            ));
+        }
+        if r.ard_rounds > MAX_ARD_ROUNDS {
+            return Err(invalid(
+                "ranking.ard_rounds",
+                format!("must be 0 to {MAX_ARD_ROUNDS}"),
             ));
         }
         if self.limits.jobs_per_user == 0 {

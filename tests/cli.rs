@@ -206,6 +206,10 @@ fn unknown_keys_and_bad_values_are_errors_that_name_them() {
             "[personalization]\ndefault_version = \"5\"\n",
             "\"5\" is not one of personalization.versions",
         ),
+        (
+            "[ranking]\nard_rounds = 21\n",
+            "ranking.ard_rounds: must be 0 to 20",
+        ),
     ] {
         std::fs::write(&file, contents).unwrap();
         let out = tastebud(

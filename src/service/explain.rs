@@ -1,6 +1,6 @@
 //! Showing a user what a profile likes: its taste in words and per axis, for a chart.
 
-use super::learn::to_standardized;
+use super::learn::{Refit, to_standardized};
 use super::{Error, Result, Service};
 use crate::domain::{ProfileId, ProfileKind, UserId};
 use crate::render::chart::taste_chart;
@@ -39,7 +39,12 @@ impl Service {
                     None => (vec![0.0; std.std.len()], None),
                 }
             }
-            None => (self.posterior(profile, &std).await?.mean_vec(), None),
+            None => (
+                self.posterior(profile, &std, Refit::Tuned)
+                    .await?
+                    .mean_vec(),
+                None,
+            ),
         };
         let names = axis_names();
         let explanation = explain(&weights, &names, TOP_AXES)

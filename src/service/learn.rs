@@ -11,7 +11,7 @@ use crate::domain::{Code, Profile, ProfileKind};
 use crate::render::style::{SPACE, STYLE_DIM, Standardizer, StyleVector};
 use crate::store::CodeTaken;
 use crate::taste::codes::{Checkpoints, image_set_key, mint_code};
-use crate::taste::model::{Observation, Posterior, Prior, fit};
+use crate::taste::model::{Observation, Posterior, Prior, fit, fit_ard};
 
 /// How often minting retries when a fresh code string is already taken.
 const MINT_ATTEMPTS: usize = 16;
@@ -38,11 +38,15 @@ impl Service {
     }
 
     /// The posterior over a ranked or global profile's taste (standardized by `std`), from its
-    /// votes and, for a global profile, its owner's likes of images of its version.
+    /// votes and, for a global profile, its owner's likes of images of its version. `fit` says
+    /// whether the prior's axes are tuned to the votes (`ranking.ard_rounds`), as for codes, or
+    /// kept as they are, as for choosing the next pair: a posterior that has already ruled axes
+    /// out would never show the pairs that could prove it wrong.
     pub(super) async fn posterior(
         &self,
         profile: &Profile,
         std: &Standardizer,
+        fit: Refit,
     ) -> Result<Posterior> {
         let standardize = |v: &[f32]| -> Option<Vec<f64>> {
             let v = StyleVector::from_slice(v)?;
@@ -67,7 +71,19 @@ impl Service {
             }
         }
         let prior = self.prior(&profile.version, std).await?;
-        fit(&obs, &prior).map_err(taste_bug)
+        self.fit(&obs, &prior, fit)
+    }
+
+    /// Fits `obs` under `prior`, with relevance determination when `how` asks for it and the
+    /// configuration has rounds for it.
+    fn fit(&self, obs: &[Observation], prior: &Prior, how: Refit) -> Result<Posterior> {
+        match (how, self.config.ranking.ard_rounds) {
+            (Refit::Plain, _) | (Refit::Tuned, 0) => fit(obs, prior),
+            (Refit::Tuned, rounds) => {
+                fit_ard(obs, prior, rounds as usize).map(|(posterior, _)| posterior)
+            }
+        }
+        .map_err(taste_bug)
     }
 
     /// The prior for a new taste of `version`: centred on the community's mean taste once the
@@ -119,7 +135,7 @@ impl Service {
     /// Refits a ranked or global profile at `points` and freezes it into a new code.
     pub(super) async fn mint_profile_code(&self, profile: &Profile, points: u32) -> Result<Code> {
         let std = self.standardizer(&profile.version).await?;
-        let posterior = self.posterior(profile, &std).await?;
+        let posterior = self.posterior(profile, &std, Refit::Tuned).await?;
         let raw = to_raw(&posterior.mean_f32(), &std);
         self.insert_new_code(profile, raw, points, None).await
     }
@@ -153,7 +169,7 @@ impl Service {
             obs.push(Observation::like(&x, &pool_mean).map_err(taste_bug)?);
         }
         let prior = self.prior(&profile.version, &std).await?;
-        let posterior = fit(&obs, &prior).map_err(taste_bug)?;
+        let posterior = self.fit(&obs, &prior, Refit::Tuned)?;
         let raw = to_raw(&posterior.mean_f32(), &std);
         let points = images.len() as u32;
         self.insert_new_code(profile, raw, points, Some(&key))
@@ -198,6 +214,15 @@ impl Service {
     pub(super) fn random_seed(&self) -> u32 {
         self.rng().random()
     }
+}
+
+/// How a profile's taste is fitted (see [`Service::posterior`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Refit {
+    /// Under the configured prior as it is: for choosing pairs.
+    Plain,
+    /// With the prior's axes tuned to the votes: for codes and explanations.
+    Tuned,
 }
 
 /// A taste per standardized axis as one per raw axis unit: `w / std`.

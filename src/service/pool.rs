@@ -12,6 +12,7 @@ use std::collections::{BTreeMap, HashMap};
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
 
+use super::learn::Refit;
 use super::{Error, ProfileSummary, Result, Service};
 use crate::domain::{Pair, Profile, ProfileId, ProfileKind, UserId};
 use crate::render::backend::{AnyBackend, Backend, RenderRequest, no_progress};
@@ -151,7 +152,7 @@ impl Service {
             .into_iter()
             .filter_map(|(l, r)| Some(difference(&x[*index.get(&l)?], &x[*index.get(&r)?])))
             .collect();
-        let posterior = self.posterior(profile, &std).await?;
+        let posterior = self.posterior(profile, &std, Refit::Plain).await?;
         let strategy = Strategy::parse(&self.config.ranking.strategy).unwrap_or_default();
         let pick = select(&strategy, &posterior, &diffs, &recent, &mut self.rng())
             .map_err(|e| Error::Bug(format!("pair selection: {e}")))?
