@@ -6,6 +6,10 @@
 //! Each round answers the pending pair of one of the users (a random one each time) and gets
 //! that user's next pair: the refit from the profile's votes, the active choice among the
 //! pool's candidate pairs, and the composed pair PNG.
+//!
+//! A second benchmark reads the house style from scratch, as the service does once per version
+//! after a start (later mints update it in memory): the latest code of every global profile of
+//! the version (one per user of the database, 10,000, added on first use) and their mean.
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -14,9 +18,11 @@ use criterion::{Criterion, criterion_group, criterion_main};
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
 use tastebud::config::Config;
-use tastebud::domain::{Choice, UserId};
+use tastebud::domain::{Choice, Code, UserId};
+use tastebud::render::style::{SPACE, STYLE_DIM};
 use tastebud::service::Service;
 use tastebud::store::Store;
+use tastebud::taste::codes::{blend, mint_code};
 
 const USERS: u64 = 10_000;
 const VOTES_PER_USER: usize = 100;
@@ -114,9 +120,61 @@ fn bench_vote_to_next_pair(c: &mut Criterion) {
     });
 }
 
+/// Gives every user's global profile a code, once (marked by `codes-ready`).
+async fn ensure_codes(service: &Service, store: &Store) {
+    let ready = db_dir().join("codes-ready");
+    if ready.exists() {
+        return;
+    }
+    eprintln!("minting {USERS} global codes…");
+    let mut rng = StdRng::seed_from_u64(13);
+    for u in 1..=USERS {
+        let global = service
+            .global_profile(UserId(u), VERSION)
+            .await
+            .expect("user");
+        let code = Code {
+            code: mint_code(&mut rng),
+            profile: global.profile.id.clone(),
+            owner: UserId(u),
+            version: VERSION.to_string(),
+            space: SPACE.to_string(),
+            vector: (0..STYLE_DIM)
+                .map(|_| rng.random_range(-1.0..1.0))
+                .collect(),
+            points: 200,
+            created_at: 0,
+        };
+        // A taken code string is simply skipped: one user fewer does not change the measure.
+        let _ = store.insert_code(&code).await.expect("code");
+    }
+    std::fs::write(&ready, b"ok").expect("mark codes ready");
+}
+
+fn bench_house_style(c: &mut Criterion) {
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    let store = rt.block_on(async {
+        let service = service().await;
+        let store = Store::open_in(&db_dir()).await.expect("open");
+        ensure_codes(&service, &store).await;
+        store
+    });
+    let house = || {
+        rt.block_on(async {
+            let codes = store.latest_global_codes(VERSION).await.expect("codes");
+            let parts: Vec<(&[f32], f64)> =
+                codes.iter().map(|c| (c.vector.as_slice(), 1.0)).collect();
+            (codes.len(), blend(&parts).expect("blend"))
+        })
+    };
+    let (profiles, _) = house();
+    eprintln!("house style over {profiles} global codes");
+    c.bench_function("house style from 10k global codes", |b| b.iter(house));
+}
+
 criterion_group! {
     name = benches;
     config = Criterion::default().sample_size(50);
-    targets = bench_vote_to_next_pair
+    targets = bench_vote_to_next_pair, bench_house_style
 }
 criterion_main!(benches);

@@ -663,6 +663,50 @@ async fn bad_moodboard_images_are_refused_and_change_nothing() {
 }
 
 #[tokio::test]
+async fn the_house_style_kept_up_to_date_equals_one_read_afresh() {
+    let config = SMALL.replace(
+        "refresh_every = 3",
+        "refresh_every = 3\nhouse_style_profiles = 2",
+    );
+    let w = World::new(&config).await;
+    assert_eq!(w.service.house_style("7").await.unwrap(), None);
+    // Read (and kept) with one code, then updated by a second user's unlock and by a refresh
+    // that replaces the first user's code.
+    rank(&w, ALICE, 6).await;
+    assert_eq!(
+        w.service.house_style("7").await.unwrap(),
+        None,
+        "one is not a community"
+    );
+    rank(&w, BOB, 6).await;
+    let two = w
+        .service
+        .house_style("7")
+        .await
+        .unwrap()
+        .expect("two codes");
+    rank(&w, ALICE, 3).await;
+    let kept = w
+        .service
+        .house_style("7")
+        .await
+        .unwrap()
+        .expect("a house style");
+    assert_ne!(kept, two, "Alice's refresh changed it");
+    let fresh = w.reopen(&config).await;
+    let read = fresh
+        .service
+        .house_style("7")
+        .await
+        .unwrap()
+        .expect("a house style");
+    assert_eq!(kept.len(), read.len());
+    for (k, r) in kept.iter().zip(&read) {
+        assert!((k - r).abs() < 1e-5, "{kept:?} vs {read:?}");
+    }
+}
+
+#[tokio::test]
 async fn stylize_without_p_applies_the_house_style_once_enough_profiles_are_unlocked() {
     let w = World::new(&SMALL.replace(
         "refresh_every = 3",

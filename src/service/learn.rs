@@ -98,35 +98,33 @@ impl Service {
     }
 
     /// The community's mean taste for `version` (per raw style unit), once at least
-    /// `house_style_profiles` users have a code for their global profile of it. Kept in memory
-    /// (it is read on every pair and generation) and recomputed after a global profile's code
-    /// is minted.
-    pub(super) async fn house_style(&self, version: &str) -> Result<Option<Vec<f32>>> {
-        if let Some(cached) = self.house_cache()?.get(version) {
-            return Ok(cached.clone());
-        }
-        let codes = self.store.latest_global_codes(version).await?;
-        let codes: Vec<&Code> = codes
-            .iter()
-            .filter(|c| c.space == SPACE && c.vector.len() == STYLE_DIM)
-            .collect();
+    /// `house_style_profiles` users have a code for their global profile of it. Read on every
+    /// pair and generation, so the sum behind it is loaded once and then kept up to date as
+    /// global profiles mint codes ([`Service::insert_new_code`]).
+    pub async fn house_style(&self, version: &str) -> Result<Option<Vec<f32>>> {
         let needed = self.config.personalization.house_style_profiles.max(1) as usize;
-        let house = if codes.len() < needed {
-            None
-        } else {
-            let parts: Vec<(&[f32], f64)> =
-                codes.iter().map(|c| (c.vector.as_slice(), 1.0)).collect();
-            Some(crate::taste::codes::blend(&parts).map_err(taste_bug)?)
+        let seen = {
+            let cache = self.house_cache()?;
+            if let Some(sum) = cache.sums.get(version) {
+                return Ok(sum.mean(needed));
+            }
+            cache.mints
         };
-        self.house_cache()?
-            .insert(version.to_string(), house.clone());
+        let mut sum = CodeSum::default();
+        for code in self.store.latest_global_codes(version).await? {
+            sum.add(&code, 1.0);
+        }
+        let house = sum.mean(needed);
+        // Kept only if no global code was being minted meanwhile: such a code may or may not
+        // be in what was read, and the next call reads again.
+        let mut cache = self.house_cache()?;
+        if cache.mints == seen && cache.minting == 0 {
+            cache.sums.entry(version.to_string()).or_insert(sum);
+        }
         Ok(house)
     }
 
-    fn house_cache(
-        &self,
-    ) -> Result<std::sync::MutexGuard<'_, std::collections::HashMap<String, Option<Vec<f32>>>>>
-    {
+    fn house_cache(&self) -> Result<std::sync::MutexGuard<'_, HouseCache>> {
         self.house
             .lock()
             .map_err(|_| Error::Bug("house style cache lock poisoned".into()))
@@ -184,6 +182,39 @@ impl Service {
         points: u32,
         image_set: Option<&str>,
     ) -> Result<Code> {
+        if profile.kind != ProfileKind::Global {
+            return self
+                .insert_code_attempts(profile, vector, points, image_set)
+                .await;
+        }
+        // A global profile's new code takes the place of its previous one in the house style.
+        // While it is being stored, the house style is not loaded into the cache.
+        let replaced = self.store.latest_code(&profile.id).await?;
+        self.house_cache()?.minting += 1;
+        let inserted = self
+            .insert_code_attempts(profile, vector, points, image_set)
+            .await;
+        let mut cache = self.house_cache()?;
+        cache.minting -= 1;
+        if let Ok(code) = &inserted {
+            cache.mints += 1;
+            if let Some(sum) = cache.sums.get_mut(&profile.version) {
+                if let Some(old) = &replaced {
+                    sum.add(old, -1.0);
+                }
+                sum.add(code, 1.0);
+            }
+        }
+        inserted
+    }
+
+    async fn insert_code_attempts(
+        &self,
+        profile: &Profile,
+        vector: Vec<f32>,
+        points: u32,
+        image_set: Option<&str>,
+    ) -> Result<Code> {
         for _ in 0..MINT_ATTEMPTS {
             let code = Code {
                 code: mint_code(&mut self.rng()),
@@ -196,12 +227,7 @@ impl Service {
                 created_at: crate::store::now_ms(),
             };
             match self.store.insert_code_for_set(&code, image_set).await? {
-                Ok(()) => {
-                    if profile.kind == ProfileKind::Global {
-                        self.house_cache()?.remove(&profile.version);
-                    }
-                    return Ok(code);
-                }
+                Ok(()) => return Ok(code),
                 Err(CodeTaken) => continue,
             }
         }
@@ -213,6 +239,44 @@ impl Service {
     /// A random 32-bit seed for renders whose prompt names none.
     pub(super) fn random_seed(&self) -> u32 {
         self.rng().random()
+    }
+}
+
+/// The house style's working state: per version, the sum of its latest global codes, kept up
+/// to date as codes are minted; and counts that tell a loader whether a mint overlapped it.
+#[derive(Debug, Default)]
+pub(super) struct HouseCache {
+    sums: std::collections::HashMap<String, CodeSum>,
+    /// Global codes being stored right now.
+    minting: u32,
+    /// Global codes stored since start.
+    mints: u64,
+}
+
+/// The sum of the latest global codes of a version: what its house style is the mean of.
+#[derive(Debug, Default)]
+struct CodeSum {
+    sum: Vec<f64>,
+    count: i64,
+}
+
+impl CodeSum {
+    /// Adds (`sign` 1) or takes away (−1) a code's taste; codes of another space are ignored.
+    fn add(&mut self, code: &Code, sign: f64) {
+        if code.space != SPACE || code.vector.len() != STYLE_DIM {
+            return;
+        }
+        self.sum.resize(STYLE_DIM, 0.0);
+        for (s, v) in self.sum.iter_mut().zip(&code.vector) {
+            *s += sign * f64::from(*v);
+        }
+        self.count += sign as i64;
+    }
+
+    /// The mean, once at least `needed` codes are in the sum.
+    fn mean(&self, needed: usize) -> Option<Vec<f32>> {
+        let n = usize::try_from(self.count).ok()?;
+        (n >= needed && n > 0).then(|| self.sum.iter().map(|s| (s / n as f64) as f32).collect())
     }
 }
 

@@ -55,8 +55,9 @@ pub struct Service {
     /// The service's randomness (pair choice and sides, seeds, codes); seeded by
     /// [`Service::with_seed`] for reproducible evaluations.
     rng: Arc<std::sync::Mutex<StdRng>>,
-    /// The house style per version, until a global profile's next code (`learn.rs`).
-    house: Arc<std::sync::Mutex<std::collections::HashMap<String, Option<Vec<f32>>>>>,
+    /// The latest global codes per version, summed, kept up to date as codes are minted
+    /// (`learn.rs`).
+    house: Arc<std::sync::Mutex<learn::HouseCache>>,
 }
 
 impl Service {

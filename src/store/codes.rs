@@ -105,10 +105,11 @@ impl Store {
     /// community's mean taste is made of.
     pub async fn latest_global_codes(&self, version: &str) -> Result<Vec<Code>, StoreError> {
         let rows = sqlx::query(
-            "SELECT c.* FROM codes c JOIN profiles p ON p.id = c.profile_id
-             WHERE p.kind = 'global' AND p.version = ?
-               AND c.rowid = (SELECT c2.rowid FROM codes c2 WHERE c2.profile_id = c.profile_id
-                              ORDER BY c2.created_at DESC, c2.rowid DESC LIMIT 1)",
+            "SELECT c.* FROM codes c
+             JOIN (SELECT c2.profile_id, MAX(c2.rowid) AS newest FROM codes c2
+                   JOIN profiles p ON p.id = c2.profile_id
+                   WHERE p.kind = 'global' AND p.version = ?
+                   GROUP BY c2.profile_id) latest ON c.rowid = latest.newest",
         )
         .bind(version)
         .fetch_all(&self.pool)
