@@ -111,6 +111,9 @@ pub struct Ranking {
     pub prior_variance: f64,
     /// Rounds of automatic relevance determination when a code is minted (0: a plain prior).
     pub ard_rounds: u32,
+    /// Variance of the prior on each square term of a taste (how far a taste may bend towards
+    /// an ideal point); 0 keeps tastes linear.
+    pub curvature_variance: f64,
 }
 
 /// Most rounds of relevance determination a refit may take (each is one more fit).
@@ -354,6 +357,12 @@ impl Config {
             return Err(invalid(
                 "ranking.prior_variance",
                 "must be a positive number",
+            ));
+        }
+        if !(r.curvature_variance.is_finite() && r.curvature_variance >= 0.0) {
+            return Err(invalid(
+                "ranking.curvature_variance",
+                "must be 0 or a positive number",
             ));
         }
         if r.ard_rounds > MAX_ARD_ROUNDS {

@@ -29,6 +29,7 @@ use crate::render::files::{image_path, load_image, write_png};
 use crate::render::style::{Standardizer, axis_names, describe};
 use crate::service::Service;
 use crate::store::Store;
+use crate::taste::quadratic::utility;
 use crate::taste::raters::{Rater as Simulated, builtin, builtin_name};
 
 /// Votes after which accuracy is measured (those not above `--votes`), then every 100.
@@ -327,7 +328,7 @@ async fn run_strategy(
             let right_calls = holdout
                 .iter()
                 .filter(|(l, r, left_won)| {
-                    (dot(&code.vector, l) > dot(&code.vector, r)) == *left_won
+                    (utility(&code.vector, l) > utility(&code.vector, r)) == *left_won
                 })
                 .count();
             accuracy.push(AccuracyPoint {
@@ -423,13 +424,6 @@ fn style_of(image: &crate::store::Image) -> Result<Vec<f32>, EvalError> {
         .as_ref()
         .map(|(_, v)| v.clone())
         .ok_or_else(|| EvalError::Setup(format!("pool image {} has no style", image.id)))
-}
-
-fn dot(a: &[f32], b: &[f32]) -> f64 {
-    a.iter()
-        .zip(b)
-        .map(|(x, y)| f64::from(*x) * f64::from(*y))
-        .sum()
 }
 
 fn ratio(a: usize, b: usize) -> f64 {

@@ -6,6 +6,7 @@ mod common;
 use common::World;
 use tastebud::domain::{Choice, ProfileKind, UserId};
 use tastebud::render::backend::no_progress;
+use tastebud::render::style::{SCALAR_AXES, STYLE_DIM};
 use tastebud::service::{CreateProfile, Error};
 use tastebud::store::JobStatus;
 
@@ -154,7 +155,8 @@ async fn unlocking_mints_a_code_and_every_refresh_mints_another() {
     assert_eq!(codes[0].points, 12, "newest first");
     for c in &codes {
         assert!(tastebud::domain::is_base36_id(&c.code, 7), "{}", c.code);
-        assert_eq!(c.vector.len(), tastebud::render::style::STYLE_DIM);
+        // Every axis, then a square term on each named axis (`ranking.curvature_variance`).
+        assert_eq!(c.vector.len(), STYLE_DIM + SCALAR_AXES.len());
         assert!(c.vector.iter().all(|x| x.is_finite()));
     }
     // Skips earn no points and mint nothing.
@@ -433,6 +435,70 @@ async fn auto_personalization_adds_p_and_shows_the_code() {
         .unwrap()
         .remove(0);
     assert_eq!(run.prompt_run, "a castle --v 5 --seed 1");
+}
+
+#[tokio::test]
+async fn a_linear_code_from_before_square_terms_still_steers_and_blends() {
+    let w = World::new(SMALL).await;
+    let curved = rank(&w, ALICE, 6).await[5]
+        .code
+        .clone()
+        .expect("code at unlock");
+    assert_eq!(curved.vector.len(), STYLE_DIM + SCALAR_AXES.len());
+    // A code as codes were stored before tastes had square terms: one weight per axis.
+    let mut vector = vec![0.0; STYLE_DIM];
+    vector[0] = 20.0; // brighter, per raw unit of brightness
+    let global = w.global(BOB, "7").await;
+    let old = tastebud::domain::Code {
+        code: "linear7".into(),
+        profile: global,
+        owner: BOB,
+        version: "7".into(),
+        space: "style-v1".into(),
+        vector,
+        points: 200,
+        created_at: 1,
+    };
+    w.store.insert_code(&old).await.unwrap().unwrap();
+    let run = |text: &'static str| {
+        let service = w.service.clone();
+        async move {
+            service
+                .imagine(BOB, text, no_progress())
+                .await
+                .unwrap()
+                .remove(0)
+        }
+    };
+    let plain = run("a harbour --seed 9").await;
+    let steered = run("a harbour --seed 9 --p linear7 --s 1000").await;
+    assert_ne!(plain.grid_png, steered.grid_png);
+    let brightness = |images: Vec<i64>| {
+        let store = w.store.clone();
+        async move {
+            let mut sum = 0.0;
+            for id in images {
+                sum += store
+                    .image(id)
+                    .await
+                    .unwrap()
+                    .unwrap()
+                    .image
+                    .style
+                    .unwrap()
+                    .1[0];
+            }
+            sum
+        }
+    };
+    assert!(brightness(steered.images.clone()).await > brightness(plain.images.clone()).await);
+    let text = format!("a harbour --seed 9 --p linear7 {} --s 250", curved.code);
+    let blended = w
+        .service
+        .imagine(BOB, &text, no_progress())
+        .await
+        .expect("a linear and a curved code blend");
+    assert!(blended[0].prompt_run.contains("linear7"));
 }
 
 #[tokio::test]
@@ -763,7 +829,7 @@ async fn a_profile_shows_what_it_likes_in_words_and_as_a_chart() {
         taste.explanation.summary()
     );
     assert_eq!(taste.code.as_deref(), Some(code.code.as_str()));
-    assert_eq!(taste.weights.len(), tastebud::render::style::STYLE_DIM);
+    assert_eq!(taste.weights.len(), STYLE_DIM);
     assert!(
         taste.explanation.summary().starts_with("Favours: ")
             || taste.explanation.summary().starts_with("Avoids: ")

@@ -11,6 +11,7 @@
 use rand::rngs::StdRng;
 use rand::{Rng, RngExt, SeedableRng};
 use tastebud::taste::model::{Observation, Posterior, Prior, fit_ard};
+use tastebud::taste::quadratic::features;
 use tastebud::taste::raters::{BUILTIN_RATERS, Rater, builtin};
 use tastebud::taste::select::{Strategy, select_pair};
 
@@ -25,6 +26,10 @@ const ARD_ROUNDS: usize = 5;
 const REFIT_EVERY: usize = 10;
 const SEEDS: u64 = 4;
 const CHECKPOINTS: [usize; 3] = [50, 100, 200];
+/// Prior variance of square terms, as `ranking.curvature_variance` by default.
+const CURVATURE_VARIANCE: f64 = 0.25;
+/// Axes with names (the rest stand for the hue histogram), which get square terms.
+const NAMED: usize = 10;
 
 fn axis_names() -> Vec<String> {
     let named = [
@@ -69,12 +74,16 @@ impl HeldOut {
         HeldOut { pairs }
     }
 
-    /// Agreement of the model's predicted winner with the rater's noiseless preference.
-    fn accuracy(&self, post: &Posterior) -> f64 {
+    /// Agreement of the model's predicted winner with the rater's noiseless preference, for a
+    /// posterior over the features with `squared` square terms.
+    fn accuracy(&self, post: &Posterior, squared: usize) -> f64 {
         let right = self
             .pairs
             .iter()
-            .filter(|(l, r, left)| (post.prob_left(l, r).unwrap() > 0.5) == *left)
+            .filter(|(l, r, left)| {
+                let (l, r) = (features(l, squared), features(r, squared));
+                (post.prob_left(&l, &r).unwrap() > 0.5) == *left
+            })
             .count();
         right as f64 / self.pairs.len() as f64
     }
@@ -84,11 +93,22 @@ fn refit(obs: &[Observation], prior: &Prior) -> Posterior {
     fit_ard(obs, prior, ARD_ROUNDS).unwrap().0
 }
 
-/// Run the loop with `strategy`; held-out accuracy at each of [`CHECKPOINTS`].
-fn run(rater: &Rater, strategy: &Strategy, seed: u64) -> Vec<f64> {
+/// Run the loop with `strategy` over the features with square terms on the first `squared`
+/// axes (prior variance [`CURVATURE_VARIANCE`] on those); held-out accuracy at each of
+/// [`CHECKPOINTS`].
+fn run(rater: &Rater, strategy: &Strategy, seed: u64, squared: usize) -> Vec<f64> {
     let mut rng = StdRng::seed_from_u64(seed);
     let held = HeldOut::new(rater, &mut rng);
-    let prior = Prior::zero(DIM, PRIOR_VARIANCE).unwrap();
+    let variances: Vec<f64> = (0..DIM + squared)
+        .map(|k| {
+            if k < DIM {
+                PRIOR_VARIANCE
+            } else {
+                CURVATURE_VARIANCE
+            }
+        })
+        .collect();
+    let prior = Prior::diagonal(&vec![0.0; DIM + squared], &variances).unwrap();
     let mut post = prior.to_posterior();
     let mut obs: Vec<Observation> = Vec::new();
     let mut recent: Vec<Vec<f64>> = Vec::new();
@@ -96,11 +116,12 @@ fn run(rater: &Rater, strategy: &Strategy, seed: u64) -> Vec<f64> {
     let votes = *CHECKPOINTS.last().unwrap();
     for n in 1..=votes {
         let images: Vec<Vec<f64>> = (0..IMAGES_PER_ROUND).map(|_| image(&mut rng)).collect();
-        let (i, j) = select_pair(strategy, &post, &images, &recent, &mut rng)
+        let phi: Vec<Vec<f64>> = images.iter().map(|x| features(x, squared)).collect();
+        let (i, j) = select_pair(strategy, &post, &phi, &recent, &mut rng)
             .unwrap()
             .unwrap();
-        let (l, r) = (&images[i], &images[j]);
-        let choice = rater.answer(l, r, &mut rng).unwrap();
+        let choice = rater.answer(&images[i], &images[j], &mut rng).unwrap();
+        let (l, r) = (&phi[i], &phi[j]);
         let o = Observation::from_choice(l, r, choice).unwrap().unwrap();
         post = post.update(&o).unwrap();
         obs.push(o);
@@ -112,15 +133,22 @@ fn run(rater: &Rater, strategy: &Strategy, seed: u64) -> Vec<f64> {
             recent.remove(0);
         }
         if CHECKPOINTS.contains(&n) {
-            out.push(held.accuracy(&refit(&obs, &prior)));
+            out.push(held.accuracy(&refit(&obs, &prior), squared));
         }
     }
     out
 }
 
-/// Mean held-out accuracy over seeds at each checkpoint.
+/// Mean held-out accuracy over seeds at each checkpoint, for a linear taste.
 fn curve(rater: &Rater, strategy: &Strategy) -> Vec<f64> {
-    let runs: Vec<Vec<f64>> = (0..SEEDS).map(|s| run(rater, strategy, 1000 + s)).collect();
+    curve_with(rater, strategy, 0)
+}
+
+/// [`curve`] over features with `squared` square terms.
+fn curve_with(rater: &Rater, strategy: &Strategy, squared: usize) -> Vec<f64> {
+    let runs: Vec<Vec<f64>> = (0..SEEDS)
+        .map(|s| run(rater, strategy, 1000 + s, squared))
+        .collect();
     (0..CHECKPOINTS.len())
         .map(|c| runs.iter().map(|r| r[c]).sum::<f64>() / SEEDS as f64)
         .collect()
@@ -152,6 +180,27 @@ fn active_selection_learns_faster_than_random() {
         // points at 50 votes).
         if a[0] < r[0] + 0.02 || a[2] <= r[2] {
             failures.push(format!("{name}: active {a:?} not above random {r:?}"));
+        }
+    }
+    assert!(failures.is_empty(), "{failures:?}");
+}
+
+#[test]
+fn square_terms_learn_an_ideal_point_and_cost_a_linear_taste_little() {
+    let axes = axis_names();
+    let mut failures = Vec::new();
+    for (name, min_gain) in [("goldilocks", 0.05), ("bright", -0.04), ("moody", -0.04)] {
+        let rater = builtin(name, &axes).unwrap();
+        let linear = curve_with(&rater, &Strategy::Random, 0);
+        let curved = curve_with(&rater, &Strategy::Random, NAMED);
+        println!(
+            "{name:>11}: random votes, linear @50 {:.3} @200 {:.3} | with squares @50 {:.3} @200 {:.3}",
+            linear[0], linear[2], curved[0], curved[2]
+        );
+        if curved[2] < linear[2] + min_gain {
+            failures.push(format!(
+                "{name}: with squares {curved:?}, linear {linear:?}, wanted a gain of {min_gain}"
+            ));
         }
     }
     assert!(failures.is_empty(), "{failures:?}");

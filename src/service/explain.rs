@@ -5,7 +5,7 @@ use super::{Error, Result, Service};
 use crate::domain::{ProfileId, ProfileKind, UserId};
 use crate::render::chart::taste_chart;
 use crate::render::files::encode_png;
-use crate::render::style::{Standardizer, axis_names};
+use crate::render::style::{STYLE_DIM, Standardizer, axis_names};
 use crate::taste::explain::{Explanation, explain};
 
 /// Axes named on each side of an explanation.
@@ -46,6 +46,9 @@ impl Service {
                 None,
             ),
         };
+        // The linear part: how the taste leans at the pool's typical image.
+        let mut weights = weights;
+        weights.truncate(STYLE_DIM);
         let names = axis_names();
         let explanation = explain(&weights, &names, TOP_AXES)
             .map_err(|e| Error::Bug(format!("explaining a taste: {e}")))?;

@@ -21,6 +21,7 @@ use crate::render::personalize::{Steering, render_personalized};
 use crate::render::style::{SPACE, STYLE_DIM};
 use crate::store::{Image, JobStatus, NewImage, Origin};
 use crate::taste::codes::blend;
+use crate::taste::quadratic;
 use crate::taste::steer::Calibration;
 
 /// Images in one generation.
@@ -439,7 +440,9 @@ impl Service {
         }
         let usable: Vec<(&[f32], f64)> = codes
             .iter()
-            .filter(|(c, _)| c.space == SPACE && c.vector.len() == STYLE_DIM)
+            .filter(|(c, _)| {
+                c.space == SPACE && quadratic::squared_axes(c.vector.len(), STYLE_DIM).is_ok()
+            })
             .map(|(c, w)| (c.vector.as_slice(), *w))
             .collect();
         if usable.len() != codes.len() {

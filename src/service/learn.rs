@@ -1,17 +1,19 @@
 //! Learning a profile's taste from its data, freezing it into codes, and the house style.
 //!
-//! Tastes are learnt over standardized style vectors (the version's pool statistics), but codes
-//! store them per unit of the raw style axes (`w / std`), so a code means the same thing however
-//! the pool grows: `wᵀ((x − m)/s)` and `(w/s)ᵀx` rank images identically.
+//! Tastes are learnt over the features of standardized style vectors (the version's pool
+//! statistics): the axes, and the squares of the named axes while `ranking.curvature_variance`
+//! allows them (`taste::quadratic`). Codes store tastes per raw style unit, so a code means the
+//! same thing however the pool grows: both forms rank every pair of images alike.
 
 use rand::RngExt;
 
 use super::{Error, Result, Service};
 use crate::domain::{Code, Profile, ProfileKind};
-use crate::render::style::{SPACE, STYLE_DIM, Standardizer, StyleVector};
+use crate::render::style::{SCALAR_AXES, SPACE, STYLE_DIM, Standardizer, StyleVector};
 use crate::store::CodeTaken;
 use crate::taste::codes::{Checkpoints, image_set_key, mint_code};
 use crate::taste::model::{Observation, Posterior, Prior, fit, fit_ard};
+use crate::taste::quadratic::{self, features};
 
 /// How often minting retries when a fresh code string is already taken.
 const MINT_ATTEMPTS: usize = 16;
@@ -48,9 +50,10 @@ impl Service {
         std: &Standardizer,
         fit: Refit,
     ) -> Result<Posterior> {
+        let squared = self.squared_axes();
         let standardize = |v: &[f32]| -> Option<Vec<f64>> {
             let v = StyleVector::from_slice(v)?;
-            Some(std.apply(&v).into_iter().map(f64::from).collect())
+            Some(features(&standardized(&v, std), squared))
         };
         let mut obs = Vec::new();
         for pair in self.store.answered_pairs(&profile.id, SPACE).await? {
@@ -59,7 +62,7 @@ impl Service {
             }
         }
         if profile.kind == ProfileKind::Global {
-            let pool_mean = vec![0.0; STYLE_DIM];
+            let pool_mean = vec![0.0; STYLE_DIM + squared];
             for liked in self
                 .store
                 .liked_styles(profile.owner, &profile.version, SPACE)
@@ -86,15 +89,40 @@ impl Service {
         .map_err(taste_bug)
     }
 
+    /// How many leading style axes carry a square term in the tastes the service fits: the
+    /// named axes, unless `ranking.curvature_variance` is 0.
+    pub(super) fn squared_axes(&self) -> usize {
+        if self.config.ranking.curvature_variance > 0.0 {
+            SCALAR_AXES.len()
+        } else {
+            0
+        }
+    }
+
     /// The prior for a new taste of `version`: centred on the community's mean taste once the
-    /// house style is ready, else on zero.
+    /// house style is ready, else on zero; `ranking.prior_variance` on the axes and
+    /// `ranking.curvature_variance` on their squares.
     async fn prior(&self, version: &str, std: &Standardizer) -> Result<Prior> {
-        let variance = self.config.ranking.prior_variance;
-        let prior = match self.house_style(version).await? {
-            Some(raw) => Prior::centred(&to_standardized(&raw, std), variance),
-            None => Prior::zero(STYLE_DIM, variance),
+        let r = &self.config.ranking;
+        let len = STYLE_DIM + self.squared_axes();
+        let variances: Vec<f64> = (0..len)
+            .map(|k| {
+                if k < STYLE_DIM {
+                    r.prior_variance
+                } else {
+                    r.curvature_variance
+                }
+            })
+            .collect();
+        let mean = match self.house_style(version).await? {
+            Some(raw) => {
+                let mut mean = to_standardized(&raw, std);
+                mean.resize(len, 0.0);
+                mean
+            }
+            None => vec![0.0; len],
         };
-        prior.map_err(taste_bug)
+        Prior::diagonal(&mean, &variances).map_err(taste_bug)
     }
 
     /// The community's mean taste for `version` (per raw style unit), once at least
@@ -151,7 +179,8 @@ impl Service {
             return Ok(Some(code));
         }
         let std = self.standardizer(&profile.version).await?;
-        let pool_mean = vec![0.0; STYLE_DIM];
+        let squared = self.squared_axes();
+        let pool_mean = vec![0.0; STYLE_DIM + squared];
         let mut obs = Vec::new();
         for image in &images {
             let Some(v) = image
@@ -163,7 +192,7 @@ impl Service {
             else {
                 continue;
             };
-            let x: Vec<f64> = std.apply(&v).into_iter().map(f64::from).collect();
+            let x = features(&standardized(&v, &std), squared);
             obs.push(Observation::like(&x, &pool_mean).map_err(taste_bug)?);
         }
         let prior = self.prior(&profile.version, &std).await?;
@@ -262,11 +291,14 @@ struct CodeSum {
 
 impl CodeSum {
     /// Adds (`sign` 1) or takes away (−1) a code's taste; codes of another space are ignored.
+    /// Linear codes count as codes without square terms.
     fn add(&mut self, code: &Code, sign: f64) {
-        if code.space != SPACE || code.vector.len() != STYLE_DIM {
+        if code.space != SPACE || quadratic::squared_axes(code.vector.len(), STYLE_DIM).is_err() {
             return;
         }
-        self.sum.resize(STYLE_DIM, 0.0);
+        if self.sum.len() < code.vector.len() {
+            self.sum.resize(code.vector.len(), 0.0);
+        }
         for (s, v) in self.sum.iter_mut().zip(&code.vector) {
             *s += sign * f64::from(*v);
         }
@@ -289,21 +321,34 @@ pub(super) enum Refit {
     Tuned,
 }
 
-/// A taste per standardized axis as one per raw axis unit: `w / std`.
+/// A taste over standardized features as one per raw axis unit ([`quadratic::to_raw`]).
 pub(super) fn to_raw(standardized: &[f32], std: &Standardizer) -> Vec<f32> {
-    standardized
-        .iter()
-        .zip(&std.std)
-        .map(|(w, s)| w / s)
+    let taste: Vec<f64> = standardized.iter().map(|&w| f64::from(w)).collect();
+    let (mean, sd) = statistics(std);
+    quadratic::to_raw(&taste, &mean, &sd)
+        .into_iter()
+        .map(|w| w as f32)
         .collect()
 }
 
-/// A taste per raw axis unit as one per standardized axis: `w · std`.
+/// A taste per raw axis unit (a code, linear or not) over standardized features, with as many
+/// square terms as it has ([`quadratic::to_standardized`]).
 pub(super) fn to_standardized(raw: &[f32], std: &Standardizer) -> Vec<f64> {
-    raw.iter()
-        .zip(&std.std)
-        .map(|(w, s)| f64::from(w * s))
-        .collect()
+    let raw: Vec<f64> = raw.iter().map(|&w| f64::from(w)).collect();
+    let (mean, sd) = statistics(std);
+    quadratic::to_standardized(&raw, &mean, &sd, raw.len())
+}
+
+fn statistics(std: &Standardizer) -> (Vec<f64>, Vec<f64>) {
+    (
+        std.mean.iter().map(|&m| f64::from(m)).collect(),
+        std.std.iter().map(|&s| f64::from(s)).collect(),
+    )
+}
+
+/// A style vector standardized by the pool's statistics.
+pub(super) fn standardized(v: &StyleVector, std: &Standardizer) -> Vec<f64> {
+    std.apply(v).into_iter().map(f64::from).collect()
 }
 
 fn taste_bug(e: crate::taste::TasteError) -> Error {

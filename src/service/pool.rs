@@ -12,13 +12,14 @@ use std::collections::{BTreeMap, HashMap};
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
 
-use super::learn::Refit;
+use super::learn::{Refit, standardized};
 use super::{Error, ProfileSummary, Result, Service};
 use crate::domain::{Pair, Profile, ProfileId, ProfileKind, UserId};
 use crate::render::backend::{AnyBackend, Backend, RenderRequest, no_progress};
 use crate::render::files::{encode_png, image_path, load_image, pair_image, save_png};
 use crate::render::style::{SPACE, Standardizer, StyleVector, describe};
 use crate::store::{Image, NewImage, Origin};
+use crate::taste::quadratic::features;
 use crate::taste::select::{Strategy, select};
 
 /// Subjects of the ranking pool: plain scenes that every style can be seen on.
@@ -120,9 +121,10 @@ impl Service {
             .map(|i| i.style)
             .collect();
         let std = Standardizer::fit(&pool);
+        let squared = self.squared_axes();
         let x: Vec<Vec<f64>> = images
             .iter()
-            .map(|i| std.apply(&i.style).into_iter().map(f64::from).collect())
+            .map(|i| features(&standardized(&i.style, &std), squared))
             .collect();
         let mut groups: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
         for (k, image) in images.iter().enumerate() {

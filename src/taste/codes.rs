@@ -19,23 +19,21 @@ pub fn mint_code(rng: &mut impl Rng) -> String {
 /// The weighted mean `Σ wᵢ·vᵢ / Σ wᵢ` of several taste vectors (for `--p a::2 b::1`).
 ///
 /// Weights may be negative, to steer away from a taste, as in multi-prompts; but they must add up
-/// to more than zero, otherwise the "mean" would flip or blow up. All vectors must have the same
-/// length and finite entries.
+/// to more than zero, otherwise the "mean" would flip or blow up. Entries must be finite. A
+/// shorter vector counts as zero past its end: a linear taste blends with one that has square
+/// terms ([`super::quadratic`]) as one whose square terms are zero.
 pub fn blend<V: AsRef<[f32]>>(parts: &[(V, f64)]) -> Result<Vec<f32>, TasteError> {
-    let Some((first, _)) = parts.first() else {
+    if parts.is_empty() {
         return Err(TasteError::EmptyBlend);
-    };
-    let d = first.as_ref().len();
+    }
+    let d = parts
+        .iter()
+        .map(|(v, _)| v.as_ref().len())
+        .max()
+        .unwrap_or(0);
     let mut sum = 0.0_f64;
     for (v, w) in parts {
         let v = v.as_ref();
-        if v.len() != d {
-            return Err(TasteError::DimensionMismatch {
-                what: "blend",
-                expected: d,
-                got: v.len(),
-            });
-        }
         if !w.is_finite() {
             return Err(TasteError::NotFinite {
                 what: "blend weight",
@@ -181,6 +179,16 @@ mod tests {
     }
 
     #[test]
+    fn a_shorter_taste_blends_as_zeros_past_its_end() {
+        let linear = vec![1.0_f32, 2.0];
+        let curved = vec![3.0_f32, 0.0, -2.0];
+        assert_eq!(
+            blend(&[(&linear, 1.0), (&curved, 1.0)]).unwrap(),
+            vec![2.0, 1.0, -1.0]
+        );
+    }
+
+    #[test]
     fn blend_rejects_what_has_no_mean() {
         let a = vec![1.0_f32, 0.0];
         let b = vec![0.0_f32, 4.0];
@@ -191,7 +199,6 @@ mod tests {
             Err(TasteError::NonPositiveWeightSum(0.0))
         );
         assert!(blend(&[(&a, -1.0)]).is_err());
-        assert!(blend(&[(a.as_slice(), 1.0), (&[1.0_f32][..], 1.0)]).is_err());
         assert!(blend(&[(&a, f64::NAN)]).is_err());
         assert!(blend(&[(vec![f32::INFINITY, 0.0], 1.0)]).is_err());
     }

@@ -7,6 +7,7 @@
 //! - [`select`]: which pair to show next;
 //! - [`codes`]: minting codes, blending tastes, checkpoint arithmetic;
 //! - [`explain`]: a taste vector in words;
+//! - [`quadratic`]: tastes with square terms (ideal points), their features and units;
 //! - [`raters`]: simulated raters with hidden tastes, for `tastebud eval` and tests;
 //! - [`steer`]: calibration (knobs → style) and steering knobs toward a taste.
 
@@ -14,6 +15,7 @@ pub mod codes;
 mod error;
 pub mod explain;
 pub mod model;
+pub mod quadratic;
 pub mod raters;
 pub mod select;
 pub mod steer;

@@ -1,19 +1,26 @@
 //! Steering: how a taste vector chooses a backend's knobs, and the calibration it relies on.
 //!
 //! Calibration is a linear map from knobs to style, `x ≈ b + J k`, fitted by least squares
-//! over rendered samples ([`fit_calibration`]). For a taste `w` (in the same space as `J`'s
-//! rows) and stylize `s`, the knobs move from their base along `Jᵀw`, scaled by `s/100`, and
-//! are clamped to their ranges ([`steer`]):
+//! over rendered samples ([`fit_calibration`]). For a taste `t` (in the same space as `J`'s
+//! rows, possibly with square terms: see [`super::quadratic`]) and stylize `s`, the knobs move
+//! from their base `k₀` by the step `Δ` that maximizes
 //!
-//! `k = clamp(k₀ + (s/100) · g · Jᵀw)`, with `g = reach / ‖J‖₂`,
+//! `u(x₀ + JΔ) − (λ/2)‖Δ‖²`,  with `λ = ‖J‖₂ / ((s/100) · reach)`,
 //!
-//! so a unit-length taste moves the knobs by at most `reach` per 100 of stylize, whatever the
-//! units of the style space, and a weaker (less certain) taste moves them less. Because every
-//! knob moves monotonically in `s`, the predicted score `wᵀJk` never falls as `s` grows, and
-//! `s = 0` returns the base knobs exactly. Pure code: no I/O, no randomness.
+//! and are clamped to their ranges ([`steer`]). `x₀ = J(k₀ − k̄)` is where the base knobs put
+//! the picture relative to the pool, whose knobs are drawn around the middles `k̄` of their
+//! ranges. The step solves `(λI − 2JᵀV₋J) Δ = Jᵀ∇u(x₀)`, where `V₋` holds the taste's
+//! negative square terms. For a linear taste `t = w` that is `Δ = (s/100) · reach/‖J‖ · Jᵀw`:
+//! a unit-length taste moves the knobs by at most `reach` per 100 of stylize, whatever the
+//! units of the style space, and a weaker (less certain) taste moves them less. A taste with an
+//! ideal point is moved towards it and, however large `s`, not past it. The predicted score
+//! never falls as `s` grows, and `s = 0` returns the base knobs exactly. Pure code: no I/O, no
+//! randomness.
 
 use nalgebra::{DMatrix, DVector};
 use serde::{Deserialize, Serialize};
+
+use super::quadratic::{gradient, utility};
 
 /// Default distance, in knob units, that a unit taste moves the knobs per 100 of stylize.
 pub const DEFAULT_REACH: f32 = 0.6;
@@ -167,9 +174,10 @@ pub fn fit_calibration(
     })
 }
 
-/// `wᵀx`: how much a taste `w` likes a style vector `x` (same space, same standardization).
+/// How much a taste likes a style vector (same space, same standardization): the utility of
+/// [`super::quadratic`].
 pub fn taste_score(taste: &[f32], style: &[f32]) -> f32 {
-    taste.iter().zip(style).map(|(w, x)| w * x).sum()
+    utility(taste, style) as f32
 }
 
 /// Index of the style vector `taste` likes best; `None` for an empty list.
@@ -203,31 +211,51 @@ fn steer_scaled(
     scale: f32,
     reach: f32,
 ) -> Vec<f32> {
-    let m = jacobian.ncols();
-    if scale == 0.0 || m == 0 {
+    let (d, m) = jacobian.shape();
+    if scale <= 0.0 || reach <= 0.0 || m == 0 {
         return base.to_vec();
     }
-    let w = DVector::from_iterator(
-        jacobian.nrows(),
-        (0..jacobian.nrows()).map(|i| taste.get(i).copied().unwrap_or(0.0)),
-    );
-    let direction = jacobian.transpose() * w;
-    let norm = jacobian
+    let j = jacobian.map(f64::from);
+    let norm = j
         .clone()
         .singular_values()
         .iter()
         .copied()
-        .fold(0.0f32, f32::max);
-    if norm <= f32::EPSILON {
+        .fold(0.0, f64::max);
+    if norm <= f64::from(f32::EPSILON) {
         return base.to_vec();
     }
-    let gain = scale * reach / norm;
+    let lambda = norm / f64::from(scale * reach);
+    let range = |i: usize| ranges.get(i).copied().unwrap_or((-1.0, 1.0));
+    let offset = DVector::from_iterator(
+        m,
+        (0..m).map(|i| {
+            let (lo, hi) = range(i);
+            f64::from(base.get(i).copied().unwrap_or(0.0)) - 0.5 * f64::from(lo + hi)
+        }),
+    );
+    let from = &j * offset;
+    let t: Vec<f64> = taste.iter().map(|&v| f64::from(v)).collect();
+    let pull = j.tr_mul(&DVector::from_vec(gradient(&t, from.as_slice())));
+    // Only concave square terms bend the path; they keep the system positive definite.
+    let mut bend = j.clone();
+    for (k, mut row) in bend.row_iter_mut().enumerate() {
+        let v = t.get(d + k).copied().unwrap_or(0.0).min(0.0);
+        row *= -2.0 * v;
+    }
+    let mut system = j.tr_mul(&bend);
+    for i in 0..m {
+        system[(i, i)] += lambda;
+    }
+    let step = match system.cholesky() {
+        Some(ch) => ch.solve(&pull),
+        None => pull / lambda,
+    };
     base.iter()
         .enumerate()
         .map(|(i, &k0)| {
-            let (lo, hi) = ranges.get(i).copied().unwrap_or((-1.0, 1.0));
-            let step = direction.get(i).copied().unwrap_or(0.0) * gain;
-            (k0 + step).clamp(lo, hi)
+            let (lo, hi) = range(i);
+            (k0 + step.get(i).copied().unwrap_or(0.0) as f32).clamp(lo, hi)
         })
         .collect()
 }
@@ -330,6 +358,26 @@ mod tests {
             assert!(score >= last);
             last = score;
         }
+    }
+
+    #[test]
+    fn an_ideal_point_is_approached_and_never_passed() {
+        // One knob moves one axis 1:1; the taste peaks at x = 1 (u = 2x − x²).
+        let j = DMatrix::from_row_slice(1, 1, &[1.0]);
+        let ranges = [(-5.0, 5.0)];
+        let taste = [2.0, -1.0];
+        let mut last = 0.0;
+        for s in [50, 100, 250, 1000] {
+            let k = steer(&[0.0], &ranges, &j, &taste, s, 0.6)[0];
+            assert!(k > last && k < 1.0, "s {s}: {k}");
+            last = k;
+        }
+        assert!(last > 0.8, "{last}");
+        // From beyond the peak, it steers back towards it.
+        let k = steer(&[3.0], &ranges, &j, &taste, 1000, 0.6)[0];
+        assert!(k < 3.0 && k > 1.0, "{k}");
+        // A linear taste of the same slope at 0 keeps going, to the knob's limit.
+        assert_eq!(steer(&[0.0], &ranges, &j, &[2.0], 1000, 0.6), vec![5.0]);
     }
 
     #[test]
