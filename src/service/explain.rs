@@ -5,7 +5,7 @@ use super::{Error, Result, Service};
 use crate::domain::{ProfileId, ProfileKind, UserId};
 use crate::render::chart::taste_chart;
 use crate::render::files::encode_png;
-use crate::render::style::{STYLE_DIM, Standardizer, axis_names};
+use crate::render::style::{Standardizer, axis_names};
 use crate::taste::explain::{Explanation, explain};
 
 /// Axes named on each side of an explanation.
@@ -15,7 +15,8 @@ const TOP_AXES: usize = 5;
 #[derive(Debug, Clone)]
 pub struct ProfileTaste {
     pub profile: super::ProfileSummary,
-    /// The taste per standardized axis of the version's pool (log-odds per standard deviation).
+    /// The linear weight per standardized axis of the version's pool (log-odds per standard
+    /// deviation at its typical image; square terms are in `explanation.moderate`).
     pub weights: Vec<(String, f64)>,
     /// The strongest leanings in words.
     pub explanation: Explanation,
@@ -46,9 +47,6 @@ impl Service {
                 None,
             ),
         };
-        // The linear part: how the taste leans at the pool's typical image.
-        let mut weights = weights;
-        weights.truncate(STYLE_DIM);
         let names = axis_names();
         let explanation = explain(&weights, &names, TOP_AXES)
             .map_err(|e| Error::Bug(format!("explaining a taste: {e}")))?;

@@ -1,10 +1,13 @@
 //! A taste vector in words: which style axes it favours and which it avoids, ranked, with
-//! short human phrases. Plain data out; the chart is drawn elsewhere.
+//! short human phrases, and which it likes in moderation. Plain data out; the chart is drawn
+//! elsewhere.
 //!
 //! Axes are standardized, so a weight is in log-odds per standard deviation of the axis: a
 //! weight of 1 on brightness means an image one standard deviation brighter is e ≈ 2.7 times as
 //! likely to win a pair, all else equal. Strength words follow from that scale
-//! ([`Strength::of`]).
+//! ([`Strength::of`]). A taste with square terms ([`super::quadratic`]) that bends down on
+//! both sides of a peak inside the usual range likes that axis in moderation ([`AxisMiddle`]);
+//! the size of its square term is how much is lost one standard deviation from the peak.
 
 use std::fmt;
 
@@ -72,33 +75,68 @@ impl fmt::Display for AxisLean {
     }
 }
 
-/// A taste explained: the axes it favours (positive weight) and avoids (negative weight), each
-/// ranked by strength, strongest first.
+/// One axis a taste likes in moderation: best at `peak`, worse on either side.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AxisMiddle {
+    pub axis: String,
+    /// Where the taste peaks, in standard deviations from the pool's typical image.
+    pub peak: f64,
+    /// The square term (negative): the loss one standard deviation from the peak.
+    pub curvature: f64,
+    pub strength: Strength,
+}
+
+/// Farthest a peak may lie from typical, in standard deviations, to count as a middle: beyond
+/// it the pool hardly reaches the peak, and the axis reads as more (or less) is better.
+const MAX_PEAK: f64 = 2.0;
+
+impl fmt::Display for AxisMiddle {
+    /// E.g. "contrast a little above typical".
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let axis = self.axis.replace(['_', '-'], " ");
+        let side = if self.peak > 0.0 { "above" } else { "below" };
+        match self.peak.abs() {
+            a if a < 0.25 => write!(f, "{axis} around typical"),
+            a if a < 0.75 => write!(f, "{axis} a little {side} typical"),
+            _ => write!(f, "{axis} well {side} typical"),
+        }
+    }
+}
+
+/// A taste explained: the axes it favours (positive weight) and avoids (negative weight), and
+/// those it likes in moderation, each ranked by strength, strongest first. An axis liked in
+/// moderation is not also listed as favoured or avoided.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Explanation {
     pub favoured: Vec<AxisLean>,
     pub avoided: Vec<AxisLean>,
+    pub moderate: Vec<AxisMiddle>,
 }
 
 impl Explanation {
-    /// One sentence for a chat message, e.g.
-    /// "Favours: strongly bright, moderately warm. Avoids: slightly more vignette."
+    /// One sentence for a chat message, e.g. "Favours: strongly bright, moderately warm.
+    /// Avoids: slightly dark corners. In moderation: contrast a little above typical."
     pub fn summary(&self) -> String {
-        let list = |v: &[AxisLean]| {
+        fn list<T: fmt::Display>(v: &[T]) -> String {
             v.iter()
                 .map(|a| a.to_string())
                 .collect::<Vec<_>>()
                 .join(", ")
-        };
-        match (self.favoured.is_empty(), self.avoided.is_empty()) {
-            (true, true) => "No clear preferences yet.".to_string(),
-            (false, true) => format!("Favours: {}.", list(&self.favoured)),
-            (true, false) => format!("Avoids: {}.", list(&self.avoided)),
-            (false, false) => format!(
-                "Favours: {}. Avoids: {}.",
-                list(&self.favoured),
-                list(&self.avoided)
-            ),
+        }
+        let mut parts = Vec::new();
+        if !self.favoured.is_empty() {
+            parts.push(format!("Favours: {}.", list(&self.favoured)));
+        }
+        if !self.avoided.is_empty() {
+            parts.push(format!("Avoids: {}.", list(&self.avoided)));
+        }
+        if !self.moderate.is_empty() {
+            parts.push(format!("In moderation: {}.", list(&self.moderate)));
+        }
+        if parts.is_empty() {
+            "No clear preferences yet.".to_string()
+        } else {
+            parts.join(" ")
         }
     }
 }
@@ -140,27 +178,49 @@ pub fn axis_words(axis: &str, positive: bool) -> String {
     }
 }
 
-/// Explain `taste` over the named axes, keeping at most `top` axes on each side and leaving out
-/// axes whose weight is too small to mention.
+/// Explain `taste` over the named axes (one weight per axis, then possibly square terms on the
+/// leading axes), keeping at most `top` axes in each list and leaving out axes whose weight is
+/// too small to mention.
 pub fn explain<T, S>(taste: &[T], axes: &[S], top: usize) -> Result<Explanation, TasteError>
 where
     T: Copy + Into<f64>,
     S: AsRef<str>,
 {
-    if taste.len() != axes.len() {
-        return Err(TasteError::DimensionMismatch {
+    let squared = super::quadratic::squared_axes(taste.len(), axes.len()).map_err(|_| {
+        TasteError::DimensionMismatch {
             what: "taste vector and axis names",
             expected: axes.len(),
             got: taste.len(),
+        }
+    })?;
+    let taste: Vec<f64> = taste.iter().map(|&w| w.into()).collect();
+    if !taste.iter().all(|w| w.is_finite()) {
+        return Err(TasteError::NotFinite {
+            what: "taste vector",
         });
     }
-    let mut leans: Vec<AxisLean> = Vec::new();
-    for (w, name) in taste.iter().zip(axes) {
-        let w: f64 = (*w).into();
-        if !w.is_finite() {
-            return Err(TasteError::NotFinite {
-                what: "taste vector",
+    let mut moderate: Vec<AxisMiddle> = Vec::new();
+    for (k, name) in axes.iter().enumerate().take(squared) {
+        let (w, v) = (taste[k], taste[axes.len() + k]);
+        let peak = -w / (2.0 * v);
+        if v < 0.0
+            && peak.abs() <= MAX_PEAK
+            && let Some(strength) = Strength::of(v)
+        {
+            moderate.push(AxisMiddle {
+                axis: name.as_ref().to_string(),
+                peak,
+                curvature: v,
+                strength,
             });
+        }
+    }
+    moderate.sort_by(|a, b| a.curvature.total_cmp(&b.curvature));
+    moderate.truncate(top);
+    let mut leans: Vec<AxisLean> = Vec::new();
+    for (&w, name) in taste.iter().zip(axes) {
+        if moderate.iter().any(|m| m.axis == name.as_ref()) {
+            continue;
         }
         if let Some(strength) = Strength::of(w) {
             leans.push(AxisLean {
@@ -177,7 +237,11 @@ where
         leans.into_iter().partition(|a| a.weight > 0.0);
     favoured.truncate(top);
     avoided.truncate(top);
-    Ok(Explanation { favoured, avoided })
+    Ok(Explanation {
+        favoured,
+        avoided,
+        moderate,
+    })
 }
 
 #[cfg(test)]
@@ -222,6 +286,38 @@ mod tests {
         let e = explain(&[0.0_f64; 5], &AXES, 3).unwrap();
         assert_eq!(e, Explanation::default());
         assert_eq!(e.summary(), "No clear preferences yet.");
+    }
+
+    #[test]
+    fn an_axis_bent_around_a_peak_is_liked_in_moderation() {
+        // Contrast peaks at +0.5 sd (0.8·x − 0.8·x²): a middle, not "high contrast". Brightness
+        // bends too, but its peak (+5 sd) is out of reach: more is better. Warmth bends up.
+        let taste = [
+            1.5_f64, 0.8, 0.6, 0.0, 0.0, // linear
+            -0.15, -0.8, 0.5, // squares of the first three axes
+        ];
+        let e = explain(&taste, &AXES, 5).unwrap();
+        assert_eq!(e.moderate.len(), 1);
+        assert_eq!(e.moderate[0].axis, "contrast");
+        assert!((e.moderate[0].peak - 0.5).abs() < 1e-12);
+        assert_eq!(e.moderate[0].strength, Strength::Moderate);
+        let fav: Vec<&str> = e.favoured.iter().map(|a| a.axis.as_str()).collect();
+        assert_eq!(fav, ["brightness", "warmth"]);
+        assert_eq!(
+            e.summary(),
+            "Favours: strongly bright, moderately warm tones. \
+             In moderation: contrast a little above typical."
+        );
+        let around = explain(&[0.0_f64, 0.0, 0.0, 0.0, 0.0, -2.0], &AXES, 5).unwrap();
+        assert_eq!(
+            around.summary(),
+            "In moderation: brightness around typical."
+        );
+        let below = explain(&[-1.2_f64, 0.0, 0.0, 0.0, 0.0, -0.5], &AXES, 5).unwrap();
+        assert_eq!(
+            below.moderate[0].to_string(),
+            "brightness well below typical"
+        );
     }
 
     #[test]
