@@ -113,10 +113,12 @@ fn the_taste_score_rises_with_stylize() {
             }
             means.push(total / PROMPTS.len() as f32);
         }
+        println!("mean taste score at --s 0, 50, 100, 250, 750, 1000: {means:?}");
         // It rises all the way to --s 750. Past that the knobs sit at their limits and the
-        // renderer is far from the calibration's linear map: at the default reach (0.6) the
-        // score was measured to dip by about 3% of its rise between 750 and 1000, so a dip of
-        // at most 5% of the rise is allowed there and nowhere else.
+        // renderer is far from the calibration's linear map: the score may dip there. At the
+        // default reach (1.2) it rose by 0.7% and 1.1% of its rise between 750 and 1000 for
+        // two of these tastes and fell by 0.06% for the third (at reach 0.6 the dip was about 3%),
+        // so a dip of at most 5% of the rise is allowed there and nowhere else.
         for pair in means[..5].windows(2) {
             assert!(pair[1] >= pair[0] - 1e-4, "score fell: {means:?}");
         }

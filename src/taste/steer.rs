@@ -23,7 +23,7 @@ use serde::{Deserialize, Serialize};
 use super::quadratic::{gradient, utility};
 
 /// Default distance, in knob units, that a unit taste moves the knobs per 100 of stylize.
-pub const DEFAULT_REACH: f32 = 0.6;
+pub const DEFAULT_REACH: f32 = 1.2;
 
 /// A fitted knob → style linear map for one backend and version.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
