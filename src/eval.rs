@@ -101,6 +101,9 @@ pub struct StrategyRun {
     pub strategy: String,
     /// Held-out accuracy after each checkpoint's votes.
     pub accuracy: Vec<AccuracyPoint>,
+    /// For a built-in rater, the accuracy of its own hidden taste on the same held-out answers
+    /// (its noise makes some answers unpredictable): the best a profile could reach.
+    pub ceiling: Option<f64>,
     /// How often the rater chose the `--p` image over the plain one, per stylize.
     pub win_rate: Vec<WinRate>,
     /// Pairs the rater skipped while ranking.
@@ -108,6 +111,8 @@ pub struct StrategyRun {
     /// The final profile's leanings, strongest first: (axis, weight per standard deviation).
     pub favoured: Vec<(String, f64)>,
     pub avoided: Vec<(String, f64)>,
+    /// Axes it likes in moderation: (axis, peak in standard deviations from typical).
+    pub moderate: Vec<(String, f64)>,
     pub summary: String,
 }
 
@@ -225,8 +230,12 @@ pub fn summary(report: &Report) -> String {
             .iter()
             .map(|w| format!("s{}→{:.2}", w.stylize, w.win_rate))
             .collect();
+        let ceiling = run
+            .ceiling
+            .map(|c| format!(" (hidden taste: {c:.3})"))
+            .unwrap_or_default();
         out.push_str(&format!(
-            "{:>6}: accuracy {}; win rate {}\n        {}\n",
+            "{:>6}: accuracy {}{ceiling}; win rate {}\n        {}\n",
             run.strategy,
             acc.join(" "),
             win.join(" "),
@@ -273,6 +282,7 @@ async fn run_strategy(
     // Held-out pairs: two styles of one pool prompt, answered once, before any ranking.
     let pool = service.ranking_pool(version).await?;
     let mut holdout = Vec::new();
+    let mut hidden_right = 0;
     for k in 0..options.holdout {
         let a = &pool[rng.random_range(0..pool.len())];
         let same: Vec<_> = pool
@@ -288,6 +298,9 @@ async fn run_strategy(
             .ask(&format!("h{k}"), &left, &right, &a.image.prompt)
             .await?;
         if choice != Choice::Skip {
+            if rater.prefers_left(&left, &right)? == Some(choice == Choice::Left) {
+                hidden_right += 1;
+            }
             holdout.push((style_of(a)?, style_of(b)?, choice == Choice::Left));
         }
     }
@@ -401,6 +414,8 @@ async fn run_strategy(
             comparisons: total as u32,
         });
     }
+    let ceiling =
+        matches!(rater, RaterProcess::Builtin { .. }).then(|| ratio(hidden_right, holdout.len()));
     rater.finish().await;
     store.close().await;
     let lean = |v: &[crate::taste::explain::AxisLean]| -> Vec<(String, f64)> {
@@ -409,10 +424,17 @@ async fn run_strategy(
     Ok(StrategyRun {
         strategy: strategy.to_string(),
         accuracy,
+        ceiling,
         win_rate,
         skipped,
         favoured: lean(&taste.explanation.favoured),
         avoided: lean(&taste.explanation.avoided),
+        moderate: taste
+            .explanation
+            .moderate
+            .iter()
+            .map(|m| (m.axis.clone(), m.peak))
+            .collect(),
         summary: taste.explanation.summary(),
     })
 }
@@ -478,6 +500,18 @@ impl RaterProcess {
         })
     }
 
+    /// For a built-in rater, whether its hidden taste (without noise) prefers the left file;
+    /// `None` for a rater program, whose taste is its own.
+    fn prefers_left(&self, left: &Path, right: &Path) -> Result<Option<bool>, EvalError> {
+        let RaterProcess::Builtin { rater, std, .. } = self else {
+            return Ok(None);
+        };
+        rater
+            .prefers_left(&seen_by(std, left)?, &seen_by(std, right)?)
+            .map(Some)
+            .map_err(|e| EvalError::Rater(e.to_string()))
+    }
+
     /// Asks which of two image files is better.
     async fn ask(
         &mut self,
@@ -488,11 +522,7 @@ impl RaterProcess {
     ) -> Result<Choice, EvalError> {
         match self {
             RaterProcess::Builtin { rater, std, rng } => {
-                let style = |path: &Path| -> Result<Vec<f64>, EvalError> {
-                    let v = describe(&load_image(path)?);
-                    Ok(std.apply(&v).into_iter().map(f64::from).collect())
-                };
-                let (l, r) = (style(left)?, style(right)?);
+                let (l, r) = (seen_by(std, left)?, seen_by(std, right)?);
                 rater
                     .answer(&l, &r, rng)
                     .map_err(|e| EvalError::Rater(e.to_string()))
@@ -531,6 +561,12 @@ impl RaterProcess {
             let _ = child.wait().await;
         }
     }
+}
+
+/// An image file's style as a built-in rater sees it: standardized by the pool.
+fn seen_by(std: &Standardizer, path: &Path) -> Result<Vec<f64>, EvalError> {
+    let v = describe(&load_image(path)?);
+    Ok(std.apply(&v).into_iter().map(f64::from).collect())
 }
 
 fn absolute(path: &Path) -> String {

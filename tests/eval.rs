@@ -72,6 +72,8 @@ async fn a_command_rater_speaks_json_lines_and_the_report_is_written() {
             .unwrap();
     assert_eq!(json["runs"][0]["strategy"], "random");
     assert_eq!(json["runs"][0]["accuracy"][1]["votes"], 20);
+    // A rater program's taste is its own: there is no ceiling to report.
+    assert_eq!(json["runs"][0]["ceiling"], serde_json::Value::Null);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -85,6 +87,10 @@ async fn a_builtin_rater_is_learnt_better_than_chance_and_likes_its_p_images() {
     let last = r.accuracy.last().unwrap();
     assert_eq!(last.votes, 20);
     assert!(last.accuracy > 0.7, "{:?}", r.accuracy);
+    // Its hidden taste predicts its own noisy answers well above chance, but not perfectly:
+    // Bradley–Terry noise flips some of them.
+    let ceiling = r.ceiling.expect("a built-in rater has a ceiling");
+    assert!(ceiling > 0.7 && ceiling < 1.0, "{ceiling}");
     let win = |s: u32| r.win_rate.iter().find(|w| w.stylize == s).unwrap().win_rate;
     assert!(win(1000) > 0.6, "{:?}", r.win_rate);
     // The plots are drawn next to the report.

@@ -4,7 +4,9 @@
 //!
 //! Run `cargo test --test taste_sim -- --nocapture` to see the numbers. What is asserted is
 //! what was measured to hold with margin: active selection beats random selection at equal
-//! votes. The stronger goal of the issue (active@50 ≥ random@200) was *not* met in this
+//! votes; and square terms on the named axes learn an ideal point far better than a linear
+//! taste (measured at 200 random votes: goldilocks 0.676 linear, 0.876 with squares) while
+//! costing linear tastes little (bright 0.925 → 0.905, moody 0.922 → 0.914). The stronger goal of the issue (active@50 ≥ random@200) was *not* met in this
 //! simulation (it comes out level for one rater and 1 to 3 points short for the others); the
 //! printout shows by how much, per rater.
 
