@@ -5,15 +5,18 @@
 //! rows, possibly with square terms: see [`super::quadratic`]) and stylize `s`, the knobs move
 //! from their base `k₀` by the step `Δ` that maximizes
 //!
-//! `u(x₀ + JΔ) − (λ/2)‖Δ‖²`,  with `λ = ‖J‖₂ / ((s/100) · reach)`,
+//! `u(x₀ + JΔ) − (λ/2)‖Δ‖²`,  with `λ = c / ((s/100) · reach)`,
 //!
 //! and are clamped to their ranges ([`steer`]). `x₀ = J(k₀ − k̄)` is where the base knobs put
 //! the picture relative to the pool, whose knobs are drawn around the middles `k̄` of their
-//! ranges. The step solves `(λI − 2JᵀV₋J) Δ = Jᵀ∇u(x₀)`, where `V₋` holds the taste's
-//! negative square terms. For a linear taste `t = w` that is `Δ = (s/100) · reach/‖J‖ · Jᵀw`:
-//! a unit-length taste moves the knobs by at most `reach` per 100 of stylize, whatever the
-//! units of the style space, and a weaker (less certain) taste moves them less. A taste with an
-//! ideal point is moved towards it and, however large `s`, not past it. The predicted score
+//! ranges. `c = ‖Jᵀg‖ / ‖g‖` with `g = ∇u(x₀)` is how much score a knob unit buys per unit of
+//! taste (at least `‖J‖₂ / 20`). The step solves `(λI − 2JᵀV₋J) Δ = Jᵀg`, where `V₋` holds the
+//! taste's negative square terms. For a linear taste `t = w` that is
+//! `Δ = (s/100) · reach · ‖w‖ · Jᵀw / ‖Jᵀw‖`: the knobs move `reach` per 100 of stylize per
+//! unit of taste, in the direction that serves it best, whatever the units of the style space
+//! and however strongly the knobs move the axes it cares about; a weaker (less certain) taste
+//! moves them less. A taste with an ideal point is moved towards it and, however large `s`,
+//! not past it. The predicted score
 //! never falls as `s` grows, and `s = 0` returns the base knobs exactly. Pure code: no I/O, no
 //! randomness.
 
@@ -24,6 +27,10 @@ use super::quadratic::{gradient, utility};
 
 /// Default distance, in knob units, that a unit taste moves the knobs per 100 of stylize.
 pub const DEFAULT_REACH: f32 = 1.2;
+
+/// A taste whose score the knobs move less than this share of `‖J‖₂` per unit moves them
+/// proportionally less than `reach` (see [`steer`]).
+const MIN_CONTROL: f64 = 0.05;
 
 /// A fitted knob → style linear map for one backend and version.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -225,7 +232,6 @@ fn steer_scaled(
     if norm <= f64::from(f32::EPSILON) {
         return base.to_vec();
     }
-    let lambda = norm / f64::from(scale * reach);
     let range = |i: usize| ranges.get(i).copied().unwrap_or((-1.0, 1.0));
     let offset = DVector::from_iterator(
         m,
@@ -236,7 +242,16 @@ fn steer_scaled(
     );
     let from = &j * offset;
     let t: Vec<f64> = taste.iter().map(|&v| f64::from(v)).collect();
-    let pull = j.tr_mul(&DVector::from_vec(gradient(&t, from.as_slice())));
+    let grad = DVector::from_vec(gradient(&t, from.as_slice()));
+    let pull = j.tr_mul(&grad);
+    // How much predicted score a knob unit buys for this taste, relative to the taste's
+    // strength: ‖Jᵀg‖/‖g‖. Dividing by it (rather than by ‖J‖, the best any taste could get)
+    // moves a taste the knobs serve weakly as far as one they serve strongly; below a
+    // twentieth of ‖J‖ the step shrinks instead, so a taste the knobs can hardly serve does
+    // not swing them for nothing.
+    let g = grad.norm();
+    let controllable = if g > 0.0 { pull.norm() / g } else { norm };
+    let lambda = controllable.max(MIN_CONTROL * norm) / f64::from(scale * reach);
     // Only concave square terms bend the path; they keep the system positive definite.
     let mut bend = j.clone();
     for (k, mut row) in bend.row_iter_mut().enumerate() {
@@ -343,9 +358,19 @@ mod tests {
             steer(&base, &ranges, &j, &[1.0, 1.0], 0, 0.3),
             base.to_vec()
         );
-        // ‖J‖₂ = 2, so a unit taste on the first axis moves its knob 0.3 / 2 per 100.
+        // A unit taste moves its knob 0.3 per 100, whether the knob moves its axis 1:1 or 2:1.
         let k = steer(&base, &ranges, &j, &[1.0, 0.0], 100, 0.3);
-        assert!((k[0] - 0.15).abs() < 1e-6 && k[1] == 0.0);
+        assert!((k[0] - 0.3).abs() < 1e-6 && k[1] == 0.0, "{k:?}");
+        let k = steer(&base, &ranges, &j, &[0.0, 1.0], 100, 0.3);
+        assert!(k[0] == 0.0 && (k[1] - 0.3).abs() < 1e-6, "{k:?}");
+        // A taste twice as strong moves twice as far.
+        let k = steer(&base, &ranges, &j, &[2.0, 0.0], 100, 0.3);
+        assert!((k[0] - 0.6).abs() < 1e-6, "{k:?}");
+        // A taste the knobs serve at less than a twentieth of ‖J‖₂ (= 2) moves proportionally
+        // less: here 0.01 of score per knob unit against a floor of 0.1, a tenth of the step.
+        let weak = DMatrix::from_row_slice(2, 2, &[0.01, 0.0, 0.0, 2.0]);
+        let k = steer(&base, &ranges, &weak, &[1.0, 0.0], 100, 0.3);
+        assert!((k[0] - 0.3 * 0.01 / 0.1).abs() < 1e-6, "{k:?}");
         let k = steer(&base, &ranges, &j, &[0.0, -1.0], 1000, 0.3);
         assert_eq!(k, vec![0.0, -1.0]);
         // The predicted score never falls as s grows.
