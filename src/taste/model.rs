@@ -269,9 +269,16 @@ impl<'a> Batch<'a> {
         for (i, mut row) in scaled.row_iter_mut().enumerate() {
             row *= root_lambda[i];
         }
-        let mut h = scaled.tr_mul(&scaled);
-        for k in 0..h.nrows() {
-            h[(k, k)] += self.precision[k];
+        // H = ZᵀΛZ is symmetric: one dot product per entry of the upper triangle, mirrored.
+        let d = scaled.ncols();
+        let mut h = DMatrix::zeros(d, d);
+        for a in 0..d {
+            for b in a..d {
+                let v = scaled.column(a).dot(&scaled.column(b));
+                h[(a, b)] = v;
+                h[(b, a)] = v;
+            }
+            h[(a, a)] += self.precision[a];
         }
         (g, h)
     }
