@@ -16,9 +16,8 @@
 //! unit of taste, in the direction that serves it best, whatever the units of the style space
 //! and however strongly the knobs move the axes it cares about; a weaker (less certain) taste
 //! moves them less. A taste with an ideal point is moved towards it and, however large `s`,
-//! not past it. The predicted score
-//! never falls as `s` grows, and `s = 0` returns the base knobs exactly. Pure code: no I/O, no
-//! randomness.
+//! not past it. The predicted score never falls as `s` grows, and `s = 0` returns the base
+//! knobs exactly. Pure code: no I/O, no randomness.
 
 use nalgebra::{DMatrix, DVector};
 use serde::{Deserialize, Serialize};
