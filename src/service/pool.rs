@@ -20,7 +20,7 @@ use crate::render::files::{encode_png, image_path, load_image, pair_image, save_
 use crate::render::style::{SPACE, Standardizer, StyleVector, describe};
 use crate::store::{Image, NewImage, Origin};
 use crate::taste::quadratic::features;
-use crate::taste::select::{Strategy, select};
+use crate::taste::select::{Strategy, select_among};
 
 /// Subjects of the ranking pool: plain scenes that every style can be seen on.
 pub const POOL_PROMPTS: &[&str] = &[
@@ -131,12 +131,10 @@ impl Service {
             groups.entry(image.group.as_str()).or_default().push(k);
         }
         let mut pairs = Vec::new();
-        let mut diffs = Vec::new();
         for members in groups.values() {
             for (a, &i) in members.iter().enumerate() {
                 for &j in &members[a + 1..] {
                     pairs.push((i, j));
-                    diffs.push(difference(&x[i], &x[j]));
                 }
             }
         }
@@ -156,7 +154,7 @@ impl Service {
             .collect();
         let posterior = self.posterior(profile, &std, Refit::Plain).await?;
         let strategy = Strategy::parse(&self.config.ranking.strategy).unwrap_or_default();
-        let pick = select(&strategy, &posterior, &diffs, &recent, &mut self.rng())
+        let pick = select_among(&strategy, &posterior, &x, &pairs, &recent, &mut self.rng())
             .map_err(|e| Error::Bug(format!("pair selection: {e}")))?
             .ok_or(Error::PoolEmpty {
                 version: profile.version.clone(),

@@ -39,4 +39,11 @@ pub enum TasteError {
     /// The style space is too small for a built-in rater.
     #[error("built-in raters need a style space of at least {needed} axes, got {got}")]
     SpaceTooSmall { needed: usize, got: usize },
+    /// A candidate pair names an image that is not there.
+    #[error("candidate pair ({left}, {right}) names an image past the {images} given")]
+    PairOutOfRange {
+        left: usize,
+        right: usize,
+        images: usize,
+    },
 }

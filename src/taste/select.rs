@@ -143,10 +143,6 @@ fn cosine(a: &[f64], b: &[f64]) -> f64 {
     }
 }
 
-fn is_zero(v: &[f64]) -> bool {
-    v.iter().all(|&x| x == 0.0)
-}
-
 fn check_vectors<C: AsRef<[f64]>>(
     what: &'static str,
     dim: usize,
@@ -178,7 +174,7 @@ fn too_close<R: AsRef<[f64]>>(diff: &[f64], recent: &[R], max_cosine: f64) -> bo
 /// difference vectors of the pairs shown most recently (newest last; a handful is enough).
 ///
 /// `None` only when there are no candidates. Pairs of identical images are never chosen while
-/// another exists.
+/// another exists. The same as [`select_among`] with each candidate paired with a zero image.
 pub fn select<C, R>(
     strategy: &Strategy,
     post: &Posterior,
@@ -190,18 +186,60 @@ where
     C: AsRef<[f64]>,
     R: AsRef<[f64]>,
 {
+    check_vectors("candidate pair", post.dim(), candidates)?;
+    let zero = vec![0.0; post.dim()];
+    let images: Vec<&[f64]> = candidates
+        .iter()
+        .map(|c| c.as_ref())
+        .chain(std::iter::once(zero.as_slice()))
+        .collect();
+    let pairs: Vec<(usize, usize)> = (0..candidates.len())
+        .map(|k| (k, candidates.len()))
+        .collect();
+    select_among(strategy, post, &images, &pairs, recent, rng)
+}
+
+/// Pick the index of the next candidate pair among `pairs` of `images` (style vectors; a pair
+/// `(i, j)` differs by `images[i] − images[j]`), given the difference vectors of the pairs shown
+/// most recently (newest last; a handful is enough).
+///
+/// `None` only when there are no pairs. Pairs of identical images are never chosen while
+/// another exists. Scores come through the images: `u = Xμ`, and a pair's variance
+/// `ΔᵀΣΔ = sᵢᵢ + sⱼⱼ − 2sᵢⱼ` from `S = XΣXᵀ`, of which only the entries the pairs need are
+/// computed, so many pairs of few images stay cheap.
+pub fn select_among<C, R>(
+    strategy: &Strategy,
+    post: &Posterior,
+    images: &[C],
+    pairs: &[(usize, usize)],
+    recent: &[R],
+    rng: &mut impl Rng,
+) -> Result<Option<usize>, TasteError>
+where
+    C: AsRef<[f64]>,
+    R: AsRef<[f64]>,
+{
     strategy.validate()?;
     let d = post.dim();
-    check_vectors("candidate pair", d, candidates)?;
+    check_vectors("image style vector", d, images)?;
     check_vectors("recent pair", d, recent)?;
-    if candidates.is_empty() {
+    let n = images.len();
+    if let Some(&(left, right)) = pairs.iter().find(|(i, j)| *i >= n || *j >= n) {
+        return Err(TasteError::PairOutOfRange {
+            left,
+            right,
+            images: n,
+        });
+    }
+    if pairs.is_empty() {
         return Ok(None);
     }
-    let useful: Vec<usize> = (0..candidates.len())
-        .filter(|&i| !is_zero(candidates[i].as_ref()))
+    let image = |i: usize| images[i].as_ref();
+    let useful: Vec<usize> = (0..pairs.len())
+        .filter(|&k| image(pairs[k].0) != image(pairs[k].1))
         .collect();
     if useful.is_empty() {
-        return Ok(Some(rng.random_range(0..candidates.len())));
+        return Ok(Some(rng.random_range(0..pairs.len())));
     }
     let config = match strategy {
         Strategy::Random => return Ok(Some(useful[rng.random_range(0..useful.len())])),
@@ -210,22 +248,26 @@ where
     if config.epsilon > 0.0 && rng.random_range(0.0..1.0) < config.epsilon {
         return Ok(Some(useful[rng.random_range(0..useful.len())]));
     }
-    // All candidates at once: u = Dμ and v = rowwise(DΣ ∘ D).
-    let dm = DMatrix::from_fn(useful.len(), d, |r, k| candidates[useful[r]].as_ref()[k]);
-    let u: DVector<f64> = &dm * &post.mean;
-    let ds = &dm * &post.cov;
+    let x = DMatrix::from_fn(n, d, |i, k| image(i)[k]);
+    let u: DVector<f64> = &x * &post.mean;
+    let xs = &x * &post.cov;
+    let own: Vec<f64> = (0..n).map(|i| xs.row(i).dot(&x.row(i))).collect();
     let mut scored: Vec<(f64, usize)> = useful
         .iter()
-        .enumerate()
-        .map(|(r, &i)| {
-            let v = ds.row(r).dot(&dm.row(r)).max(0.0);
-            (config.score.of(u[r], v), i)
+        .map(|&k| {
+            let (i, j) = pairs[k];
+            let v = (own[i] + own[j] - 2.0 * xs.row(i).dot(&x.row(j))).max(0.0);
+            (config.score.of(u[i] - u[j], v), k)
         })
         .collect();
     scored.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+    let diff = |k: usize| -> Vec<f64> {
+        let (i, j) = pairs[k];
+        image(i).iter().zip(image(j)).map(|(a, b)| a - b).collect()
+    };
     let pick = scored
         .iter()
-        .find(|(_, i)| !too_close(candidates[*i].as_ref(), recent, config.max_cosine))
+        .find(|(_, k)| !too_close(&diff(*k), recent, config.max_cosine))
         .unwrap_or(&scored[0]);
     Ok(Some(pick.1))
 }
@@ -463,6 +505,67 @@ mod tests {
             .unwrap();
         let (i, j) = pairs[by_diff];
         assert!(by_pair == (i, j) || by_pair == (j, i));
+    }
+
+    #[test]
+    fn select_among_agrees_with_select_over_the_pairs_differences() {
+        let mut rng = StdRng::seed_from_u64(8);
+        let images: Vec<Vec<f64>> = (0..10)
+            .map(|_| (0..4).map(|_| rng.random_range(-1.0..1.0)).collect())
+            .collect();
+        let obs: Vec<_> = (0..8)
+            .map(|k| Observation::pair(&images[k], &images[k + 2], k % 3 != 0).unwrap())
+            .collect();
+        let post = fit(&obs, &Prior::zero(4, 2.0).unwrap()).unwrap();
+        // Two groups, pairs only within each, as the service forms them.
+        let mut pairs = Vec::new();
+        for group in [0..6, 6..10] {
+            for i in group.clone() {
+                for j in (i + 1)..group.end {
+                    pairs.push((i, j));
+                }
+            }
+        }
+        let diffs: Vec<Vec<f64>> = pairs
+            .iter()
+            .map(|&(i, j)| {
+                images[i]
+                    .iter()
+                    .zip(&images[j])
+                    .map(|(a, b)| a - b)
+                    .collect()
+            })
+            .collect();
+        let s = Strategy::Active(ActiveConfig {
+            epsilon: 0.0,
+            max_cosine: 1.0,
+            ..Default::default()
+        });
+        let recent = vec![diffs[0].clone()];
+        for post in [post, Prior::zero(4, 1.0).unwrap().to_posterior()] {
+            let by_diff = select(&s, &post, &diffs, &recent, &mut rng).unwrap();
+            let among = select_among(&s, &post, &images, &pairs, &recent, &mut rng).unwrap();
+            assert_eq!(by_diff, among);
+        }
+        assert!(matches!(
+            select_among(
+                &s,
+                &post_zero(),
+                &images,
+                &[(0, 10)],
+                &no_recent(),
+                &mut rng
+            ),
+            Err(TasteError::PairOutOfRange { images: 10, .. })
+        ));
+        assert_eq!(
+            select_among(&s, &post_zero(), &images, &[], &no_recent(), &mut rng).unwrap(),
+            None
+        );
+    }
+
+    fn post_zero() -> Posterior {
+        Prior::zero(4, 1.0).unwrap().to_posterior()
     }
 
     #[test]
