@@ -196,8 +196,10 @@ impl Prior {
 pub struct FitOptions {
     /// Upper bound on Newton steps.
     pub max_iter: usize,
-    /// Stop when the Newton decrement ½ gᵀH⁻¹g falls below this (1e-20: steps of about
-    /// 1e-10, past which quadratic convergence has already reached rounding).
+    /// Stop when the Newton decrement ½ gᵀH⁻¹g falls below this, after taking that last full
+    /// step without a new Hessian. With 1e-12 the last step is at most about 1e-6 long;
+    /// Newton's method converges quadratically there, so the mean it leaves is within rounding
+    /// of the optimum, and the covariance comes from a Hessian at most that far from it.
     pub tol: f64,
 }
 
@@ -205,7 +207,7 @@ impl Default for FitOptions {
     fn default() -> Self {
         FitOptions {
             max_iter: 100,
-            tol: 1e-20,
+            tol: 1e-12,
         }
     }
 }
@@ -269,14 +271,14 @@ impl<'a> Batch<'a> {
         for (i, mut row) in scaled.row_iter_mut().enumerate() {
             row *= root_lambda[i];
         }
-        // H = ZᵀΛZ is symmetric: one dot product per entry of the upper triangle, mirrored.
-        let d = scaled.ncols();
-        let mut h = DMatrix::zeros(d, d);
+        // H = ZᵀΛZ + diag(precision). The product goes through nalgebra's blocked matrix
+        // multiply (matrixmultiply's dgemm), several times faster than one dot product per
+        // entry; the upper triangle is then mirrored so H is exactly symmetric.
+        let mut h = scaled.transpose() * &scaled;
+        let d = h.ncols();
         for a in 0..d {
-            for b in a..d {
-                let v = scaled.column(a).dot(&scaled.column(b));
-                h[(a, b)] = v;
-                h[(b, a)] = v;
+            for b in a + 1..d {
+                h[(b, a)] = h[(a, b)];
             }
             h[(a, a)] += self.precision[a];
         }
@@ -348,7 +350,11 @@ pub fn fit_with(
         let (g, h) = &gh;
         let step = spd_solve(h, g);
         let decrement = 0.5 * g.dot(&step);
-        if !decrement.is_finite() || decrement <= opts.tol {
+        if !decrement.is_finite() {
+            break;
+        }
+        if decrement <= opts.tol {
+            w -= step;
             break;
         }
         // Backtracking line search: Newton's full step is almost always taken, but a few
@@ -650,7 +656,9 @@ mod tests {
         let full = fit(std::slice::from_ref(&o), &prior).unwrap();
         let inc = prior.to_posterior().update(&o).unwrap();
         assert!((&full.mean - &inc.mean).amax() < 1e-10);
-        assert!((&full.cov - &inc.cov).amax() < 1e-10);
+        // The fit's covariance comes from the Hessian before its last, tiny Newton step.
+        let cov_gap = (&full.cov - &inc.cov).amax();
+        assert!(cov_gap < 1e-8, "covariances differ by {cov_gap}");
     }
 
     #[test]
