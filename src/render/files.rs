@@ -122,9 +122,28 @@ pub fn grid(images: &[RgbImage]) -> Result<RgbImage, RenderError> {
     let mut out = RgbImage::from_pixel(w * 2, h * 2, BACKDROP);
     for (i, image) in images.iter().enumerate() {
         let (x, y) = ((i as u32 % 2) * w, (i as u32 / 2) * h);
-        image::imageops::replace(&mut out, image, x as i64, y as i64);
+        paste(&mut out, image, x, y);
     }
     Ok(out)
+}
+
+/// Copies `image` into `out` with its top-left corner at (`x`, `y`), clipped to `out`: one
+/// slice copy per row (`imageops::replace` goes pixel by pixel, a measurable part of composing
+/// each pair).
+fn paste(out: &mut RgbImage, image: &RgbImage, x: u32, y: u32) {
+    let (out_w, out_h) = out.dimensions();
+    if x >= out_w || y >= out_h {
+        return;
+    }
+    let cols = image.width().min(out_w - x) as usize * 3;
+    let rows = image.height().min(out_h - y) as usize;
+    let (src_stride, dst_stride) = (image.width() as usize * 3, out_w as usize * 3);
+    let (src, dst) = (image.as_raw(), &mut **out);
+    for r in 0..rows {
+        let from = r * src_stride;
+        let to = (y as usize + r) * dst_stride + x as usize * 3;
+        dst[to..to + cols].copy_from_slice(&src[from..from + cols]);
+    }
 }
 
 /// Two images side by side with a gap, labelled `1` (left) and `2` (right) in their top-left
@@ -134,8 +153,8 @@ pub fn pair_image(left: &RgbImage, right: &RgbImage) -> RgbImage {
     let width = left.width() + gap + right.width();
     let height = left.height().max(right.height());
     let mut out = RgbImage::from_pixel(width, height, BACKDROP);
-    image::imageops::replace(&mut out, left, 0, 0);
-    image::imageops::replace(&mut out, right, (left.width() + gap) as i64, 0);
+    paste(&mut out, left, 0, 0);
+    paste(&mut out, right, left.width() + gap, 0);
     let scale = (height / 96).max(2);
     draw_label(&mut out, 1, scale * 3, scale * 3);
     draw_label(&mut out, 2, left.width() + gap + scale * 3, scale * 3);
@@ -179,6 +198,30 @@ fn draw_label(image: &mut RgbImage, digit: usize, x: u32, y: u32) {
                     Rgb([255, 255, 255])
                 },
             );
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn noise(w: u32, h: u32, seed: u32) -> RgbImage {
+        RgbImage::from_fn(w, h, |x, y| {
+            let v = (x * 31 + y * 17 + seed * 101) as u8;
+            Rgb([v, v.wrapping_mul(3), v ^ 0x5a])
+        })
+    }
+
+    #[test]
+    fn paste_matches_imageops_replace_including_clipping() {
+        for (x, y) in [(0, 0), (5, 3), (20, 10), (29, 19), (30, 20)] {
+            let image = noise(12, 9, x + y);
+            let mut ours = noise(30, 20, 7);
+            let mut theirs = ours.clone();
+            paste(&mut ours, &image, x, y);
+            image::imageops::replace(&mut theirs, &image, x as i64, y as i64);
+            assert_eq!(ours, theirs, "pasted at ({x}, {y})");
         }
     }
 }
