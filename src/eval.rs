@@ -129,6 +129,10 @@ pub struct WinRate {
     pub stylize: u32,
     pub win_rate: f64,
     pub comparisons: u32,
+    /// For a built-in rater, the mean probability, under its own noise model, that it prefers
+    /// the `--p` image: the win rate endless answers to the same comparisons would give,
+    /// without the coin flips that make `win_rate` uncertain by several points.
+    pub expected: Option<f64>,
 }
 
 /// Runs the evaluation and writes `report.json` into `options.out`. `config` is the base
@@ -163,7 +167,8 @@ pub async fn run(config: &Config, options: &Options) -> Result<Report, EvalError
 }
 
 /// Writes `learning_curves.png` (held-out accuracy by votes, one line per strategy) and
-/// `win_rate.png` (how often `--p` wins, by stylize).
+/// `win_rate.png` (how often `--p` wins, by stylize, and for a built-in rater how often it is
+/// expected to).
 fn plot(report: &Report, out: &Path) -> Result<(), EvalError> {
     let curves: Vec<Series> = report
         .runs
@@ -177,16 +182,29 @@ fn plot(report: &Report, out: &Path) -> Result<(), EvalError> {
                 .collect(),
         })
         .collect();
+    // Per strategy: the rater's answers, and (built-in raters) the expected win rate.
     let wins: Vec<Series> = report
         .runs
         .iter()
-        .map(|r| Series {
-            name: r.strategy.clone(),
-            points: r
+        .flat_map(|r| {
+            let expected: Vec<(f64, f64)> = r
                 .win_rate
                 .iter()
-                .map(|w| (f64::from(w.stylize), w.win_rate))
-                .collect(),
+                .filter_map(|w| Some((f64::from(w.stylize), w.expected?)))
+                .collect();
+            let answers = Series {
+                name: r.strategy.clone(),
+                points: r
+                    .win_rate
+                    .iter()
+                    .map(|w| (f64::from(w.stylize), w.win_rate))
+                    .collect(),
+            };
+            let expected = (!expected.is_empty()).then(|| Series {
+                name: format!("{} (expected)", r.strategy),
+                points: expected,
+            });
+            std::iter::once(answers).chain(expected)
         })
         .collect();
     let title = format!("{} on {}", report.rater, report.version);
@@ -228,7 +246,13 @@ pub fn summary(report: &Report) -> String {
         let win: Vec<String> = run
             .win_rate
             .iter()
-            .map(|w| format!("s{}→{:.2}", w.stylize, w.win_rate))
+            .map(|w| {
+                let expected = w
+                    .expected
+                    .map(|e| format!(" (expected {e:.2})"))
+                    .unwrap_or_default();
+                format!("s{}→{:.2}{expected}", w.stylize, w.win_rate)
+            })
             .collect();
         let ceiling = run
             .ceiling
@@ -366,6 +390,7 @@ async fn run_strategy(
     for &s in &STYLIZE {
         let mut wins = 0;
         let mut total = 0;
+        let mut expected = Vec::new();
         for g in 0..options.win_grids {
             let prompt = WIN_PROMPTS[g as usize % WIN_PROMPTS.len()];
             let seed = 1000 + g;
@@ -391,6 +416,9 @@ async fn run_strategy(
                 let q = service.image_file(*q).await?.image;
                 let p_path = image_path(service.images_dir(), &p.image.hash);
                 let q_path = image_path(service.images_dir(), &q.image.hash);
+                if let Some(p) = rater.prob_left(&q_path, &p_path)? {
+                    expected.push(p);
+                }
                 let personal_left = rng.random_bool(0.5);
                 let (l, r) = if personal_left {
                     (&q_path, &p_path)
@@ -412,6 +440,8 @@ async fn run_strategy(
             stylize: s,
             win_rate: ratio(wins, total),
             comparisons: total as u32,
+            expected: (!expected.is_empty())
+                .then(|| expected.iter().sum::<f64>() / expected.len() as f64),
         });
     }
     let ceiling =
@@ -508,6 +538,18 @@ impl RaterProcess {
         };
         rater
             .prefers_left(&seen_by(std, left)?, &seen_by(std, right)?)
+            .map(Some)
+            .map_err(|e| EvalError::Rater(e.to_string()))
+    }
+
+    /// For a built-in rater, the probability that it answers "left" (its Bradley–Terry model,
+    /// no draw); `None` for a rater program.
+    fn prob_left(&self, left: &Path, right: &Path) -> Result<Option<f64>, EvalError> {
+        let RaterProcess::Builtin { rater, std, .. } = self else {
+            return Ok(None);
+        };
+        rater
+            .prob_left(&seen_by(std, left)?, &seen_by(std, right)?)
             .map(Some)
             .map_err(|e| EvalError::Rater(e.to_string()))
     }

@@ -53,6 +53,8 @@ async fn a_command_rater_speaks_json_lines_and_the_report_is_written() {
         vec![0, 100, 250, 1000]
     );
     assert!(r.win_rate.iter().all(|w| w.comparisons == 4));
+    // Only a built-in rater's noise model is known.
+    assert!(r.win_rate.iter().all(|w| w.expected.is_none()));
     // Questions carry absolute paths of PNG files that exist, and the prompt.
     let questions = std::fs::read_to_string(&log).unwrap();
     let lines: Vec<serde_json::Value> = questions
@@ -93,6 +95,15 @@ async fn a_builtin_rater_is_learnt_better_than_chance_and_likes_its_p_images() {
     assert!(ceiling > 0.7 && ceiling < 1.0, "{ceiling}");
     let win = |s: u32| r.win_rate.iter().find(|w| w.stylize == s).unwrap().win_rate;
     assert!(win(1000) > 0.6, "{:?}", r.win_rate);
+    // Its expected win rate comes from its noise model: a coin flip between the identical
+    // pictures of --s 0, and a clear preference for the --p image at --s 1000.
+    let expected = |s: u32| {
+        let w = r.win_rate.iter().find(|w| w.stylize == s).unwrap();
+        w.expected
+            .expect("a built-in rater has an expected win rate")
+    };
+    assert!((expected(0) - 0.5).abs() < 1e-12, "{:?}", r.win_rate);
+    assert!(expected(1000) > 0.6, "{:?}", r.win_rate);
     // The plots are drawn next to the report.
     for plot in ["learning_curves.png", "win_rate.png"] {
         let image = image::open(out.path().join(plot)).unwrap();
