@@ -5,7 +5,7 @@ use std::sync::OnceLock;
 
 use tastebud::render::calibrate::{CalibrationRun, calibrate_sketch, fit_report, steer_sketch};
 use tastebud::render::sketch::render;
-use tastebud::render::style::{STYLE_DIM, Standardizer, axis_names};
+use tastebud::render::style::{SCALAR_AXES, STYLE_DIM, Standardizer, axis_names};
 use tastebud::taste::steer::{DEFAULT_REACH, taste_score};
 
 fn run() -> &'static (CalibrationRun, Standardizer) {
@@ -242,4 +242,60 @@ async fn the_calibrate_command_stores_the_fit_and_reports_it() {
     let out = run("5.2");
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("not personalized"));
+}
+
+#[tokio::test]
+async fn steering_starts_from_the_measured_plain_picture_and_keeps_it_when_it_is_best() {
+    use tastebud::render::backend::{RenderRequest, Sketch, no_progress};
+    use tastebud::render::personalize::{RenderedImage, Steering, render_personalized};
+    let (run, standardizer) = run();
+    let request = RenderRequest {
+        prompt: "a red fox in tall grass".into(),
+        seed: 4,
+        knobs: vec![],
+        width: 96,
+        height: 96,
+        count: 2,
+    };
+    let plain = render_personalized(&Sketch, &request, None, no_progress())
+        .await
+        .expect("plain");
+    // A taste whose ideal is exactly where this prompt's plain batch measures, on three axes:
+    // u = −Σ (x − x̄)², linear weights 2x̄ and square terms −1.
+    let names = axis_names();
+    let mut w = vec![0.0; STYLE_DIM + SCALAR_AXES.len()];
+    for axis in ["brightness", "contrast", "warmth"] {
+        let k = names.iter().position(|n| n == axis).expect("axis");
+        let centre = plain
+            .iter()
+            .map(|p| standardizer.apply(&p.style)[k])
+            .sum::<f32>()
+            / plain.len() as f32;
+        w[k] = 2.0 * centre;
+        w[STYLE_DIM + k] = -1.0;
+    }
+    let steered = |candidates| Steering {
+        taste: &w,
+        stylize: 1000,
+        calibration: &run.calibration,
+        standardizer,
+        candidates,
+        reach: DEFAULT_REACH,
+    };
+    let score = |x: &RenderedImage| taste_score(&w, &standardizer.apply(&x.style));
+    let measured = render_personalized(&Sketch, &request, Some(steered(2)), no_progress())
+        .await
+        .expect("measured");
+    let predicted = render_personalized(&Sketch, &request, Some(steered(1)), no_progress())
+        .await
+        .expect("predicted");
+    for i in 0..2 {
+        // From the measured start the taste is at its peak, so nothing moves: the plain
+        // pictures come back, at least as liked as what the calibration's guess steers to.
+        assert_eq!(measured[i].image, plain[i].image);
+        assert!(measured[i].knobs.iter().all(|&k| k == 0.0));
+        assert!(score(&measured[i]) >= score(&predicted[i]));
+        // The calibration alone puts an average prompt elsewhere, so it would move the knobs.
+        assert!(predicted[i].knobs.iter().any(|&k| k != 0.0));
+    }
 }

@@ -194,9 +194,11 @@ pub struct Steered {
 }
 
 /// Renders one built-in picture personalized by `taste` (a vector over standardized style
-/// axes, standardized by `standardizer`) at stylize `stylize`: `candidates` knob settings from
-/// [`crate::taste::steer::candidates`], the one the taste scores highest kept. Stylize 0 gives
-/// exactly the unpersonalized picture.
+/// axes, standardized by `standardizer`) at stylize `stylize`, as
+/// [`super::personalize::render_personalized`] does for a batch: with `candidates` ≥ 2 the
+/// plain picture is rendered first and measured, the other settings come from
+/// [`crate::taste::steer::candidates`] starting where it is, and the one the taste scores
+/// highest is kept. Stylize 0 gives exactly the unpersonalized picture.
 #[allow(clippy::too_many_arguments)]
 pub fn steer_sketch(
     prompt: &str,
@@ -211,20 +213,14 @@ pub fn steer_sketch(
 ) -> Steered {
     let jacobian = calibration.standardized_jacobian(&standardizer.std);
     let base = vec![0.0; calibration.knobs.len()];
-    let options = crate::taste::steer::candidates(
-        &base,
-        &calibration.ranges,
-        &jacobian,
-        taste,
-        stylize,
-        reach,
-        candidates,
-    );
     let mut best: Option<(f32, Steered)> = None;
-    for knobs in options {
+    // Renders `knobs`, keeps the picture if the taste likes it best so far, and returns its
+    // standardized style.
+    let mut consider = |knobs: Vec<f32>| -> Vec<f32> {
         let image = sketch::render(prompt, seed, &knobs, size, size);
         let style = describe(&image);
-        let score = crate::taste::steer::taste_score(taste, &standardizer.apply(&style));
+        let z = standardizer.apply(&style);
+        let score = crate::taste::steer::taste_score(taste, &z);
         if best.as_ref().is_none_or(|(s, _)| score > *s) {
             best = Some((
                 score,
@@ -235,18 +231,23 @@ pub fn steer_sketch(
                 },
             ));
         }
+        z
+    };
+    let count = candidates.max(1);
+    let plain = (stylize > 0 && count >= 2).then(|| consider(base.clone()));
+    let options = crate::taste::steer::candidates(
+        &base,
+        &calibration.ranges,
+        &jacobian,
+        taste,
+        stylize,
+        reach,
+        if plain.is_some() { count - 1 } else { count },
+        plain.as_deref(),
+    );
+    for knobs in options {
+        consider(knobs);
     }
-    match best {
-        Some((_, steered)) => steered,
-        // `candidates` always returns at least the steered knobs; render them if not.
-        None => {
-            let image = sketch::render(prompt, seed, &base, size, size);
-            let style = describe(&image);
-            Steered {
-                image,
-                knobs: base,
-                style,
-            }
-        }
-    }
+    let (_, steered) = best.expect("candidates always returns at least the steered knobs");
+    steered
 }

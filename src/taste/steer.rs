@@ -7,9 +7,12 @@
 //!
 //! `u(x₀ + JΔ) − (λ/2)‖Δ‖²`,  with `λ = c / ((s/100) · reach)`,
 //!
-//! and are clamped to their ranges ([`steer`]). `x₀ = J(k₀ − k̄)` is where the base knobs put
-//! the picture relative to the pool, whose knobs are drawn around the middles `k̄` of their
-//! ranges. `c = ‖Jᵀg‖ / ‖g‖` with `g = ∇u(x₀)` is how much score a knob unit buys per unit of
+//! and are clamped to their ranges ([`steer`]). `x₀` is where the plain picture is, relative to
+//! the pool: measured from rendered plain images when the caller has them ([`candidates`]),
+//! else predicted as `J(k₀ − k̄)`, where the base knobs put an average prompt (the pool's knobs
+//! are drawn around the middles `k̄` of their ranges). A prompt's content moves its picture
+//! away from that average, which matters to a taste with an ideal point: from the measured
+//! `x₀` it is steered towards its ideal from where this prompt actually is. `c = ‖Jᵀg‖ / ‖g‖` with `g = ∇u(x₀)` is how much score a knob unit buys per unit of
 //! taste (at least `‖J‖₂ / 20`). The step solves `(λI − 2JᵀV₋J) Δ = Jᵀg`, where `V₋` holds the
 //! taste's negative square terms. For a linear taste `t = w` that is
 //! `Δ = (s/100) · reach · ‖w‖ · Jᵀw / ‖Jᵀw‖`: the knobs move `reach` per 100 of stylize per
@@ -206,9 +209,19 @@ pub fn steer(
     stylize: u32,
     reach: f32,
 ) -> Vec<f32> {
-    steer_scaled(base, ranges, jacobian, taste, stylize as f32 / 100.0, reach)
+    steer_scaled(
+        base,
+        ranges,
+        jacobian,
+        taste,
+        stylize as f32 / 100.0,
+        reach,
+        None,
+    )
 }
 
+/// [`steer`] with the stylize step scaled by `scale`, from `plain` (the plain picture's
+/// measured standardized style) if given.
 fn steer_scaled(
     base: &[f32],
     ranges: &[(f32, f32)],
@@ -216,6 +229,7 @@ fn steer_scaled(
     taste: &[f32],
     scale: f32,
     reach: f32,
+    plain: Option<&[f32]>,
 ) -> Vec<f32> {
     let (d, m) = jacobian.shape();
     if scale <= 0.0 || reach <= 0.0 || m == 0 {
@@ -239,7 +253,10 @@ fn steer_scaled(
             f64::from(base.get(i).copied().unwrap_or(0.0)) - 0.5 * f64::from(lo + hi)
         }),
     );
-    let from = &j * offset;
+    let from = match plain {
+        Some(x) if x.len() == d => DVector::from_iterator(d, x.iter().map(|&v| f64::from(v))),
+        _ => &j * offset,
+    };
     let t: Vec<f64> = taste.iter().map(|&v| f64::from(v)).collect();
     let grad = DVector::from_vec(gradient(&t, from.as_slice()));
     let pull = j.tr_mul(&grad);
@@ -277,6 +294,10 @@ fn steer_scaled(
 /// `count` knob settings to render and choose from by [`best_by_taste`]: the steered knobs
 /// first, then steps of 1.25×, 0.75×, 1.5×, 0.5×… the stylize step. At stylize 0, or with
 /// `count` ≤ 1, only the steered knobs (so `--s 0` is exactly the unpersonalized picture).
+/// `plain` is the measured standardized style of the plain picture (the mean over a batch),
+/// when the caller rendered it: steering then starts from there rather than from the
+/// calibration's prediction.
+#[allow(clippy::too_many_arguments)]
 pub fn candidates(
     base: &[f32],
     ranges: &[(f32, f32)],
@@ -285,9 +306,10 @@ pub fn candidates(
     stylize: u32,
     reach: f32,
     count: usize,
+    plain: Option<&[f32]>,
 ) -> Vec<Vec<f32>> {
     let scale = stylize as f32 / 100.0;
-    let first = steer_scaled(base, ranges, jacobian, taste, scale, reach);
+    let first = steer_scaled(base, ranges, jacobian, taste, scale, reach, plain);
     if stylize == 0 || count <= 1 {
         return vec![first];
     }
@@ -306,6 +328,7 @@ pub fn candidates(
             taste,
             scale * factor,
             reach,
+            plain,
         ));
     }
     out
@@ -405,14 +428,30 @@ mod tests {
     }
 
     #[test]
+    fn a_measured_plain_picture_decides_the_direction() {
+        // The calibration puts the base knobs at x = 0, below the peak at x = 1, but this
+        // prompt's plain picture measures x = 2: the knobs go down, and not past the peak.
+        let j = DMatrix::from_row_slice(1, 1, &[1.0]);
+        let ranges = [(-5.0, 5.0)];
+        let taste = [2.0, -1.0];
+        let predicted = candidates(&[0.0], &ranges, &j, &taste, 1000, 0.6, 1, None)[0][0];
+        assert!(predicted > 0.0, "{predicted}");
+        let measured = candidates(&[0.0], &ranges, &j, &taste, 1000, 0.6, 1, Some(&[2.0]))[0][0];
+        assert!(measured < 0.0 && measured > -1.0, "{measured}");
+        // A measurement of the wrong length is ignored.
+        let wrong = candidates(&[0.0], &ranges, &j, &taste, 1000, 0.6, 1, Some(&[2.0, 0.0]));
+        assert_eq!(wrong[0][0], predicted);
+    }
+
+    #[test]
     fn candidates_start_with_the_steered_knobs() {
         let j = DMatrix::from_row_slice(1, 1, &[1.0]);
-        let c = candidates(&[0.0], &[(-1.0, 1.0)], &j, &[1.0], 100, 0.3, 4);
+        let c = candidates(&[0.0], &[(-1.0, 1.0)], &j, &[1.0], 100, 0.3, 4, None);
         assert_eq!(c.len(), 4);
         assert!((c[0][0] - 0.3).abs() < 1e-6);
         assert!(c[1][0] > c[0][0] && c[2][0] < c[0][0]);
         assert_eq!(
-            candidates(&[0.2], &[(-1.0, 1.0)], &j, &[1.0], 0, 0.3, 4),
+            candidates(&[0.2], &[(-1.0, 1.0)], &j, &[1.0], 0, 0.3, 4, None),
             vec![vec![0.2]]
         );
         assert_eq!(
