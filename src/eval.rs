@@ -322,7 +322,8 @@ async fn run_strategy(
             .ask(&format!("h{k}"), &left, &right, &a.image.prompt)
             .await?;
         if choice != Choice::Skip {
-            if rater.prefers_left(&left, &right)? == Some(choice == Choice::Left) {
+            let hidden_left = rater.prob_left(&left, &right)?.map(|p| p > 0.5);
+            if hidden_left == Some(choice == Choice::Left) {
                 hidden_right += 1;
             }
             holdout.push((style_of(a)?, style_of(b)?, choice == Choice::Left));
@@ -530,20 +531,9 @@ impl RaterProcess {
         })
     }
 
-    /// For a built-in rater, whether its hidden taste (without noise) prefers the left file;
-    /// `None` for a rater program, whose taste is its own.
-    fn prefers_left(&self, left: &Path, right: &Path) -> Result<Option<bool>, EvalError> {
-        let RaterProcess::Builtin { rater, std, .. } = self else {
-            return Ok(None);
-        };
-        rater
-            .prefers_left(&seen_by(std, left)?, &seen_by(std, right)?)
-            .map(Some)
-            .map_err(|e| EvalError::Rater(e.to_string()))
-    }
-
     /// For a built-in rater, the probability that it answers "left" (its Bradley–Terry model,
-    /// no draw); `None` for a rater program.
+    /// no draw; above one half exactly when its hidden taste prefers the left file); `None`
+    /// for a rater program, whose taste is its own.
     fn prob_left(&self, left: &Path, right: &Path) -> Result<Option<f64>, EvalError> {
         let RaterProcess::Builtin { rater, std, .. } = self else {
             return Ok(None);
