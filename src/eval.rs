@@ -318,12 +318,13 @@ async fn run_strategy(
         };
         let left = image_path(service.images_dir(), &a.image.hash);
         let right = image_path(service.images_dir(), &b.image.hash);
-        let choice = rater
+        let answer = rater
             .ask(&format!("h{k}"), &left, &right, &a.image.prompt)
             .await?;
+        let choice = answer.choice;
         if choice != Choice::Skip {
-            let hidden_left = rater.prob_left(&left, &right)?.map(|p| p > 0.5);
-            if hidden_left == Some(choice == Choice::Left) {
+            // Its hidden taste prefers the left picture exactly when "left" is more likely.
+            if answer.p_left.map(|p| p > 0.5) == Some(choice == Choice::Left) {
                 hidden_right += 1;
             }
             holdout.push((style_of(a)?, style_of(b)?, choice == Choice::Left));
@@ -352,7 +353,8 @@ async fn run_strategy(
                 &image_path(service.images_dir(), &right.image.hash),
                 &next.pair.prompt,
             )
-            .await?;
+            .await?
+            .choice;
         let result = service.vote(EVAL_USER, next.pair.id, choice).await?;
         if choice == Choice::Skip {
             skipped += 1;
@@ -417,17 +419,17 @@ async fn run_strategy(
                 let q = service.image_file(*q).await?.image;
                 let p_path = image_path(service.images_dir(), &p.image.hash);
                 let q_path = image_path(service.images_dir(), &q.image.hash);
-                if let Some(p) = rater.prob_left(&q_path, &p_path)? {
-                    expected.push(p);
-                }
                 let personal_left = rng.random_bool(0.5);
                 let (l, r) = if personal_left {
                     (&q_path, &p_path)
                 } else {
                     (&p_path, &q_path)
                 };
-                let choice = rater.ask(&format!("w{s}-{g}-{k}"), l, r, prompt).await?;
-                match (choice, personal_left) {
+                let answer = rater.ask(&format!("w{s}-{g}-{k}"), l, r, prompt).await?;
+                if let Some(p) = answer.p_left {
+                    expected.push(if personal_left { p } else { 1.0 - p });
+                }
+                match (answer.choice, personal_left) {
                     (Choice::Skip, _) => {}
                     (Choice::Left, true) | (Choice::Right, false) => {
                         wins += 1;
@@ -483,6 +485,14 @@ fn ratio(a: usize, b: usize) -> f64 {
     if b == 0 { 0.0 } else { a as f64 / b as f64 }
 }
 
+/// A rater's answer to one question.
+struct Answer {
+    choice: Choice,
+    /// For a built-in rater, the probability it had of answering "left" (its Bradley–Terry
+    /// model); `None` for a rater program, whose taste is its own.
+    p_left: Option<f64>,
+}
+
 /// A rater: built in, or a subprocess speaking JSON lines.
 enum RaterProcess {
     Builtin {
@@ -531,19 +541,6 @@ impl RaterProcess {
         })
     }
 
-    /// For a built-in rater, the probability that it answers "left" (its Bradley–Terry model,
-    /// no draw; above one half exactly when its hidden taste prefers the left file); `None`
-    /// for a rater program, whose taste is its own.
-    fn prob_left(&self, left: &Path, right: &Path) -> Result<Option<f64>, EvalError> {
-        let RaterProcess::Builtin { rater, std, .. } = self else {
-            return Ok(None);
-        };
-        rater
-            .prob_left(&seen_by(std, left)?, &seen_by(std, right)?)
-            .map(Some)
-            .map_err(|e| EvalError::Rater(e.to_string()))
-    }
-
     /// Asks which of two image files is better.
     async fn ask(
         &mut self,
@@ -551,13 +548,15 @@ impl RaterProcess {
         left: &Path,
         right: &Path,
         prompt: &str,
-    ) -> Result<Choice, EvalError> {
+    ) -> Result<Answer, EvalError> {
         match self {
             RaterProcess::Builtin { rater, std, rng } => {
                 let (l, r) = (seen_by(std, left)?, seen_by(std, right)?);
-                rater
-                    .answer(&l, &r, rng)
-                    .map_err(|e| EvalError::Rater(e.to_string()))
+                let rater_error = |e: crate::taste::TasteError| EvalError::Rater(e.to_string());
+                Ok(Answer {
+                    p_left: Some(rater.prob_left(&l, &r).map_err(rater_error)?),
+                    choice: rater.answer(&l, &r, rng).map_err(rater_error)?,
+                })
             }
             RaterProcess::Command { stdin, lines, .. } => {
                 let question = serde_json::json!({
@@ -579,7 +578,10 @@ impl RaterProcess {
                     .await
                     .map_err(|e| EvalError::Rater(format!("cannot read from it: {e}")))?
                     .ok_or_else(|| EvalError::Rater("it exited before answering".into()))?;
-                parse_answer(&line, id)
+                Ok(Answer {
+                    choice: parse_answer(&line, id)?,
+                    p_left: None,
+                })
             }
         }
     }
