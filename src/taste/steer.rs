@@ -12,7 +12,8 @@
 //! else predicted as `J(k₀ − k̄)`, where the base knobs put an average prompt (the pool's knobs
 //! are drawn around the middles `k̄` of their ranges). A prompt's content moves its picture
 //! away from that average, which matters to a taste with an ideal point: from the measured
-//! `x₀` it is steered towards its ideal from where this prompt actually is. `c = ‖Jᵀg‖ / ‖g‖` with `g = ∇u(x₀)` is how much score a knob unit buys per unit of
+//! `x₀` it is steered towards its ideal from where this prompt actually is.
+//! `c = ‖Jᵀg‖ / ‖g‖` with `g = ∇u(x₀)` is how much score a knob unit buys per unit of
 //! taste (at least `‖J‖₂ / 20`). The step solves `(λI − 2JᵀV₋J) Δ = Jᵀg`, where `V₋` holds the
 //! taste's negative square terms. For a linear taste `t = w` that is
 //! `Δ = (s/100) · reach · ‖w‖ · Jᵀw / ‖Jᵀw‖`: the knobs move `reach` per 100 of stylize per
