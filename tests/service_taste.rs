@@ -388,7 +388,9 @@ async fn permutations_run_one_job_each_and_bad_prompts_change_nothing() {
 #[tokio::test]
 async fn stylize_zero_with_p_gives_exactly_the_plain_images_and_stylize_changes_them() {
     let w = World::new(SMALL).await;
-    let code = rank(&w, ALICE, 6).await[5]
+    // A taste with a direction (random votes could leave one that likes the plain pictures
+    // best, and steering keeps those).
+    let code = rank_bright(&w, ALICE, 6).await[5]
         .code
         .clone()
         .expect("code at unlock");
@@ -794,14 +796,16 @@ async fn stylize_without_p_applies_the_house_style_once_enough_profiles_are_unlo
                 .grid_png
         }
     };
-    // Before: --s alone does nothing.
-    rank(&w, ALICE, 6).await;
+    // Before: --s alone does nothing. Both users like bright pictures, so the community's
+    // taste has a direction: random votes could leave it liking the plain pictures best,
+    // which steering then keeps.
+    rank_bright(&w, ALICE, 6).await;
     assert_eq!(
         grid(0).await,
         grid(1000).await,
         "one unlocked profile is not a community"
     );
-    rank(&w, BOB, 6).await;
+    rank_bright(&w, BOB, 6).await;
     assert_ne!(
         grid(0).await,
         grid(1000).await,
