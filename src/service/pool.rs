@@ -168,14 +168,17 @@ impl Service {
             image_path(&self.images_dir, &left.image.hash),
             image_path(&self.images_dir, &right.image.hash),
         );
-        tokio::task::spawn_blocking(move || {
-            let left = load_image(&paths.0)?;
-            let right = load_image(&paths.1)?;
-            encode_png(&pair_image(&left, &right))
-        })
-        .await
-        .map_err(|e| Error::Bug(format!("pair image task: {e}")))?
-        .map_err(Error::Render)
+        // Both pictures are decoded at once, on two blocking threads.
+        let load =
+            |path: std::path::PathBuf| tokio::task::spawn_blocking(move || load_image(&path));
+        let (left, right) = tokio::join!(load(paths.0), load(paths.1));
+        let task = |e: tokio::task::JoinError| Error::Bug(format!("pair image task: {e}"));
+        let left = left.map_err(task)?.map_err(Error::Render)?;
+        let right = right.map_err(task)?.map_err(Error::Render)?;
+        tokio::task::spawn_blocking(move || encode_png(&pair_image(&left, &right)))
+            .await
+            .map_err(task)?
+            .map_err(Error::Render)
     }
 
     /// The candidates for pairs of `version`: pool images and recent generations, measured.
