@@ -114,6 +114,10 @@ pub struct Ranking {
     /// Variance of the prior on each square term of a taste (how far a taste may bend towards
     /// an ideal point); 0 keeps tastes linear.
     pub curvature_variance: f64,
+    /// Variance of the prior on each weight of the hue histogram's bins, in place of
+    /// `prior_variance`: the bins move with warmth and colourfulness, and a wide prior lets a
+    /// few votes pin a taste on noise in them.
+    pub hue_variance: f64,
 }
 
 /// Most rounds of relevance determination a refit may take (each is one more fit).
@@ -359,6 +363,9 @@ impl Config {
                 "must be a positive number",
             ));
         }
+        if !(r.hue_variance.is_finite() && r.hue_variance > 0.0) {
+            return Err(invalid("ranking.hue_variance", "must be a positive number"));
+        }
         if !(r.curvature_variance.is_finite() && r.curvature_variance >= 0.0) {
             return Err(invalid(
                 "ranking.curvature_variance",
@@ -466,6 +473,7 @@ mod tests {
                 "personalization.refresh_every",
             ),
             ("prompt.max_jobs = 0", "prompt.max_jobs"),
+            ("ranking.hue_variance = 0", "ranking.hue_variance"),
             ("discord.guild = 5", "discord.guild"),
         ] {
             let err = Config::with_overrides(toml).unwrap_err().to_string();

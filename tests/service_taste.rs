@@ -170,6 +170,31 @@ async fn unlocking_mints_a_code_and_every_refresh_mints_another() {
     assert_eq!(skip.profile.points, 12);
 }
 
+#[tokio::test]
+async fn the_hue_bins_have_their_own_prior_variance() {
+    // The largest hue-bin weight of a code, as a share of its largest named-axis weight.
+    let hue_share = |hue_variance: &'static str| async move {
+        let config = SMALL.replace(
+            "[ranking]",
+            &format!("[ranking]\nhue_variance = {hue_variance}"),
+        );
+        let w = World::new(&config).await;
+        let code = rank_bright(&w, ALICE, 6).await[5]
+            .code
+            .clone()
+            .expect("code at unlock");
+        let largest = |v: &[f32]| v.iter().fold(0.0f32, |m, x| m.max(x.abs()));
+        largest(&code.vector[SCALAR_AXES.len()..STYLE_DIM])
+            / largest(&code.vector[..SCALAR_AXES.len()])
+    };
+    let pinned = hue_share("1e-8").await;
+    let free = hue_share("1.0").await;
+    assert!(
+        pinned < free * 1e-3,
+        "a tiny variance keeps the bins near 0 ({pinned}, against {free} with 1.0)"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn votes_landing_at_once_mint_each_checkpoint_once() {
     let w = World::new(SMALL).await;

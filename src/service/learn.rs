@@ -100,15 +100,18 @@ impl Service {
     }
 
     /// The prior for a new taste of `version`: centred on the community's mean taste once the
-    /// house style is ready, else on zero; `ranking.prior_variance` on the axes and
-    /// `ranking.curvature_variance` on their squares.
+    /// house style is ready, else on zero; `ranking.prior_variance` on the named axes,
+    /// `ranking.hue_variance` on the hue histogram's bins and `ranking.curvature_variance` on
+    /// the squares.
     async fn prior(&self, version: &str, std: &Standardizer) -> Result<Prior> {
         let r = &self.config.ranking;
         let len = STYLE_DIM + self.squared_axes();
         let variances: Vec<f64> = (0..len)
             .map(|k| {
-                if k < STYLE_DIM {
+                if k < SCALAR_AXES.len() {
                     r.prior_variance
+                } else if k < STYLE_DIM {
+                    r.hue_variance
                 } else {
                     r.curvature_variance
                 }
