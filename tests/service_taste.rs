@@ -342,11 +342,12 @@ async fn imagine_stores_four_images_and_a_finished_job() {
     assert_eq!(run.seed, 77);
     assert_eq!(run.version, "7");
     assert_eq!(run.images.len(), 4);
+    assert_eq!(run.grid.encoding, tastebud::render::files::Encoding::Png);
     assert_eq!(
         run.notes,
         vec!["--tile is not supported by the sketch backend and was ignored."]
     );
-    let grid = image::load_from_memory(&run.grid_png).unwrap();
+    let grid = image::load_from_memory(&run.grid.bytes).unwrap();
     let ratio = f64::from(grid.width()) / f64::from(grid.height());
     assert!(
         (ratio - 2.0).abs() < 0.05,
@@ -432,8 +433,8 @@ async fn stylize_zero_with_p_gives_exactly_the_plain_images_and_stylize_changes_
     let plain = run("a harbour --seed 9".into()).await;
     let zero = run(format!("a harbour --seed 9 --p {} --s 0", code.code)).await;
     let strong = run(format!("a harbour --seed 9 --p {} --s 1000", code.code)).await;
-    assert_eq!(plain.grid_png, zero.grid_png);
-    assert_ne!(plain.grid_png, strong.grid_png);
+    assert_eq!(plain.grid.bytes, zero.grid.bytes);
+    assert_ne!(plain.grid.bytes, strong.grid.bytes);
 }
 
 #[tokio::test]
@@ -499,7 +500,7 @@ async fn a_linear_code_from_before_square_terms_still_steers_and_blends() {
     };
     let plain = run("a harbour --seed 9").await;
     let steered = run("a harbour --seed 9 --p linear7 --s 1000").await;
-    assert_ne!(plain.grid_png, steered.grid_png);
+    assert_ne!(plain.grid.bytes, steered.grid.bytes);
     let brightness = |images: Vec<i64>| {
         let store = w.store.clone();
         async move {
@@ -818,7 +819,8 @@ async fn stylize_without_p_applies_the_house_style_once_enough_profiles_are_unlo
                 .await
                 .unwrap()
                 .remove(0)
-                .grid_png
+                .grid
+                .bytes
         }
     };
     // Before: --s alone does nothing. Both users like bright pictures, so the community's

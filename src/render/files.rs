@@ -1,4 +1,5 @@
-//! Images on disk: content-addressed PNG files, the 2×2 grid and the labelled pair image.
+//! Images on disk: content-addressed PNG files, the 2×2 grid and the labelled pair image, and
+//! encoding a picture to be posted within a size limit.
 //!
 //! A file is named by the SHA-256 of its PNG bytes (`<64 hex>.png`), so the same picture is
 //! stored once and a name can never point at different pixels. Files are written to a temporary
@@ -7,8 +8,9 @@
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use image::codecs::jpeg::JpegEncoder;
 use image::codecs::png::{CompressionType, FilterType, PngEncoder};
-use image::{ExtendedColorType, ImageEncoder, Rgb, RgbImage};
+use image::{ExtendedColorType, ImageEncoder, Rgb, RgbImage, imageops};
 use sha2::{Digest, Sha256};
 
 use super::RenderError;
@@ -28,6 +30,88 @@ pub struct SavedImage {
 pub fn encode_png(image: &RgbImage) -> Result<Vec<u8>, RenderError> {
     let mut bytes = Vec::new();
     PngEncoder::new_with_quality(&mut bytes, CompressionType::Fast, FilterType::Sub)
+        .write_image(
+            image.as_raw(),
+            image.width(),
+            image.height(),
+            ExtendedColorType::Rgb8,
+        )
+        .map_err(|e| RenderError::Encode(e.to_string()))?;
+    Ok(bytes)
+}
+
+/// The file format of an [`Encoded`] picture.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Encoding {
+    Png,
+    Jpeg,
+}
+
+impl Encoding {
+    /// The file name extension, without the dot.
+    pub fn extension(self) -> &'static str {
+        match self {
+            Encoding::Png => "png",
+            Encoding::Jpeg => "jpg",
+        }
+    }
+}
+
+/// A picture's bytes and their format.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Encoded {
+    pub bytes: Vec<u8>,
+    pub encoding: Encoding,
+}
+
+/// JPEG qualities tried, best first, when a picture's PNG is too large to post.
+const JPEG_QUALITIES: [u8; 3] = [90, 80, 70];
+
+/// `image` encoded in at most `max_bytes`: lossless PNG when that fits; else JPEG at quality
+/// 90, 80 or 70, the first that fits; else the same at half the width and height, and so on.
+/// Photographs of 1024 pixels a side make a 2048² grid whose PNG can pass a chat service's
+/// upload limit; its JPEG at quality 90 is a few times smaller.
+pub fn encode_within(image: &RgbImage, max_bytes: usize) -> Result<Encoded, RenderError> {
+    let png = encode_png(image)?;
+    if png.len() <= max_bytes {
+        return Ok(Encoded {
+            bytes: png,
+            encoding: Encoding::Png,
+        });
+    }
+    let mut scaled: Option<RgbImage> = None;
+    loop {
+        let current = scaled.as_ref().unwrap_or(image);
+        for quality in JPEG_QUALITIES {
+            let jpeg = encode_jpeg(current, quality)?;
+            if jpeg.len() <= max_bytes {
+                return Ok(Encoded {
+                    bytes: jpeg,
+                    encoding: Encoding::Jpeg,
+                });
+            }
+        }
+        let (w, h) = current.dimensions();
+        if w < 2 || h < 2 {
+            return Err(RenderError::Encode(format!(
+                "a {}×{} picture does not fit in {max_bytes} bytes",
+                image.width(),
+                image.height()
+            )));
+        }
+        scaled = Some(imageops::resize(
+            current,
+            w / 2,
+            h / 2,
+            imageops::FilterType::Triangle,
+        ));
+    }
+}
+
+/// The JPEG bytes of `image` at `quality` (1–100).
+fn encode_jpeg(image: &RgbImage, quality: u8) -> Result<Vec<u8>, RenderError> {
+    let mut bytes = Vec::new();
+    JpegEncoder::new_with_quality(&mut bytes, quality)
         .write_image(
             image.as_raw(),
             image.width(),
@@ -231,5 +315,61 @@ mod tests {
             image::imageops::replace(&mut theirs, &image, x as i64, y as i64);
             assert_eq!(ours, theirs, "pasted at ({x}, {y})");
         }
+    }
+
+    /// Pixels drawn at random: an image PNG cannot compress, as photographs nearly are.
+    fn random_pixels(w: u32, h: u32) -> RgbImage {
+        use rand::{RngExt, SeedableRng};
+        let mut rng = rand::rngs::StdRng::seed_from_u64(7);
+        RgbImage::from_fn(w, h, |_, _| Rgb([rng.random(), rng.random(), rng.random()]))
+    }
+
+    #[test]
+    fn a_picture_whose_png_fits_stays_a_lossless_png() {
+        let image = noise(64, 48, 1);
+        let encoded = encode_within(&image, 1 << 20).unwrap();
+        assert_eq!(encoded.encoding, Encoding::Png);
+        assert_eq!(encoded.bytes, encode_png(&image).unwrap());
+        assert_eq!(decode_image(&encoded.bytes).unwrap(), image);
+    }
+
+    #[test]
+    fn a_picture_too_large_as_png_becomes_a_jpeg_within_the_limit() {
+        let image = random_pixels(256, 256);
+        let png = encode_png(&image).unwrap().len();
+        let limit = png / 2;
+        let encoded = encode_within(&image, limit).unwrap();
+        assert_eq!(encoded.encoding, Encoding::Jpeg);
+        assert!(
+            encoded.bytes.len() <= limit,
+            "{} > {limit}",
+            encoded.bytes.len()
+        );
+        assert_eq!(encoded.encoding.extension(), "jpg");
+        assert!(decode_image(&encoded.bytes).is_ok());
+    }
+
+    #[test]
+    fn a_tight_limit_halves_the_picture_until_it_fits() {
+        let image = random_pixels(256, 128);
+        let encoded = encode_within(&image, 4000).unwrap();
+        assert_eq!(encoded.encoding, Encoding::Jpeg);
+        assert!(encoded.bytes.len() <= 4000);
+        let decoded = decode_image(&encoded.bytes).unwrap();
+        assert!(decoded.width() < 256, "width {}", decoded.width());
+        assert_eq!(
+            decoded.width(),
+            decoded.height() * 2,
+            "the aspect ratio is kept"
+        );
+    }
+
+    #[test]
+    fn a_limit_nothing_fits_in_is_an_error() {
+        let err = encode_within(&random_pixels(16, 16), 10).unwrap_err();
+        assert!(
+            err.to_string().contains("does not fit in 10 bytes"),
+            "{err}"
+        );
     }
 }

@@ -16,7 +16,7 @@ use crate::domain::{Code, ProfileKind, UserId};
 use crate::prompt::{Aspect, Limits as PromptLimits, ProfileRef, Prompt, RefTarget, parse};
 use crate::render::backend::{AnyBackend, Backend, Progress, ProgressFn, RenderRequest};
 use crate::render::calibrate::sketch_calibration;
-use crate::render::files::{encode_png, grid, image_path, save_png};
+use crate::render::files::{Encoded, encode_within, grid, image_path, save_png};
 use crate::render::personalize::{Steering, render_personalized};
 use crate::render::style::{SPACE, STYLE_DIM};
 use crate::store::{Image, JobStatus, NewImage, Origin};
@@ -27,14 +27,18 @@ use crate::taste::steer::Calibration;
 /// Images in one generation.
 const GRID: u32 = 4;
 
+/// The largest grid file, in bytes: Discord's upload limit for bots in a server without boosts
+/// is 10 MiB per file; a grid larger than this is sent as a JPEG ([`encode_within`]).
+pub const MAX_GRID_BYTES: usize = 8 * 1024 * 1024;
+
 /// One finished generation: a 2×2 grid.
 #[derive(Debug, Clone)]
 pub struct Generation {
     pub job: i64,
     /// The four images, in grid order.
     pub images: Vec<i64>,
-    /// The grid as PNG.
-    pub grid_png: Vec<u8>,
+    /// The grid: a PNG, or a JPEG when its PNG would be larger than [`MAX_GRID_BYTES`].
+    pub grid: Encoded,
     /// The prompt as run: canonical, with codes in place of profile IDs and default profiles.
     pub prompt_run: String,
     pub version: String,
@@ -296,12 +300,12 @@ impl Service {
             Err(e) => Err(Error::Render(e)),
         };
         match stored {
-            Ok((images, grid_png)) => {
+            Ok((images, grid)) => {
                 self.store.finish_job(job, None).await?;
                 Ok(Generation {
                     job,
                     images,
-                    grid_png,
+                    grid,
                     prompt_run,
                     version,
                     seed,
@@ -327,16 +331,16 @@ impl Service {
         seed: u32,
         prompt_run: &str,
         images: Vec<crate::render::personalize::RenderedImage>,
-    ) -> Result<(Vec<i64>, Vec<u8>)> {
+    ) -> Result<(Vec<i64>, Encoded)> {
         let dir = self.images_dir.clone();
         let pictures: Vec<image::RgbImage> = images.iter().map(|r| r.image.clone()).collect();
-        let (saved, grid_png) = tokio::task::spawn_blocking(move || {
+        let (saved, grid_file) = tokio::task::spawn_blocking(move || {
             let saved = pictures
                 .iter()
                 .map(|p| save_png(&dir, p))
                 .collect::<std::result::Result<Vec<_>, _>>()?;
-            let grid_png = encode_png(&grid(&pictures)?)?;
-            Ok::<_, crate::render::RenderError>((saved, grid_png))
+            let grid_file = encode_within(&grid(&pictures)?, MAX_GRID_BYTES)?;
+            Ok::<_, crate::render::RenderError>((saved, grid_file))
         })
         .await
         .map_err(|e| Error::Bug(format!("saving images: {e}")))?
@@ -360,7 +364,7 @@ impl Service {
                 .await?;
             ids.push(id);
         }
-        Ok((ids, grid_png))
+        Ok((ids, grid_file))
     }
 
     /// The taste per standardized axis, the calibration and the standardizer to steer

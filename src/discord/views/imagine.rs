@@ -10,9 +10,13 @@ use crate::store::Origin;
 /// Characters of a prompt shown in a message (Discord allows 2000 in all).
 const PROMPT_CHARS: usize = 1500;
 
-/// File name of a generation's grid.
-pub fn grid_file(job: i64) -> String {
-    format!("tastebud-{job}.png")
+/// File name of a generation's grid, with the extension of its format.
+pub fn grid_file(generation: &Generation) -> String {
+    format!(
+        "tastebud-{}.{}",
+        generation.job,
+        generation.grid.encoding.extension()
+    )
 }
 
 /// The message while a generation renders: what is being made, for whom, how far along.
@@ -79,8 +83,8 @@ pub fn generation(author: UserId, generation: &Generation, index: usize, total: 
         ephemeral: false,
         rows: vec![Row::Buttons(upscale), Row::Buttons(likes)],
         files: vec![Attachment {
-            name: grid_file(generation.job),
-            bytes: generation.grid_png.clone(),
+            name: grid_file(generation),
+            bytes: generation.grid.bytes.clone(),
         }],
         ping: Some(author),
     }
@@ -151,12 +155,16 @@ pub fn liked(result: &LikeResult) -> View {
 mod tests {
     use super::*;
     use crate::discord::ids::ComponentId;
+    use crate::render::files::{Encoded, Encoding};
 
     fn generation_of(job: i64) -> Generation {
         Generation {
             job,
             images: vec![11, 12, 13, 14],
-            grid_png: vec![0; 10],
+            grid: Encoded {
+                bytes: vec![0; 10],
+                encoding: Encoding::Png,
+            },
             prompt_run: "a fox --v 7 --p q7w8e9r".into(),
             version: "7".into(),
             seed: 5,
@@ -179,6 +187,10 @@ mod tests {
                 .contains("\n-# The sketch renderer ignores --chaos.")
         );
         assert_eq!(view.files[0].name, "tastebud-3.png");
+        let mut large = generation_of(4);
+        large.grid.encoding = Encoding::Jpeg;
+        let view_of_large = generation(UserId(9), &large, 1, 2);
+        assert_eq!(view_of_large.files[0].name, "tastebud-4.jpg");
         assert_eq!(
             view.ping,
             Some(UserId(9)),
