@@ -364,7 +364,7 @@ async fn imagine_stores_four_images_and_a_finished_job() {
     assert!(images.iter().all(|i| i.image.owner == Some(ALICE)));
     let file = w.service.image_file(run.images[2]).await.unwrap();
     assert_eq!(
-        image::load_from_memory(&file.png).unwrap().width(),
+        image::load_from_memory(&file.file.bytes).unwrap().width(),
         grid.width() / 2
     );
 
@@ -380,6 +380,53 @@ async fn imagine_stores_four_images_and_a_finished_job() {
         w.service.reroll(BOB, run.job, no_progress()).await,
         Err(Error::JobNotFound)
     ));
+}
+
+#[tokio::test]
+async fn a_picture_too_large_to_post_as_png_is_posted_as_a_jpeg_within_the_limit() {
+    use rand::{RngExt, SeedableRng};
+    use tastebud::render::files::{Encoding, save_png};
+    use tastebud::service::MAX_POST_BYTES;
+    use tastebud::store::{NewImage, Origin};
+
+    let w = World::new(SMALL).await;
+    // 2048² pixels drawn at random: about 12 MB as PNG, like an upscaled photograph.
+    let mut rng = rand::rngs::StdRng::seed_from_u64(3);
+    let big = image::RgbImage::from_fn(2048, 2048, |_, _| {
+        image::Rgb([rng.random(), rng.random(), rng.random()])
+    });
+    let saved = save_png(w.service.images_dir(), &big).unwrap();
+    w.service.settings(ALICE).await.unwrap(); // an image's owner is a user the service knows
+    assert!(std::fs::metadata(&saved.path).unwrap().len() > MAX_POST_BYTES as u64);
+    let id = w
+        .store
+        .insert_image(&NewImage {
+            hash: saved.hash.clone(),
+            prompt: "static".into(),
+            version: "7".into(),
+            backend: "automatic1111".into(),
+            seed: 1,
+            knobs: vec![],
+            style: None,
+            origin: Origin::Generated,
+            owner: Some(ALICE),
+            job: None,
+        })
+        .await
+        .unwrap();
+
+    let file = w.service.image_file(id).await.unwrap();
+    assert_eq!(file.file.encoding, Encoding::Jpeg);
+    assert!(file.file.bytes.len() <= MAX_POST_BYTES);
+    assert!(image::load_from_memory(&file.file.bytes).is_ok());
+    let shown = w.service.explore(BOB, 5).await.unwrap();
+    assert_eq!(shown.len(), 1);
+    assert_eq!(shown[0].file, file.file);
+    // The stored file itself is untouched.
+    assert_eq!(
+        tastebud::render::files::content_hash(&std::fs::read(&saved.path).unwrap()),
+        saved.hash
+    );
 }
 
 #[tokio::test]

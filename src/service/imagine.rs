@@ -16,7 +16,9 @@ use crate::domain::{Code, ProfileKind, UserId};
 use crate::prompt::{Aspect, Limits as PromptLimits, ProfileRef, Prompt, RefTarget, parse};
 use crate::render::backend::{AnyBackend, Backend, Progress, ProgressFn, RenderRequest};
 use crate::render::calibrate::sketch_calibration;
-use crate::render::files::{Encoded, encode_within, grid, image_path, save_png};
+use crate::render::files::{
+    Encoded, Encoding, decode_image, encode_within, grid, image_path, save_png,
+};
 use crate::render::personalize::{Steering, render_personalized};
 use crate::render::style::{SPACE, STYLE_DIM};
 use crate::store::{Image, JobStatus, NewImage, Origin};
@@ -27,9 +29,10 @@ use crate::taste::steer::Calibration;
 /// Images in one generation.
 const GRID: u32 = 4;
 
-/// The largest grid file, in bytes: Discord's upload limit for bots in a server without boosts
-/// is 10 MiB per file; a grid larger than this is sent as a JPEG ([`encode_within`]).
-pub const MAX_GRID_BYTES: usize = 8 * 1024 * 1024;
+/// The largest file, in bytes, posted for a grid or a picture: Discord's upload limit for bots
+/// in a server without boosts is 10 MiB per file. A picture whose PNG is larger is sent as a
+/// JPEG ([`encode_within`]).
+pub const MAX_POST_BYTES: usize = 8 * 1024 * 1024;
 
 /// One finished generation: a 2×2 grid.
 #[derive(Debug, Clone)]
@@ -37,7 +40,7 @@ pub struct Generation {
     pub job: i64,
     /// The four images, in grid order.
     pub images: Vec<i64>,
-    /// The grid: a PNG, or a JPEG when its PNG would be larger than [`MAX_GRID_BYTES`].
+    /// The grid: a PNG, or a JPEG when its PNG would be larger than [`MAX_POST_BYTES`].
     pub grid: Encoded,
     /// The prompt as run: canonical, with codes in place of profile IDs and default profiles.
     pub prompt_run: String,
@@ -47,11 +50,12 @@ pub struct Generation {
     pub notes: Vec<String>,
 }
 
-/// One stored image with its PNG bytes (for posting it alone).
+/// One stored image and the file to post it as.
 #[derive(Debug, Clone)]
 pub struct ImageFile {
     pub image: Image,
-    pub png: Vec<u8>,
+    /// Its stored PNG, or a JPEG when that PNG is larger than [`MAX_POST_BYTES`].
+    pub file: Encoded,
 }
 
 /// Per-user generation limits: concurrent jobs and a cooldown between starts.
@@ -199,11 +203,28 @@ impl Service {
     /// A stored image and its PNG file.
     pub async fn image_file(&self, image: i64) -> Result<ImageFile> {
         let image = self.store.image(image).await?.ok_or(Error::ImageNotFound)?;
+        self.load_image_file(image).await
+    }
+
+    /// `image` with its stored picture, ready to post: the PNG file as it is, or a JPEG when
+    /// the PNG is larger than [`MAX_POST_BYTES`].
+    pub(super) async fn load_image_file(&self, image: Image) -> Result<ImageFile> {
         let path = image_path(&self.images_dir, &image.image.hash);
         let png = tokio::fs::read(&path)
             .await
             .map_err(|e| Error::Bug(format!("cannot read {}: {e}", path.display())))?;
-        Ok(ImageFile { image, png })
+        let file = if png.len() <= MAX_POST_BYTES {
+            Encoded {
+                bytes: png,
+                encoding: Encoding::Png,
+            }
+        } else {
+            tokio::task::spawn_blocking(move || encode_within(&decode_image(&png)?, MAX_POST_BYTES))
+                .await
+                .map_err(|e| Error::Bug(format!("re-encoding task: {e}")))?
+                .map_err(|e| Error::Bug(format!("re-encoding {}: {e}", path.display())))?
+        };
+        Ok(ImageFile { image, file })
     }
 
     /// The images of a generation, in grid order.
@@ -339,7 +360,7 @@ impl Service {
                 .iter()
                 .map(|p| save_png(&dir, p))
                 .collect::<std::result::Result<Vec<_>, _>>()?;
-            let grid_file = encode_within(&grid(&pictures)?, MAX_GRID_BYTES)?;
+            let grid_file = encode_within(&grid(&pictures)?, MAX_POST_BYTES)?;
             Ok::<_, crate::render::RenderError>((saved, grid_file))
         })
         .await

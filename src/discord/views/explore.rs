@@ -38,8 +38,8 @@ pub fn explore(images: &[ImageFile]) -> View {
             ));
         }
         files.push(Attachment {
-            name: format!("explore-{}.png", k + 1),
-            bytes: file.png.clone(),
+            name: format!("explore-{}.{}", k + 1, file.file.encoding.extension()),
+            bytes: file.file.bytes.clone(),
         });
     }
     View {
@@ -60,6 +60,7 @@ mod tests {
     use super::*;
     use crate::discord::ids::ComponentId;
     use crate::domain::UserId;
+    use crate::render::files::{Encoded, Encoding};
     use crate::store::{Image, NewImage, Origin};
 
     fn file(id: i64, owner: u64) -> ImageFile {
@@ -80,7 +81,15 @@ mod tests {
                     job: Some(1),
                 },
             },
-            png: vec![id as u8],
+            file: Encoded {
+                bytes: vec![id as u8],
+                // A large picture goes out as a JPEG; its name says so.
+                encoding: if id == 2 {
+                    Encoding::Jpeg
+                } else {
+                    Encoding::Png
+                },
+            },
         }
     }
 
@@ -91,6 +100,7 @@ mod tests {
         assert!(view.ephemeral);
         assert_eq!(view.files.len(), EXPLORE_IMAGES as usize);
         assert_eq!(view.files[4].name, "explore-5.png");
+        assert_eq!(view.files[1].name, "explore-2.jpg");
         assert!(
             view.content.contains("\n2. *prompt 2* — <@42>"),
             "{}",

@@ -104,9 +104,10 @@ pub fn upscaled(file: &ImageFile, position: Option<usize>) -> View {
         .map(|u| format!(" by {}", mention(u)))
         .unwrap_or_default();
     let name = match (image.image.job, position) {
-        (Some(job), Some(k)) => format!("tastebud-{job}-{}.png", k + 1),
-        _ => format!("tastebud-image-{}.png", image.id),
+        (Some(job), Some(k)) => format!("tastebud-{job}-{}", k + 1),
+        _ => format!("tastebud-image-{}", image.id),
     };
+    let name = format!("{name}.{}", file.file.encoding.extension());
     let mut content = format!(
         "**{}** — {label}{by}",
         clip(&image.image.prompt, PROMPT_CHARS)
@@ -126,7 +127,7 @@ pub fn upscaled(file: &ImageFile, position: Option<usize>) -> View {
     }
     view.files.push(Attachment {
         name,
-        bytes: file.png.clone(),
+        bytes: file.file.bytes.clone(),
     });
     view
 }
