@@ -200,7 +200,8 @@ impl Service {
         self.generate(user, &text, &prompt, &slot, progress).await
     }
 
-    /// A stored image and its PNG file.
+    /// A stored image and the file to post it as: its PNG, or a JPEG when the PNG is larger
+    /// than [`MAX_POST_BYTES`].
     pub async fn image_file(&self, image: i64) -> Result<ImageFile> {
         let image = self.store.image(image).await?.ok_or(Error::ImageNotFound)?;
         self.load_image_file(image).await
