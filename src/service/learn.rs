@@ -131,7 +131,7 @@ impl Service {
     /// The community's mean taste for `version` (per raw style unit), once at least
     /// `house_style_profiles` users have a code for their global profile of it. Read on every
     /// pair and generation, so the sum behind it is loaded once and then kept up to date as
-    /// global profiles mint codes ([`Service::insert_new_code`]).
+    /// global profiles mint codes (`insert_new_code`).
     pub async fn house_style(&self, version: &str) -> Result<Option<Vec<f32>>> {
         let needed = self.config.personalization.house_style_profiles.max(1) as usize;
         let seen = {
