@@ -29,15 +29,23 @@ pub struct SavedImage {
 /// pair (two pool images read, one pair image written).
 pub fn encode_png(image: &RgbImage) -> Result<Vec<u8>, RenderError> {
     let mut bytes = Vec::new();
-    PngEncoder::new_with_quality(&mut bytes, CompressionType::Fast, FilterType::Sub)
+    write_rgb(
+        PngEncoder::new_with_quality(&mut bytes, CompressionType::Fast, FilterType::Sub),
+        image,
+    )?;
+    Ok(bytes)
+}
+
+/// Writes `image` through `encoder`.
+fn write_rgb(encoder: impl ImageEncoder, image: &RgbImage) -> Result<(), RenderError> {
+    encoder
         .write_image(
             image.as_raw(),
             image.width(),
             image.height(),
             ExtendedColorType::Rgb8,
         )
-        .map_err(|e| RenderError::Encode(e.to_string()))?;
-    Ok(bytes)
+        .map_err(|e| RenderError::Encode(e.to_string()))
 }
 
 /// The file format of an [`Encoded`] picture.
@@ -111,14 +119,7 @@ pub fn encode_within(image: &RgbImage, max_bytes: usize) -> Result<Encoded, Rend
 /// The JPEG bytes of `image` at `quality` (1–100).
 fn encode_jpeg(image: &RgbImage, quality: u8) -> Result<Vec<u8>, RenderError> {
     let mut bytes = Vec::new();
-    JpegEncoder::new_with_quality(&mut bytes, quality)
-        .write_image(
-            image.as_raw(),
-            image.width(),
-            image.height(),
-            ExtendedColorType::Rgb8,
-        )
-        .map_err(|e| RenderError::Encode(e.to_string()))?;
+    write_rgb(JpegEncoder::new_with_quality(&mut bytes, quality), image)?;
     Ok(bytes)
 }
 
