@@ -390,7 +390,7 @@ async fn a_picture_too_large_to_post_as_png_is_posted_as_a_jpeg_within_the_limit
     use tastebud::store::{NewImage, Origin};
 
     let w = World::new(SMALL).await;
-    // 2048² pixels drawn at random: about 12 MB as PNG, like an upscaled photograph.
+    // 2048² pixels drawn at random: about 12 MB as PNG, more than any photograph that size.
     let mut rng = rand::rngs::StdRng::seed_from_u64(3);
     let big = image::RgbImage::from_fn(2048, 2048, |_, _| {
         image::Rgb([rng.random(), rng.random(), rng.random()])

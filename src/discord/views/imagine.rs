@@ -103,11 +103,11 @@ pub fn upscaled(file: &ImageFile, position: Option<usize>) -> View {
         .owner
         .map(|u| format!(" by {}", mention(u)))
         .unwrap_or_default();
-    let name = match (image.image.job, position) {
+    let stem = match (image.image.job, position) {
         (Some(job), Some(k)) => format!("tastebud-{job}-{}", k + 1),
         _ => format!("tastebud-image-{}", image.id),
     };
-    let name = format!("{name}.{}", file.file.encoding.extension());
+    let name = format!("{stem}.{}", file.file.encoding.extension());
     let mut content = format!(
         "**{}** — {label}{by}",
         clip(&image.image.prompt, PROMPT_CHARS)
