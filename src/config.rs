@@ -138,6 +138,50 @@ pub struct Limits {
 #[serde(deny_unknown_fields)]
 pub struct Discord {
     pub guild_id: u64,
+    /// Base URL that every REST request goes to instead of Discord (a rate-limit proxy such as
+    /// twilight-http-proxy or nirn-proxy); empty: Discord itself.
+    pub rest_proxy: String,
+    /// Which gateway shards this process runs; `None`: all of them, as many as Discord
+    /// recommends.
+    #[serde(deserialize_with = "shard_range")]
+    pub shards: Option<ShardRange>,
+    /// Tries at uploading the slash commands at start-up before giving up (waiting 1, 2, 4, …
+    /// seconds between tries).
+    pub register_attempts: u32,
+}
+
+/// Shards `first..=last` of `total`, written `first-last/total` (or `n/total` for one).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ShardRange {
+    pub first: u32,
+    pub last: u32,
+    pub total: u32,
+}
+
+impl std::str::FromStr for ShardRange {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<ShardRange, String> {
+        let bad = || format!("shards must look like 0-1/4 (shards 0 to 1 of 4) or 2/4, not {s:?}");
+        let (range, total) = s.trim().split_once('/').ok_or_else(bad)?;
+        let (first, last) = range.split_once('-').unwrap_or((range, range));
+        let number = |t: &str| t.trim().parse::<u32>().map_err(|_| bad());
+        let (first, last, total) = (number(first)?, number(last)?, number(total)?);
+        if total == 0 || first > last || last >= total {
+            return Err(format!(
+                "shards {s:?}: need first <= last < total (shards are numbered from 0)"
+            ));
+        }
+        Ok(ShardRange { first, last, total })
+    }
+}
+
+fn shard_range<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<ShardRange>, D::Error> {
+    let text = String::deserialize(d)?;
+    if text.trim().is_empty() {
+        return Ok(None);
+    }
+    text.parse().map(Some).map_err(serde::de::Error::custom)
 }
 
 /// Rendering: image size, steering strength, and which backend serves each version.
@@ -442,6 +486,18 @@ mod tests {
         assert_eq!(c.personalization.unlock_threshold, 200);
         assert_eq!(c.prompt.max_jobs, 4);
         assert_eq!(c.discord.guild_id, 0);
+        assert_eq!(c.discord.shards, None);
+    }
+
+    #[test]
+    fn shard_ranges_parse_with_an_inclusive_end_and_refuse_impossible_ones() {
+        let r: ShardRange = "0-1/4".parse().unwrap();
+        assert_eq!((r.first, r.last, r.total), (0, 1, 4));
+        let one: ShardRange = "3/4".parse().unwrap();
+        assert_eq!((one.first, one.last, one.total), (3, 3, 4));
+        for bad in ["4/4", "2-1/4", "0-1", "a-b/4", "0/0", ""] {
+            assert!(bad.parse::<ShardRange>().is_err(), "{bad:?} was accepted");
+        }
     }
 
     #[test]

@@ -30,6 +30,10 @@ enum Command {
         /// Overrides `discord.guild_id` in the configuration.
         #[arg(long, value_name = "ID")]
         guild: Option<u64>,
+        /// Run only these gateway shards, e.g. 0-1/4 (shards 0 and 1 of 4), for several bot
+        /// processes. Overrides `discord.shards`; by default all, as many as Discord recommends.
+        #[arg(long, value_name = "FIRST-LAST/TOTAL")]
+        shards: Option<tastebud::config::ShardRange>,
     },
     /// Create the database, or bring it up to date, and exit.
     Migrate,
@@ -161,7 +165,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Migrate => block_on(migrate(&data_dir)),
-        Command::Run { guild } => block_on(run_bot(config, &data_dir, guild)),
+        Command::Run { guild, shards } => block_on(run_bot(config, &data_dir, guild, shards)),
         Command::Eval {
             rater,
             votes,
@@ -270,7 +274,12 @@ async fn migrate(data_dir: &Path) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-async fn run_bot(config: Config, data_dir: &Path, guild: Option<u64>) -> anyhow::Result<ExitCode> {
+async fn run_bot(
+    config: Config,
+    data_dir: &Path,
+    guild: Option<u64>,
+    shards: Option<tastebud::config::ShardRange>,
+) -> anyhow::Result<ExitCode> {
     let store = Store::open_in(data_dir).await?;
     println!(
         "Configuration and database {} are fine; personalization versions: {}.",
@@ -286,17 +295,11 @@ async fn run_bot(config: Config, data_dir: &Path, guild: Option<u64>) -> anyhow:
         return Ok(ExitCode::FAILURE);
     }
     let service = tastebud::service::Service::new(store, config, data_dir);
-    let interrupted = service.recover_jobs().await?;
-    if interrupted > 0 {
-        tracing::warn!(
-            interrupted,
-            "marked generations interrupted by a restart as failed"
-        );
-    }
     let options = tastebud::discord::Options {
         token,
         guild_id: guild,
-        api_base: None,
+        shards,
+        rest_proxy: None,
     };
     tastebud::discord::run(service, options).await?;
     Ok(ExitCode::SUCCESS)

@@ -41,7 +41,8 @@ fn start_bot(world: &World, fake: &FakeDiscord) -> JoinHandle<Result<(), RunErro
     let options = Options {
         token: TOKEN.to_string(),
         guild_id: Some(fake_discord::GUILD_ID),
-        api_base: Some(fake.base.clone()),
+        shards: None,
+        rest_proxy: Some(fake.base.clone()),
     };
     tokio::spawn(discord::run(service, options))
 }
@@ -128,7 +129,8 @@ async fn a_rejected_token_is_a_clear_error() {
     let options = Options {
         token: "not.the.token".into(),
         guild_id: None,
-        api_base: Some(fake.base.clone()),
+        shards: None,
+        rest_proxy: Some(fake.base.clone()),
     };
     let err = discord::run(world.service.clone(), options)
         .await

@@ -3,81 +3,68 @@
 //! A click on a component that belongs to someone else (see [`Action::owner_only`]) is
 //! refused privately before anything is done.
 
-use std::time::Instant;
-
 use poise::serenity_prelude as serenity;
 
 use super::commands::{self, codes::codes_view, imagine, rank, settings::settings_view};
 use super::ids::{Action, ComponentId};
+use super::interaction::Reply;
+use super::rest::RestError;
 use super::views::View;
-use super::{BotError, Data, error::user_message, reply};
+use super::{BotError, Data, error::user_message};
 use crate::domain::ProfileId;
 
-/// Answers one component interaction. Ids that are not ours are ignored.
-pub async fn handle(
-    ctx: &serenity::Context,
+/// Answers one component interaction. Ids that are not ours are ignored. What Discord refuses
+/// is logged: a click has no later chance to be answered.
+pub async fn handle(data: &Data, click: &serenity::ComponentInteraction) {
+    let Some(id) = ComponentId::decode(&click.data.custom_id) else {
+        return;
+    };
+    let reply = Reply::component(data.rest.clone(), click);
+    if let Err(e) = dispatch(data, click, &reply, &id).await {
+        tracing::warn!(error = %e, "could not answer a click");
+    }
+}
+
+async fn dispatch(
     data: &Data,
     click: &serenity::ComponentInteraction,
-) -> Result<(), serenity::Error> {
-    let received = Instant::now();
-    let Some(id) = ComponentId::decode(&click.data.custom_id) else {
-        return Ok(());
-    };
+    reply: &Reply,
+    id: &ComponentId,
+) -> Result<(), RestError> {
     let clicker = commands::user(click.user.id);
     if id.action.owner_only() && id.owner != clicker {
         let refusal = View::private("These buttons belong to someone else; nothing was changed.");
-        return respond(ctx, click, &refusal).await;
+        return reply.answer(&refusal).await;
     }
     match &id.action {
         Action::Rank {
             profile,
             pair,
             choice,
-        } => {
-            rank::answer(
-                ctx,
-                data,
-                click,
-                received,
-                (id.owner, profile, *pair, *choice),
-            )
-            .await
-        }
-        Action::Reroll { job } => {
-            imagine::reroll(ctx, data, click, received, (id.owner, *job)).await
-        }
-        Action::Upscale { image } => {
-            respond(ctx, click, &imagine::upscale(data, *image).await).await
-        }
+        } => rank::answer(data, reply, (id.owner, profile, *pair, *choice)).await,
+        Action::Reroll { job } => imagine::reroll(data, reply, (id.owner, *job)).await,
+        Action::Upscale { image } => imagine::upscale(data, reply, *image).await,
         Action::Like { image } => {
-            respond(ctx, click, &imagine::like(data, clicker, *image).await).await
+            // A like may reach a checkpoint and fit a code: "thinking…" first.
+            reply.defer(true).await?;
+            reply
+                .answer(&imagine::like(data, clicker, *image).await)
+                .await
         }
         Action::SetPersonalization(_)
         | Action::SetVersion
         | Action::SetStylize(_)
         | Action::SetDefaults(_)
         | Action::CodesPage(_) => {
-            let response = match panel(data, &id, click).await {
-                Ok(view) => {
-                    serenity::CreateInteractionResponse::UpdateMessage(reply::to_message(&view))
-                }
-                Err(e) => serenity::CreateInteractionResponse::Message(reply::to_message(
-                    &View::private(user_message(&e)),
-                )),
-            };
-            click.create_response(&ctx.http, response).await
+            reply
+                .update_in_time(async {
+                    panel(data, id, click)
+                        .await
+                        .map_err(|e| View::private(user_message(&e)))
+                })
+                .await
         }
     }
-}
-
-/// Answers a click with a new message.
-async fn respond(
-    ctx: &serenity::Context,
-    click: &serenity::ComponentInteraction,
-    view: &View,
-) -> Result<(), serenity::Error> {
-    let response = serenity::CreateInteractionResponse::Message(reply::to_message(view));
-    click.create_response(&ctx.http, response).await
 }
 
 /// Does what a settings or codes component asks and returns the redrawn panel.

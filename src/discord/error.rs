@@ -1,9 +1,10 @@
 //! Errors of the Discord layer and the one place that answers them politely.
 
-use poise::serenity_prelude as serenity;
-
 use super::Data;
 use super::attachments::AttachmentError;
+use super::interaction::Reply;
+use super::rest::RestError;
+use super::views::View;
 use crate::service;
 
 /// Why a command or click could not be completed.
@@ -11,11 +12,15 @@ use crate::service;
 pub enum BotError {
     #[error(transparent)]
     Service(#[from] service::Error),
+    /// Discord would not take a request.
     #[error("Discord error: {0}")]
-    Discord(#[from] serenity::Error),
+    Discord(#[from] RestError),
     /// A file attached to a command could not be had; the sentence says why.
     #[error(transparent)]
     Attachment(#[from] AttachmentError),
+    /// poise was asked for something tastebud does not use (e.g. a prefix command).
+    #[error("{0}")]
+    Unsupported(&'static str),
 }
 
 /// A short id that ties a user's error message to its log line.
@@ -39,20 +44,26 @@ pub fn user_message(error: &BotError) -> String {
         BotError::Discord(cause) => {
             let id = incident_id();
             tracing::error!(incident = %id, error = %cause, "Discord error");
-            format!("Something went wrong talking to Discord. Please try again. (error id `{id}`)")
+            format!("{} (error id `{id}`)", cause.user_message())
         }
+        BotError::Unsupported(what) => what.to_string(),
     }
 }
 
-/// poise's error hook: every command error becomes an ephemeral reply in its own words.
+/// poise's error hook. A command's own errors are answered where they happen, so what arrives
+/// here is Discord refusing an answer: the user is told why in a short private follow-up (which
+/// Discord takes when the refused message was the problem). Other framework errors (bad
+/// arguments) get poise's own answer.
 pub async fn on_error(error: poise::FrameworkError<'_, Data, BotError>) {
     match error {
         poise::FrameworkError::Command { error, ctx, .. } => {
-            let reply = poise::CreateReply::default()
-                .content(user_message(&error))
-                .ephemeral(true);
-            if let Err(e) = ctx.send(reply).await {
-                tracing::warn!(error = %e, "could not send an error reply");
+            let message = user_message(&error);
+            let poise::Context::Application(app) = ctx else {
+                return;
+            };
+            let reply = Reply::command(ctx.data().rest.clone(), app.interaction);
+            if let Err(e) = reply.follow_up(&View::private(message)).await {
+                tracing::warn!(error = %e, "could not tell a user about an error");
             }
         }
         other => {

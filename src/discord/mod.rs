@@ -2,22 +2,32 @@
 //!
 //! Commands live in `commands/`, one module per group; clicks on buttons and menus are
 //! dispatched by their custom ids (`ids.rs`) from the global event handler, so they keep
-//! working after a restart. Messages are plain [`views::View`]s, turned into Discord's builders
-//! only in `reply.rs`. No poise or serenity type leaves this module.
+//! working after a restart. Messages are plain [`views::View`]s, turned into Discord's message
+//! JSON only in `reply.rs` and sent only through `rest.rs` (with Discord's rate limits) by an
+//! [`interaction::Reply`] that knows Discord's answering rules. poise parses commands and
+//! serenity holds the gateway; no poise or serenity type leaves this module.
 
 mod attachments;
 mod commands;
 mod components;
-mod deferred;
 mod error;
 mod ids;
+mod interaction;
 mod reply;
+pub mod rest;
 pub mod views;
 
+use std::sync::Arc;
+use std::time::Duration;
+
 use poise::serenity_prelude as serenity;
+use reqwest::Method;
+use serde_json::Value;
 
 pub use error::BotError;
+use rest::{Body, Rest, RestError};
 
+use crate::config::ShardRange;
 use crate::service::Service;
 
 /// Shared state of every command and click.
@@ -25,6 +35,8 @@ pub struct Data {
     pub service: Service,
     /// Fetches files attached to commands (moodboard uploads).
     pub attachments: attachments::Downloader,
+    /// Every message tastebud sends goes through it.
+    pub rest: Arc<Rest>,
 }
 
 /// How to connect.
@@ -32,11 +44,13 @@ pub struct Data {
 pub struct Options {
     /// The bot token (from `DISCORD_TOKEN`; never logged).
     pub token: String,
-    /// Register commands in this guild only (instant); `None` registers them globally.
+    /// Register commands in this guild only (instant); `None`: `discord.guild_id`, and if that
+    /// is 0, globally.
     pub guild_id: Option<u64>,
-    /// Send REST requests to this base URL instead of Discord (serenity's proxy setting), e.g.
-    /// `http://127.0.0.1:3000`. For tests against a local Discord.
-    pub api_base: Option<String>,
+    /// Which shards to run; `None`: `discord.shards`, and if that is empty, all of them.
+    pub shards: Option<ShardRange>,
+    /// Where REST requests go; `None`: `discord.rest_proxy`, and if that is empty, Discord.
+    pub rest_proxy: Option<String>,
 }
 
 impl std::fmt::Debug for Options {
@@ -44,7 +58,8 @@ impl std::fmt::Debug for Options {
         f.debug_struct("Options")
             .field("token", &"<hidden>")
             .field("guild_id", &self.guild_id)
-            .field("api_base", &self.api_base)
+            .field("shards", &self.shards)
+            .field("rest_proxy", &self.rest_proxy)
             .finish()
     }
 }
@@ -62,6 +77,11 @@ pub enum RunError {
     RejectedToken,
     #[error("cannot reach Discord: {0}")]
     Connection(String),
+    /// The slash commands could not be uploaded, after every try.
+    #[error(
+        "could not register the slash commands with Discord ({0}); stopping so that a supervisor can restart tastebud"
+    )]
+    Registration(String),
 }
 
 fn classify(e: serenity::Error) -> RunError {
@@ -79,62 +99,151 @@ fn classify(e: serenity::Error) -> RunError {
     }
 }
 
+fn refused_token(e: RestError) -> RunError {
+    match e {
+        RestError::Refused { status: 401, .. } => RunError::RejectedToken,
+        other => RunError::Connection(other.to_string()),
+    }
+}
+
+/// Uploads the slash commands (to `guild`, or globally), trying `attempts` times with waits of
+/// 1, 2, 4, … seconds while Discord fails or cannot be reached. A refusal (4xx) is final at
+/// once: trying the same upload again would not help.
+async fn register(
+    rest: &Rest,
+    app: u64,
+    guild: Option<u64>,
+    commands: &[poise::Command<Data, BotError>],
+    attempts: u32,
+) -> Result<(), RunError> {
+    let body = serde_json::to_value(poise::builtins::create_application_commands(commands))
+        .map_err(|e| RunError::Registration(format!("cannot encode the commands: {e}")))?;
+    let path = match guild {
+        Some(g) => format!("/applications/{app}/guilds/{g}/commands"),
+        None => format!("/applications/{app}/commands"),
+    };
+    let mut wait = Duration::from_secs(1);
+    for attempt in 1..=attempts.max(1) {
+        match rest
+            .send(Method::PUT, &path, Body::Json(body.clone()))
+            .await
+        {
+            Ok(_) => {
+                tracing::info!(guild = ?guild, attempt, "commands registered");
+                return Ok(());
+            }
+            Err(e @ RestError::Refused { status, .. }) if status < 500 => {
+                return Err(RunError::Registration(e.to_string()));
+            }
+            Err(e) if attempt == attempts.max(1) => {
+                return Err(RunError::Registration(format!(
+                    "{e}; tried {attempt} times"
+                )));
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, attempt, retry_in = ?wait, "registering commands failed; retrying");
+                tokio::time::sleep(wait).await;
+                wait *= 2;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Marks generations a restart interrupted as failed.
+async fn tell_interrupted(service: &Service, _rest: &Rest) -> Result<(), RunError> {
+    let interrupted = service
+        .recover_jobs()
+        .await
+        .map_err(|e| RunError::Connection(format!("cannot recover interrupted jobs: {e}")))?;
+    if interrupted > 0 {
+        tracing::warn!(
+            interrupted,
+            "marked generations interrupted by a restart as failed"
+        );
+    }
+    Ok(())
+}
+
 /// Connects to Discord and serves commands until the connection ends.
 pub async fn run(service: Service, options: Options) -> Result<(), RunError> {
     let token = options.token.trim().to_string();
     if token.is_empty() || token.chars().any(char::is_whitespace) {
         return Err(RunError::MalformedToken);
     }
-    let mut http = serenity::HttpBuilder::new(&token);
-    if let Some(base) = &options.api_base {
+    let config = service.config().discord.clone();
+    let proxy = options
+        .rest_proxy
+        .as_deref()
+        .or(Some(config.rest_proxy.as_str()))
+        .map(str::trim)
+        .filter(|p| !p.is_empty());
+    let rest = Arc::new(Rest::new(&token, proxy).map_err(|e| RunError::Connection(e.to_string()))?);
+    // Check the token first: if the gateway lookup fails, serenity falls back to Discord's
+    // public gateway address and retries forever, which hides a rejected token.
+    rest.send(Method::GET, "/users/@me", Body::None)
+        .await
+        .map_err(refused_token)?;
+    let application: Value = rest
+        .send(Method::GET, "/oauth2/applications/@me", Body::None)
+        .await
+        .map_err(refused_token)?;
+    let app = application["id"]
+        .as_str()
+        .and_then(|id| id.parse::<u64>().ok())
+        .ok_or_else(|| RunError::Connection("Discord did not say the application id".into()))?;
+    let guild = options.guild_id.or(match config.guild_id {
+        0 => None,
+        id => Some(id),
+    });
+    let commands = commands::all();
+    // Registered before connecting, with retries, and never inside poise's `setup`: that runs
+    // once and, when it fails, leaves a bot online that answers nothing.
+    register(&rest, app, guild, &commands, config.register_attempts).await?;
+    tell_interrupted(&service, &rest).await?;
+
+    let mut http = serenity::HttpBuilder::new(&token).application_id(app.into());
+    if let Some(base) = proxy {
         http = http
             .proxy(base.trim_end_matches('/'))
             .ratelimiter_disabled(true);
     }
-    let http = http.build();
-    // Check the token first: if the gateway lookup fails, serenity falls back to Discord's
-    // public gateway address and retries forever, which hides a rejected token.
-    http.get_current_user().await.map_err(classify)?;
     let attachments = attachments::Downloader::new(max_attachment_bytes())
         .map_err(|e| RunError::Connection(format!("cannot set up downloads: {e}")))?;
-    let guild = options
-        .guild_id
-        .or(match service.config().discord.guild_id {
-            0 => None,
-            id => Some(id),
-        });
+    let data = Data {
+        service,
+        attachments,
+        rest,
+    };
     let framework = poise::Framework::builder()
         .options(poise::FrameworkOptions {
-            commands: commands::all(),
+            commands,
             on_error: |e| Box::pin(error::on_error(e)),
             event_handler: |framework, event| Box::pin(on_event(framework, event)),
             ..Default::default()
         })
         .initialize_owners(false)
-        .setup(move |ctx, ready, framework| {
+        .setup(move |_ctx, ready, _framework| {
             Box::pin(async move {
-                let commands = &framework.options().commands;
-                match guild {
-                    Some(g) => {
-                        poise::builtins::register_in_guild(ctx, commands, serenity::GuildId::new(g))
-                            .await?
-                    }
-                    None => poise::builtins::register_globally(ctx, commands).await?,
-                }
-                tracing::info!(user = %ready.user.name, guild = ?guild, "connected to Discord; commands registered");
-                Ok(Data {
-                    service,
-                    attachments,
-                })
+                tracing::info!(user = %ready.user.name, shard = ?ready.shard, "connected to Discord");
+                Ok(data)
             })
         })
         .build();
-    let intents = serenity::GatewayIntents::non_privileged();
-    let mut client = serenity::ClientBuilder::new_with_http(http, intents)
+    // Interactions reach a bot whatever its intents: ask for no events at all.
+    let intents = serenity::GatewayIntents::empty();
+    let mut client = serenity::ClientBuilder::new_with_http(http.build(), intents)
         .framework(framework)
         .await
         .map_err(classify)?;
-    client.start().await.map_err(classify)
+    match options.shards.or(config.shards) {
+        // serenity 0.12 reads the range's end as the last shard (inclusive).
+        Some(r) => client
+            .start_shard_range(r.first..r.last, r.total)
+            .await
+            .map_err(classify),
+        None => client.start_autosharded().await.map_err(classify),
+    }
 }
 
 /// The largest attachment downloaded: the largest image the service accepts, so that a file
@@ -151,7 +260,7 @@ async fn on_event(
         interaction: serenity::Interaction::Component(click),
     } = event
     {
-        components::handle(framework.serenity_context, framework.user_data, click).await?;
+        components::handle(framework.user_data, click).await;
     }
     Ok(())
 }

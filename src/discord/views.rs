@@ -119,6 +119,53 @@ pub fn clip(text: &str, most: usize) -> String {
     out
 }
 
+/// `text` with Discord's markdown characters escaped, so user-written text (prompts, names)
+/// shows as written: no bold, headings, quotes, spoilers, masked links or mentions.
+pub fn escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        if matches!(
+            c,
+            '\\' | '*'
+                | '_'
+                | '~'
+                | '`'
+                | '|'
+                | '>'
+                | '#'
+                | '-'
+                | '['
+                | ']'
+                | '('
+                | ')'
+                | '<'
+                | ':'
+        ) {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// `text` escaped ([`escape`]) and clipped to at most `most` characters, never cutting an
+/// escape in two.
+pub fn escape_clipped(text: &str, most: usize) -> String {
+    let mut out = String::new();
+    let mut count = 0;
+    for c in text.chars() {
+        let piece = escape(&c.to_string());
+        let len = piece.chars().count();
+        if count + len > most.saturating_sub(1) {
+            out.push('…');
+            return out;
+        }
+        count += len;
+        out.push_str(&piece);
+    }
+    out
+}
+
 /// How a user is named in a message.
 pub fn mention(user: UserId) -> String {
     format!("<@{user}>")
@@ -139,7 +186,7 @@ pub fn settings(owner: UserId, view: &SettingsView, profiles: &[ProfileSummary])
     let defaults: Vec<String> = view
         .default_profiles
         .iter()
-        .map(|p| format!("{} (`{}`)", p.name, p.id))
+        .map(|p| format!("{} (`{}`)", escape(&p.name), p.id))
         .collect();
     let content = format!(
         "**Settings**\n\
@@ -186,6 +233,7 @@ pub fn settings(owner: UserId, view: &SettingsView, profiles: &[ProfileSummary])
         options: view
             .versions
             .iter()
+            .take(25)
             .map(|v| SelectOption {
                 label: version_label(v),
                 value: v.clone(),
@@ -242,7 +290,7 @@ pub fn points_line(p: &ProfileSummary) -> String {
 pub fn profile(p: &ProfileSummary) -> View {
     let mut content = format!(
         "**{}** · {} profile for {} · ID `{}`\n{}",
-        p.profile.name,
+        escape(&p.profile.name),
         p.profile.kind,
         version_label(&p.profile.version),
         p.profile.id,
@@ -270,21 +318,30 @@ pub fn profile_taste(taste: &ProfileTaste) -> View {
     view
 }
 
-/// `/profile list`.
+/// `/profile list`: as many profiles as fit in one message, then how many more there are.
 pub fn profile_list(profiles: &[ProfileSummary]) -> View {
-    let mut lines = vec!["**Your profiles**".to_string()];
-    for p in profiles {
-        lines.push(format!(
-            "{} **{}** · {} · `{}` · {}{}",
+    let mut text = "**Your profiles**".to_string();
+    for (n, p) in profiles.iter().enumerate() {
+        let line = format!(
+            "\n{} **{}** · {} · `{}` · {}{}",
             version_label(&p.profile.version),
-            p.profile.name,
+            escape(&p.profile.name),
             p.profile.kind,
             p.profile.id,
             points_line(p),
             if p.is_default { " · default" } else { "" },
-        ));
+        );
+        // Room for the last line saying how many are left out.
+        if text.chars().count() + line.chars().count() > MAX_CONTENT - 60 {
+            text.push_str(&format!(
+                "\n…and {} more; use a profile's name or ID in other commands.",
+                profiles.len() - n
+            ));
+            break;
+        }
+        text.push_str(&line);
     }
-    View::private(lines.join("\n"))
+    View::private(text)
 }
 
 /// One page of `/list_personalize_codes`, newest first, with page buttons when long.

@@ -1,16 +1,15 @@
 //! `/list_personalize_codes`: the caller's codes, newest first, paged.
 
 use super::{Context, user};
-use crate::discord::{BotError, reply, views};
+use crate::discord::{BotError, views};
 use crate::domain::{Code, UserId};
 use crate::service::Service;
 
 /// Your personalization codes, newest first.
 #[poise::command(slash_command)]
 pub async fn list_personalize_codes(ctx: Context<'_>) -> Result<(), BotError> {
-    let view = codes_view(&ctx.data().service, user(ctx.author().id), 0).await?;
-    ctx.send(reply::to_reply(&view)).await?;
-    Ok(())
+    let owner = user(ctx.author().id);
+    super::answer_privately(ctx, codes_view(&ctx.data().service, owner, 0)).await
 }
 
 /// Page `page` of `owner`'s codes, with each code's profile named.

@@ -1,16 +1,14 @@
 //! `/imagine prompt:` and the buttons under its grids: U1–U4, 🔄 and ❤️1–❤️4.
 //!
 //! A generation is acknowledged at once with a public "thinking…", shows its progress by
-//! editing that response (throttled), and ends with one message per generation the prompt
-//! expanded to. Errors reach only the user who asked, in the service's words.
-
-use std::time::Instant;
-
-use poise::serenity_prelude as serenity;
+//! editing that response (throttled), and ends with one new message per generation the prompt
+//! expanded to, mentioning the author (an edit would not notify them), after which the
+//! progress message is removed. Errors reach only the user who asked, in the service's words.
 
 use super::{Context, user};
-use crate::discord::deferred::Deferred;
 use crate::discord::error::user_message;
+use crate::discord::interaction::{Delivered, Reply};
+use crate::discord::rest::RestError;
 use crate::discord::views::{self, View};
 use crate::discord::{BotError, Data};
 use crate::domain::UserId;
@@ -20,9 +18,15 @@ use crate::service::{self, Generation};
 #[poise::command(slash_command)]
 pub async fn imagine(
     ctx: Context<'_>,
-    #[description = "What to draw, with parameters such as --ar 16:9 --p --s 250"] prompt: String,
+    #[description = "What to draw, with parameters such as --ar 16:9 --p --s 250"]
+    #[max_length = 6000]
+    prompt: String,
 ) -> Result<(), BotError> {
-    let reply = super::defer(ctx, false).await?;
+    let reply = super::reply(ctx)?;
+    if let Err(e) = reply.defer(false).await {
+        tracing::warn!(error = %e, "could not acknowledge /imagine");
+        return Ok(());
+    }
     let author = user(ctx.author().id);
     let service = ctx.data().service.clone();
     let shown = prompt.clone();
@@ -32,25 +36,26 @@ pub async fn imagine(
             |progress| async move { service.imagine(author, &prompt, progress).await },
         )
         .await;
-    deliver(&reply, author, result).await?;
+    deliver(&reply, author, result).await;
     Ok(())
 }
 
-/// Shows finished generations, one message each, or the error privately.
-async fn deliver(
-    reply: &Deferred,
-    author: UserId,
-    result: service::Result<Vec<Generation>>,
-) -> Result<(), serenity::Error> {
+/// Delivers finished generations as new messages that mention their author (one each), and
+/// removes the "rendering…" message; or tells the author privately what went wrong.
+async fn deliver(reply: &Reply, author: UserId, result: service::Result<Vec<Generation>>) {
     match result {
         Ok(generations) => {
             let total = generations.len();
+            let mut by_token = true;
             for (k, generation) in generations.iter().enumerate() {
-                reply
-                    .show(&views::generation(author, generation, k, total), k)
-                    .await?;
+                let view = views::generation(author, generation, k, total);
+                let went = reply.deliver(&view).await;
+                tracing::debug!(job = generation.job, ?went, "generation delivered");
+                by_token &= went == Delivered::FollowUp;
             }
-            Ok(())
+            if by_token && let Err(e) = reply.delete_original().await {
+                tracing::info!(error = %e, "could not remove the progress message");
+            }
         }
         Err(e) => reply.fail_privately(&user_message(&e.into())).await,
     }
@@ -58,17 +63,11 @@ async fn deliver(
 
 /// 🔄 by the author: the same prompt with a new seed, as a new message.
 pub async fn reroll(
-    ctx: &serenity::Context,
     data: &Data,
-    click: &serenity::ComponentInteraction,
-    received: Instant,
+    reply: &Reply,
     (author, job): (UserId, i64),
-) -> Result<(), serenity::Error> {
-    let thinking = serenity::CreateInteractionResponse::Defer(
-        serenity::CreateInteractionResponseMessage::new(),
-    );
-    click.create_response(&ctx.http, thinking).await?;
-    let reply = Deferred::new(ctx.http.clone(), &click.token, click.channel_id, received);
+) -> Result<(), RestError> {
+    reply.defer(false).await?;
     let service = data.service.clone();
     let result = reply
         .with_progress(
@@ -76,11 +75,15 @@ pub async fn reroll(
             |progress| async move { service.reroll(author, job, progress).await.map(|g| vec![g]) },
         )
         .await;
-    deliver(&reply, author, result).await
+    deliver(reply, author, result).await;
+    Ok(())
 }
 
-/// U1–U4: the image alone, as a new public message (or the reason it can't be shown).
-pub async fn upscale(data: &Data, image: i64) -> View {
+/// U1–U4: the image alone, as a new public message (or the reason it can't be shown,
+/// privately). Acknowledged first: reading and uploading a picture of up to 8 MiB can outlast
+/// Discord's three seconds.
+pub async fn upscale(data: &Data, reply: &Reply, image: i64) -> Result<(), RestError> {
+    reply.defer(false).await?;
     let service = &data.service;
     match service.image_file(image).await {
         Ok(file) => {
@@ -92,9 +95,12 @@ pub async fn upscale(data: &Data, image: i64) -> View {
                     .and_then(|images| images.iter().position(|i| i.id == image)),
                 None => None,
             };
-            views::upscaled(&file, position)
+            reply.answer(&views::upscaled(&file, position)).await
         }
-        Err(e) => View::private(user_message(&e.into())),
+        Err(e) => {
+            reply.fail_privately(&user_message(&e.into())).await;
+            Ok(())
+        }
     }
 }
 

@@ -8,11 +8,13 @@ mod profile;
 pub mod rank;
 pub mod settings;
 
-use std::time::Instant;
+use std::future::Future;
 
 use poise::serenity_prelude as serenity;
 
-use super::deferred::Deferred;
+use super::error::user_message;
+use super::interaction::Reply;
+use super::views::View;
 use super::{BotError, Data};
 use crate::domain::{ProfileKind, UserId};
 use crate::service::ProfileSummary;
@@ -32,26 +34,33 @@ pub fn all() -> Vec<poise::Command<Data, BotError>> {
     ]
 }
 
-/// Acknowledges a slash command at once with a public (or private) "thinking…", for answers
-/// that take longer than Discord's three seconds; the answer comes through the returned handle.
-pub async fn defer(ctx: Context<'_>, ephemeral: bool) -> Result<Deferred, BotError> {
-    let received = Instant::now();
-    let poise::Context::Application(app) = ctx else {
-        return Err(BotError::Discord(serenity::Error::Other(
-            "tastebud has slash commands only",
-        )));
-    };
-    if ephemeral {
-        ctx.defer_ephemeral().await?;
-    } else {
-        ctx.defer().await?;
+/// The interaction behind a slash command, to answer.
+pub fn reply(ctx: Context<'_>) -> Result<Reply, BotError> {
+    match ctx {
+        poise::Context::Application(app) => {
+            Ok(Reply::command(ctx.data().rest.clone(), app.interaction))
+        }
+        poise::Context::Prefix(_) => Err(BotError::Unsupported("tastebud has slash commands only")),
     }
-    Ok(Deferred::new(
-        ctx.serenity_context().http.clone(),
-        &app.interaction.token,
-        app.interaction.channel_id,
-        received,
-    ))
+}
+
+/// Answers a command privately: acknowledges it at once with a private "thinking…" (so reading
+/// files, fitting or drawing never misses Discord's three seconds), runs `work`, and shows its
+/// view, or its error in the user's words.
+pub async fn answer_privately(
+    ctx: Context<'_>,
+    work: impl Future<Output = Result<View, BotError>>,
+) -> Result<(), BotError> {
+    let reply = reply(ctx)?;
+    if let Err(e) = reply.defer(true).await {
+        tracing::warn!(error = %e, "could not acknowledge a command");
+        return Ok(());
+    }
+    let view = work
+        .await
+        .unwrap_or_else(|e| View::private(user_message(&e)));
+    reply.answer(&view).await?;
+    Ok(())
 }
 
 /// The tastebud user behind a Discord user.
@@ -124,6 +133,7 @@ pub async fn autocomplete_version(
         .versions
         .iter()
         .filter(|v| v.contains(partial.trim()))
+        .take(25)
         .map(|v| serenity::AutocompleteChoice::new(crate::service::version_label(v), v.clone()))
         .collect();
     serenity::CreateAutocompleteResponse::new().set_choices(choices)

@@ -10,9 +10,8 @@ use poise::serenity_prelude as serenity;
 
 use super::{Context, autocomplete_moodboard, autocomplete_version, user};
 use crate::discord::attachments::Incoming;
-use crate::discord::error::user_message;
 use crate::discord::views::{self, View};
-use crate::discord::{BotError, Data, reply};
+use crate::discord::{BotError, Data};
 use crate::domain::{ProfileId, ProfileKind, UserId};
 use crate::service::{CreateProfile, Moodboard, MoodboardImage};
 
@@ -26,33 +25,31 @@ pub async fn moodboard(_ctx: Context<'_>) -> Result<(), BotError> {
     Ok(())
 }
 
-async fn send(ctx: Context<'_>, view: View) -> Result<(), BotError> {
-    ctx.send(reply::to_reply(&view)).await?;
-    Ok(())
-}
-
 /// Create a moodboard (needs an unlocked global profile).
 #[poise::command(slash_command)]
 async fn create(
     ctx: Context<'_>,
-    #[description = "Name of the new moodboard"] name: String,
+    #[description = "Name of the new moodboard"]
+    #[max_length = 32]
+    name: String,
     #[description = "Version (default: yours)"]
     #[autocomplete = "autocomplete_version"]
+    #[max_length = 20]
     version: Option<String>,
 ) -> Result<(), BotError> {
-    let made = ctx
-        .data()
-        .service
-        .create_profile(
-            user(ctx.author().id),
-            CreateProfile {
-                kind: ProfileKind::Moodboard,
-                version,
-                name,
-            },
-        )
-        .await?;
-    send(ctx, views::moodboard::created(&made)).await
+    let owner = user(ctx.author().id);
+    let service = &ctx.data().service;
+    super::answer_privately(ctx, async move {
+        let request = CreateProfile {
+            kind: ProfileKind::Moodboard,
+            version,
+            name,
+        };
+        Ok(views::moodboard::created(
+            &service.create_profile(owner, request).await?,
+        ))
+    })
+    .await
 }
 
 /// Add images to a moodboard: attach files, paste a link, or give one of your generations.
@@ -62,12 +59,15 @@ async fn add(
     ctx: Context<'_>,
     #[description = "The moodboard"]
     #[autocomplete = "autocomplete_moodboard"]
+    #[max_length = 100]
     moodboard: String,
     #[description = "An image (PNG, JPEG, WebP or GIF)"] image1: Option<serenity::Attachment>,
     #[description = "Another image"] image2: Option<serenity::Attachment>,
     #[description = "Another image"] image3: Option<serenity::Attachment>,
     #[description = "Another image"] image4: Option<serenity::Attachment>,
-    #[description = "A link to an image on the web"] link: Option<String>,
+    #[description = "A link to an image on the web"]
+    #[max_length = 2000]
+    link: Option<String>,
     #[description = "The id of one of your generated images (shown when you upscale it)"]
     #[min = 1]
     generation: Option<i64>,
@@ -82,25 +82,20 @@ async fn add(
         })
         .collect();
     let link = link.map(|l| l.trim().to_string()).filter(|l| !l.is_empty());
-    if files.is_empty() && link.is_none() && generation.is_none() {
-        return send(
-            ctx,
-            View::private(
+    let owner = user(ctx.author().id);
+    let data = ctx.data();
+    super::answer_privately(ctx, async move {
+        if files.is_empty() && link.is_none() && generation.is_none() {
+            return Ok(View::private(
                 "Give at least one image: attach files (image1 to image4), paste a link, or \
                  give the id of one of your generations.",
-            ),
-        )
-        .await;
-    }
-    let reply = super::defer(ctx, true).await?;
-    let owner = user(ctx.author().id);
-    let id = ProfileId(moodboard);
-    let view = match add_images(ctx.data(), owner, &id, files, link, generation).await {
-        Ok((board, added)) => views::moodboard::added(&board, added),
-        Err(e) => View::private(user_message(&e)),
-    };
-    reply.edit_original(&view).await?;
-    Ok(())
+            ));
+        }
+        let id = ProfileId(moodboard);
+        let (board, added) = add_images(data, owner, &id, files, link, generation).await?;
+        Ok(views::moodboard::added(&board, added))
+    })
+    .await
 }
 
 /// Downloads `files` and asks the service to add them, `link` and `generation` to moodboard
@@ -132,17 +127,21 @@ async fn remove(
     ctx: Context<'_>,
     #[description = "The moodboard"]
     #[autocomplete = "autocomplete_moodboard"]
+    #[max_length = 100]
     moodboard: String,
     #[description = "The image's id (see /moodboard show)"]
     #[min = 1]
     image: i64,
 ) -> Result<(), BotError> {
-    let board = ctx
-        .data()
-        .service
-        .moodboard_remove(user(ctx.author().id), &ProfileId(moodboard), image)
-        .await?;
-    send(ctx, views::moodboard::removed(&board, image)).await
+    let owner = user(ctx.author().id);
+    let service = &ctx.data().service;
+    super::answer_privately(ctx, async move {
+        let board = service
+            .moodboard_remove(owner, &ProfileId(moodboard), image)
+            .await?;
+        Ok(views::moodboard::removed(&board, image))
+    })
+    .await
 }
 
 /// List your moodboards with their image counts and codes.
@@ -150,13 +149,16 @@ async fn remove(
 async fn list(ctx: Context<'_>) -> Result<(), BotError> {
     let service = &ctx.data().service;
     let owner = user(ctx.author().id);
-    let mut boards = Vec::new();
-    for p in service.list_profiles(owner).await? {
-        if p.profile.kind == ProfileKind::Moodboard {
-            boards.push(service.moodboard(owner, &p.profile.id).await?);
+    super::answer_privately(ctx, async move {
+        let mut boards = Vec::new();
+        for p in service.list_profiles(owner).await? {
+            if p.profile.kind == ProfileKind::Moodboard {
+                boards.push(service.moodboard(owner, &p.profile.id).await?);
+            }
         }
-    }
-    send(ctx, views::moodboard::list(&boards)).await
+        Ok(views::moodboard::list(&boards))
+    })
+    .await
 }
 
 /// Show a moodboard: its images with their ids, and its code.
@@ -165,12 +167,14 @@ async fn show(
     ctx: Context<'_>,
     #[description = "The moodboard"]
     #[autocomplete = "autocomplete_moodboard"]
+    #[max_length = 100]
     moodboard: String,
 ) -> Result<(), BotError> {
-    let board = ctx
-        .data()
-        .service
-        .moodboard(user(ctx.author().id), &ProfileId(moodboard))
-        .await?;
-    send(ctx, views::moodboard::show(&board)).await
+    let owner = user(ctx.author().id);
+    let service = &ctx.data().service;
+    super::answer_privately(ctx, async move {
+        let board = service.moodboard(owner, &ProfileId(moodboard)).await?;
+        Ok(views::moodboard::show(&board))
+    })
+    .await
 }

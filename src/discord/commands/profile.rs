@@ -2,7 +2,7 @@
 
 use super::{Context, autocomplete_profile, autocomplete_version, user};
 use crate::discord::views::Attachment;
-use crate::discord::{BotError, reply, views};
+use crate::discord::{BotError, views};
 use crate::domain::{ProfileId, ProfileKind};
 use crate::service::{CreateProfile, ProfileTaste};
 
@@ -25,40 +25,37 @@ pub async fn profile(_ctx: Context<'_>) -> Result<(), BotError> {
     Ok(())
 }
 
-async fn send(ctx: Context<'_>, view: views::View) -> Result<(), BotError> {
-    ctx.send(reply::to_reply(&view)).await?;
-    Ok(())
-}
-
 /// Create a ranked or moodboard profile (needs an unlocked global profile).
 #[poise::command(slash_command)]
 async fn create(
     ctx: Context<'_>,
-    #[description = "Name of the new profile"] name: String,
+    #[description = "Name of the new profile"]
+    #[max_length = 32]
+    name: String,
     #[description = "ranked (taught by /rank) or moodboard (made from images)"] kind: NewKind,
     #[description = "Version (default: yours)"]
     #[autocomplete = "autocomplete_version"]
+    #[max_length = 20]
     version: Option<String>,
 ) -> Result<(), BotError> {
     let kind = match kind {
         NewKind::Ranked => ProfileKind::Ranked,
         NewKind::Moodboard => ProfileKind::Moodboard,
     };
-    let made = ctx
-        .data()
-        .service
-        .create_profile(
-            user(ctx.author().id),
-            CreateProfile {
-                kind,
-                version,
-                name,
-            },
-        )
-        .await?;
-    let mut view = views::profile(&made);
-    view.content = format!("Created.\n{}", view.content);
-    send(ctx, view).await
+    let owner = user(ctx.author().id);
+    let service = &ctx.data().service;
+    super::answer_privately(ctx, async move {
+        let request = CreateProfile {
+            kind,
+            version,
+            name,
+        };
+        let made = service.create_profile(owner, request).await?;
+        let mut view = views::profile(&made);
+        view.content = format!("Created.\n{}", view.content);
+        Ok(view)
+    })
+    .await
 }
 
 /// Rename one of your ranked or moodboard profiles.
@@ -67,15 +64,21 @@ async fn rename(
     ctx: Context<'_>,
     #[description = "The profile"]
     #[autocomplete = "autocomplete_profile"]
+    #[max_length = 100]
     profile: String,
-    #[description = "Its new name"] name: String,
+    #[description = "Its new name"]
+    #[max_length = 32]
+    name: String,
 ) -> Result<(), BotError> {
-    let renamed = ctx
-        .data()
-        .service
-        .rename_profile(user(ctx.author().id), &ProfileId(profile), &name)
-        .await?;
-    send(ctx, views::profile(&renamed)).await
+    let owner = user(ctx.author().id);
+    let service = &ctx.data().service;
+    super::answer_privately(ctx, async move {
+        let renamed = service
+            .rename_profile(owner, &ProfileId(profile), &name)
+            .await?;
+        Ok(views::profile(&renamed))
+    })
+    .await
 }
 
 /// Delete a ranked or moodboard profile; its codes keep working.
@@ -84,32 +87,30 @@ async fn delete(
     ctx: Context<'_>,
     #[description = "The profile"]
     #[autocomplete = "autocomplete_profile"]
+    #[max_length = 100]
     profile: String,
 ) -> Result<(), BotError> {
-    let deleted = ctx
-        .data()
-        .service
-        .delete_profile(user(ctx.author().id), &ProfileId(profile))
-        .await?;
-    send(
-        ctx,
-        views::View::private(format!(
+    let owner = user(ctx.author().id);
+    let service = &ctx.data().service;
+    super::answer_privately(ctx, async move {
+        let deleted = service.delete_profile(owner, &ProfileId(profile)).await?;
+        Ok(views::View::private(format!(
             "Deleted **{}**. Codes it produced keep working.",
-            deleted.name
-        )),
-    )
+            views::escape(&deleted.name)
+        )))
+    })
     .await
 }
 
 /// List your profiles with their points.
 #[poise::command(slash_command)]
 async fn list(ctx: Context<'_>) -> Result<(), BotError> {
-    let profiles = ctx
-        .data()
-        .service
-        .list_profiles(user(ctx.author().id))
-        .await?;
-    send(ctx, views::profile_list(&profiles)).await
+    let owner = user(ctx.author().id);
+    let service = &ctx.data().service;
+    super::answer_privately(ctx, async move {
+        Ok(views::profile_list(&service.list_profiles(owner).await?))
+    })
+    .await
 }
 
 /// Show one of your profiles and what it likes.
@@ -118,16 +119,18 @@ async fn show(
     ctx: Context<'_>,
     #[description = "The profile"]
     #[autocomplete = "autocomplete_profile"]
+    #[max_length = 100]
     profile: String,
 ) -> Result<(), BotError> {
-    let taste = ctx
-        .data()
-        .service
-        .profile_taste(user(ctx.author().id), &ProfileId(profile))
-        .await?;
-    let mut view = views::profile_taste(&taste);
-    view.files.extend(taste_chart(&taste));
-    send(ctx, view).await
+    let owner = user(ctx.author().id);
+    let service = &ctx.data().service;
+    super::answer_privately(ctx, async move {
+        let taste = service.profile_taste(owner, &ProfileId(profile)).await?;
+        let mut view = views::profile_taste(&taste);
+        view.files.extend(taste_chart(&taste));
+        Ok(view)
+    })
+    .await
 }
 
 /// The chart of what a profile likes, as a PNG for `/profile show`; none while nothing stands
@@ -145,18 +148,23 @@ async fn default(
     ctx: Context<'_>,
     #[description = "The profile"]
     #[autocomplete = "autocomplete_profile"]
+    #[max_length = 100]
     profile: String,
 ) -> Result<(), BotError> {
     let service = &ctx.data().service;
     let owner = user(ctx.author().id);
-    let chosen = service.profile(owner, &ProfileId(profile)).await?;
-    service
-        .set_default_profiles(
-            owner,
-            &chosen.profile.version,
-            std::slice::from_ref(&chosen.profile.id),
-        )
-        .await?;
-    let chosen = service.profile(owner, &chosen.profile.id).await?;
-    send(ctx, views::profile(&chosen)).await
+    super::answer_privately(ctx, async move {
+        let chosen = service.profile(owner, &ProfileId(profile)).await?;
+        service
+            .set_default_profiles(
+                owner,
+                &chosen.profile.version,
+                std::slice::from_ref(&chosen.profile.id),
+            )
+            .await?;
+        Ok(views::profile(
+            &service.profile(owner, &chosen.profile.id).await?,
+        ))
+    })
+    .await
 }

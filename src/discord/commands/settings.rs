@@ -1,14 +1,13 @@
 //! `/settings`: the ephemeral settings panel; its clicks are handled in `components.rs`.
 
 use super::{Context, user};
-use crate::discord::{BotError, reply, views};
+use crate::discord::{BotError, views};
 
 /// Your settings: personalization on/off, default version and profiles, stylize preset.
 #[poise::command(slash_command)]
 pub async fn settings(ctx: Context<'_>) -> Result<(), BotError> {
-    let view = settings_view(&ctx.data().service, user(ctx.author().id)).await?;
-    ctx.send(reply::to_reply(&view)).await?;
-    Ok(())
+    let owner = user(ctx.author().id);
+    super::answer_privately(ctx, settings_view(&ctx.data().service, owner)).await
 }
 
 /// The panel as it stands for `owner`.

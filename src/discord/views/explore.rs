@@ -1,6 +1,6 @@
 //! `/explore`: recent images by other people, each with a ❤️ that teaches the viewer's taste.
 
-use super::{Attachment, Row, Style, View, button, clip, mention};
+use super::{Attachment, Row, Style, View, button, escape_clipped, mention};
 use crate::discord::ids::Action;
 use crate::service::ImageFile;
 
@@ -27,7 +27,7 @@ pub fn explore(images: &[ImageFile]) -> View {
         lines.push(format!(
             "{}. *{}*{by}",
             k + 1,
-            clip(&image.image.prompt, 200)
+            escape_clipped(&image.image.prompt, 200)
         ));
         if let Some(owner) = image.image.owner {
             likes.push(button(

@@ -1,6 +1,8 @@
 //! `/imagine`: progress while it renders, the grid with its buttons, one image alone, likes.
 
-use super::{Attachment, Row, Style, View, button, clip, mention, points_line, rank::whose};
+use super::{
+    Attachment, Row, Style, View, button, clip, escape_clipped, mention, points_line, rank::whose,
+};
 use crate::discord::ids::Action;
 use crate::domain::UserId;
 use crate::render::backend::Progress;
@@ -28,7 +30,7 @@ pub fn rendering(author: UserId, what: &str, progress: &Progress) -> View {
     };
     View::public(format!(
         "**{}** — {} · rendering… {percent}%{note}",
-        clip(what, PROMPT_CHARS),
+        escape_clipped(what, PROMPT_CHARS),
         mention(author)
     ))
 }
@@ -39,7 +41,7 @@ pub fn rendering(author: UserId, what: &str, progress: &Progress) -> View {
 pub fn generation(author: UserId, generation: &Generation, index: usize, total: usize) -> View {
     let mut content = format!(
         "**{}** — {}",
-        clip(&generation.prompt_run, PROMPT_CHARS),
+        escape_clipped(&generation.prompt_run, PROMPT_CHARS),
         mention(author)
     );
     if total > 1 {
@@ -110,7 +112,7 @@ pub fn upscaled(file: &ImageFile, position: Option<usize>) -> View {
     let name = format!("{stem}.{}", file.file.encoding.extension());
     let mut content = format!(
         "**{}** — {label}{by}",
-        clip(&image.image.prompt, PROMPT_CHARS)
+        escape_clipped(&image.image.prompt, PROMPT_CHARS)
     );
     if image.image.origin == Origin::Generated {
         // What its author gives `/moodboard add generation:` to put it on a moodboard.

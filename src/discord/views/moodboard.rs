@@ -1,6 +1,6 @@
 //! `/moodboard`: a moodboard's images and code, the list of moodboards, what add and remove did.
 
-use super::{MAX_CONTENT, View, clip};
+use super::{MAX_CONTENT, View, clip, escape, escape_clipped};
 use crate::service::{Moodboard, ProfileSummary, version_label};
 use crate::store::{Image, Origin};
 
@@ -11,7 +11,7 @@ const PROMPT_CHARS: usize = 60;
 fn title(p: &ProfileSummary) -> String {
     format!(
         "**{}** · moodboard for {} · ID `{}`",
-        p.profile.name,
+        escape(&p.profile.name),
         version_label(&p.profile.version),
         p.profile.id
     )
@@ -41,7 +41,7 @@ fn image_line(image: &Image) -> String {
     let from = match image.image.origin {
         Origin::Generated => format!(
             "your generation *{}*",
-            clip(&image.image.prompt, PROMPT_CHARS)
+            escape_clipped(&image.image.prompt, PROMPT_CHARS)
         ),
         Origin::Upload => "an uploaded file or link".to_string(),
         Origin::Pool => "a ranking image".to_string(),
@@ -100,7 +100,7 @@ pub fn added(board: &Moodboard, added: usize) -> View {
     View::private(format!(
         "Added {} to **{}**; it has {} now.\n{}",
         images_count(added),
-        board.profile.profile.name,
+        escape(&board.profile.profile.name),
         images_count(board.images.len()),
         code_line(board)
     ))
@@ -110,7 +110,7 @@ pub fn added(board: &Moodboard, added: usize) -> View {
 pub fn removed(board: &Moodboard, image: i64) -> View {
     View::private(format!(
         "Removed image `{image}` from **{}**; it has {} now.\n{}",
-        board.profile.profile.name,
+        escape(&board.profile.profile.name),
         images_count(board.images.len()),
         code_line(board)
     ))
@@ -131,7 +131,7 @@ pub fn list(boards: &[Moodboard]) -> View {
         lines.push(format!(
             "{} **{}** · `{}` · {} · {code}{}",
             version_label(&p.version),
-            p.name,
+            escape(&p.name),
             p.id,
             images_count(board.images.len()),
             if board.profile.is_default {

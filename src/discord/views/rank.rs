@@ -13,7 +13,10 @@ pub(super) fn whose(p: &ProfileSummary) -> String {
     let version = version_label(&p.profile.version);
     match p.profile.kind {
         ProfileKind::Global => format!("your {version} profile"),
-        _ => format!("your {version} profile “{}”", p.profile.name),
+        _ => format!(
+            "your {version} profile “{}”",
+            super::escape(&p.profile.name)
+        ),
     }
 }
 
