@@ -36,6 +36,10 @@ pub const ANSWER_WITHIN: Duration = Duration::from_millis(2000);
 /// Discord's upload limit per file when an interaction does not say (10 MiB).
 pub const DEFAULT_ATTACHMENT_LIMIT: usize = 10 * 1024 * 1024;
 
+/// The files one request may carry in all: Discord's 25 MiB request limit ("Uploading Files"),
+/// less room for the rest of the body.
+pub const MAX_REQUEST_FILES: usize = 24 * 1024 * 1024;
+
 const VIEW_CHANNEL: u64 = 1 << 10;
 const SEND_MESSAGES: u64 = 1 << 11;
 const ATTACH_FILES: u64 = 1 << 15;
@@ -216,18 +220,29 @@ impl Reply {
         result
     }
 
-    /// `view` without files Discord would refuse here, saying so.
+    /// `view` without the files Discord would refuse here, saying so: a file over the
+    /// interaction's `attachment_size_limit`, or files past the total a request may carry.
     fn fitted(&self, view: &View) -> View {
         let limit = self.inner.origin.attachment_limit;
-        if reply::largest_file(view) <= limit {
-            return view.clone();
-        }
+        let mut total = 0;
         let mut view = view.clone();
-        view.files.retain(|f| f.bytes.len() <= limit);
-        view.content.push_str(&format!(
-            "\n-# A picture is over the {} MiB this place allows, so it is not attached.",
-            limit / (1024 * 1024)
-        ));
+        let before = view.files.len();
+        view.files.retain(|f| {
+            let keep = f.bytes.len() <= limit && total + f.bytes.len() <= MAX_REQUEST_FILES;
+            if keep {
+                total += f.bytes.len();
+            }
+            keep
+        });
+        let left_out = before - view.files.len();
+        if left_out > 0 {
+            view.content.push_str(&format!(
+                "\n-# {left_out} picture(s) left out: over the {} MiB per file this place \
+                 allows, or the {} MiB one message may carry.",
+                limit / (1024 * 1024),
+                MAX_REQUEST_FILES / (1024 * 1024)
+            ));
+        }
         view
     }
 
