@@ -113,7 +113,13 @@ fn style_values_are_raw_codes_or_a_random_tuner() {
     assert_eq!(random("a cat --style random"), (32, 75));
     assert_eq!(random("a cat --style random-128"), (128, 75));
     assert_eq!(random("a cat --style random-16-5"), (16, 5));
-    assert_eq!(RandomStyle::default(), RandomStyle { pairs: 32, percent: 75 });
+    assert_eq!(
+        RandomStyle::default(),
+        RandomStyle {
+            pairs: 32,
+            percent: 75
+        }
+    );
     // The canonical text drops what is the default.
     let canonical = |pairs, percent| Style::Random(RandomStyle { pairs, percent }).canonical();
     assert_eq!(canonical(32, 75), "random");
@@ -122,8 +128,14 @@ fn style_values_are_raw_codes_or_a_random_tuner() {
     // Midjourney refuses `default`; the message names what is allowed.
     let err = parse("a cat --style default", &Limits::default()).unwrap_err();
     let message = err.to_string();
-    assert!(message.starts_with("--style default: style must be raw, random"), "{message}");
-    assert!(message.contains("random-128") && message.contains("from 1 to 100"), "{message}");
+    assert!(
+        message.starts_with("--style default: style must be raw, random"),
+        "{message}"
+    );
+    assert!(
+        message.contains("random-128") && message.contains("from 1 to 100"),
+        "{message}"
+    );
 }
 
 #[test]
@@ -156,7 +168,10 @@ fn report_describes_reference_and_video_parameters() {
     assert_eq!(p["cref"], serde_json::json!([]));
     assert_eq!(p["oref"], Value::Null);
     assert_eq!(p["end"], Value::Null);
-    assert_eq!((p["video"].clone(), p["video_batch"].clone()), (Value::Bool(false), 4.into()));
+    assert_eq!(
+        (p["video"].clone(), p["video_batch"].clone()),
+        (Value::Bool(false), 4.into())
+    );
 }
 
 #[test]

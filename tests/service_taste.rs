@@ -412,7 +412,9 @@ async fn imagine_runs_reference_and_video_parameters_and_notes_each() {
         .collect();
     assert_eq!(
         named,
-        vec!["--style", "--sv", "--cref", "--cw", "--oref", "--video", "--motion", "--bs"]
+        vec![
+            "--style", "--sv", "--cref", "--cw", "--oref", "--video", "--motion", "--bs"
+        ]
     );
 }
 
