@@ -4,8 +4,8 @@ use serde_json::Value;
 use tastebud::config::Config;
 use tastebud::domain::ProfileId;
 use tastebud::prompt::{
-    Aspect, Limits, ProfileRef, PromptError, Quality, RefTarget, Speed, Style, StyleTarget, parse,
-    parse_report,
+    Aspect, Limits, Motion, ProfileRef, PromptError, Quality, RandomStyle, RefTarget, Speed, Style,
+    StyleTarget, parse, parse_report,
 };
 
 fn one(text: &str) -> tastebud::prompt::Prompt {
@@ -54,7 +54,7 @@ fn parameters_land_in_their_fields() {
     assert_eq!(p.seed, Some(7));
     assert_eq!((p.chaos, p.weird), (5, 9));
     assert_eq!(p.quality, Quality::Half);
-    assert_eq!(p.style, Some(Style::Code("cute".into())));
+    assert_eq!(p.style, Some(Style::code("cute")));
     assert!(p.tile);
     assert_eq!(p.stop, 80);
     assert_eq!(p.image_weight, 1.5);
@@ -64,6 +64,114 @@ fn parameters_land_in_their_fields() {
     assert_eq!((p.style_weight, p.repeat, p.exp), (20, 2, 3));
     assert!(p.draft);
     assert_eq!(p.speed, Some(Speed::Turbo));
+}
+
+#[test]
+fn reference_and_video_parameters_land_in_their_fields() {
+    let p = one(
+        "https://e.com/start.png a fern --sref https://e.com/s.png --sv 6 --cref \
+         https://e.com/c1.png <https://e.com/c2.jpg> --cw 30 --oref https://e.com/o.webp --ow 700 \
+         --video --motion HIGH --loop --end https://e.com/end.png --bs 2",
+    );
+    assert_eq!(p.style_version, Some(6));
+    assert_eq!(p.cref, vec!["https://e.com/c1.png", "https://e.com/c2.jpg"]);
+    assert_eq!(p.character_weight, 30);
+    assert_eq!(p.oref.as_deref(), Some("https://e.com/o.webp"));
+    assert_eq!(p.omni_weight, 700);
+    assert!(p.video && p.video_loop);
+    assert_eq!(p.motion, Motion::High);
+    assert_eq!(p.video_end.as_deref(), Some("https://e.com/end.png"));
+    assert_eq!(p.video_batch, 2);
+
+    let plain = one("a fern");
+    assert_eq!(plain.style_version, None);
+    assert!(plain.cref.is_empty() && plain.oref.is_none() && plain.video_end.is_none());
+    assert_eq!(
+        (plain.character_weight, plain.omni_weight, plain.video_batch),
+        (100, 100, 4)
+    );
+    assert_eq!(plain.motion, Motion::Low);
+    assert!(!plain.video && !plain.video_loop);
+}
+
+#[test]
+fn style_values_are_raw_codes_or_a_random_tuner() {
+    assert_eq!(one("a cat --raw").style, Some(Style::RAW));
+    assert_eq!(one("a cat --style raw").style, Some(Style::RAW));
+    assert!(one("a cat --style raw-ab1").style.unwrap().is_raw());
+    assert_eq!(
+        one("a cat --style ab1-raw-cd2").style,
+        Some(Style::Codes {
+            raw: true,
+            codes: vec!["ab1".into(), "cd2".into()]
+        })
+    );
+    let random = |text: &str| match one(text).style {
+        Some(Style::Random(r)) => (r.pairs, r.percent),
+        other => panic!("{text}: {other:?}"),
+    };
+    assert_eq!(random("a cat --style random"), (32, 75));
+    assert_eq!(random("a cat --style random-128"), (128, 75));
+    assert_eq!(random("a cat --style random-16-5"), (16, 5));
+    assert_eq!(
+        RandomStyle::default(),
+        RandomStyle {
+            pairs: 32,
+            percent: 75
+        }
+    );
+    // The canonical text drops what is the default.
+    let canonical = |pairs, percent| Style::Random(RandomStyle { pairs, percent }).canonical();
+    assert_eq!(canonical(32, 75), "random");
+    assert_eq!(canonical(64, 75), "random-64");
+    assert_eq!(canonical(32, 10), "random-32-10");
+    // Midjourney refuses `default`; the message names what is allowed.
+    let err = parse("a cat --style default", &Limits::default()).unwrap_err();
+    let message = err.to_string();
+    assert!(
+        message.starts_with("--style default: style must be raw, random"),
+        "{message}"
+    );
+    assert!(
+        message.contains("random-128") && message.contains("from 1 to 100"),
+        "{message}"
+    );
+}
+
+#[test]
+fn report_describes_reference_and_video_parameters() {
+    let json = parse_report(
+        "a fern --style random-64-50 --cref https://e.com/c.png --cw 0 --oref https://e.com/o.png \
+         --sv 4 --video --loop --end https://e.com/e.png --bs 1",
+        &Limits::default(),
+    )
+    .unwrap();
+    let v: Value = serde_json::from_str(&json).unwrap();
+    let p = &v["prompts"][0];
+    assert_eq!(p["style"], "random-64-50");
+    assert_eq!(p["style_version"], 4);
+    assert_eq!(p["cref"], serde_json::json!(["https://e.com/c.png"]));
+    assert_eq!(p["character_weight"], 0);
+    assert_eq!(p["oref"], "https://e.com/o.png");
+    assert_eq!(p["omni_weight"], 100);
+    assert_eq!(p["video"], true);
+    assert_eq!(p["motion"], "low");
+    assert_eq!(p["loop"], true);
+    assert_eq!(p["end"], "https://e.com/e.png");
+    assert_eq!(p["video_batch"], 1);
+
+    let bare: Value =
+        serde_json::from_str(&parse_report("a fern", &Limits::default()).unwrap()).unwrap();
+    let p = &bare["prompts"][0];
+    assert_eq!(p["style"], Value::Null);
+    assert_eq!(p["style_version"], Value::Null);
+    assert_eq!(p["cref"], serde_json::json!([]));
+    assert_eq!(p["oref"], Value::Null);
+    assert_eq!(p["end"], Value::Null);
+    assert_eq!(
+        (p["video"].clone(), p["video_batch"].clone()),
+        (Value::Bool(false), 4.into())
+    );
 }
 
 #[test]

@@ -138,3 +138,50 @@ fn every_corpus_canonical_text_parses_back_to_the_same_request() {
         }
     }
 }
+
+/// Issue #20: three prompts from a public Midjourney-prompt corpus that `/imagine` refused
+/// (`--video`, `--cref`/`--cw`, `--sv`), with the job counts a Midjourney user expects at
+/// Midjourney's largest job cap. The same prompts are in the corpus with their canonical text.
+#[test]
+fn the_issue_20_prompts_make_the_jobs_midjourney_makes() {
+    let limits = Limits {
+        max_jobs: 40,
+        ..Limits::default()
+    };
+    let cases = [
+        (
+            "A botanical sketch of fern fronds --video --version {5.2, 6} --ar {1:1, 16:9} \
+             --chaos 30",
+            4,
+        ),
+        (
+            "A portrait of a melancholic robot butler --cref \
+             <https://example.com/classic-butler.png> --cw {0, 50, 100} --sref \
+             <https://example.com/sad-painting.jpg> --sw {100, 800}",
+            6,
+        ),
+        (
+            "Imagine a {1400s, 1990s} cat --sref <https://example.com/medieval-tapestry.jpg> \
+             --sv {1, 4} --ar 5:4",
+            4,
+        ),
+    ];
+    for (text, jobs) in cases {
+        let parsed = parse(text, &limits).unwrap_or_else(|e| panic!("{text:?}: {e}"));
+        assert_eq!(parsed.job_count(), jobs, "{text:?}");
+        assert!(
+            CORPUS.lines().any(|l| l.strip_prefix("> ") == Some(text)),
+            "{text:?} is in the corpus file too"
+        );
+    }
+    // At the shipped cap (4) the six-job prompt is refused, not cut short.
+    let six = cases[1].0;
+    assert_eq!(
+        parse(six, &Limits::default()).map(|p| p.job_count()),
+        Err(tastebud::prompt::PromptError::TooManyJobs {
+            jobs: 6,
+            detail: "from permutations alone".into(),
+            max: 4
+        })
+    );
+}

@@ -3,8 +3,8 @@
 use proptest::prelude::*;
 use tastebud::domain::ProfileId;
 use tastebud::prompt::{
-    Aspect, Limits, ProfileRef, Prompt, Quality, RefTarget, Speed, Style, StyleRef, StyleTarget,
-    TextPart, parse,
+    Aspect, Limits, Motion, ProfileRef, Prompt, Quality, RandomStyle, RefTarget, Speed, Style,
+    StyleRef, StyleTarget, TextPart, parse,
 };
 
 /// Words for text parts, chosen to be awkward: colons next to separators, permutation and
@@ -78,6 +78,65 @@ fn style_ref() -> impl Strategy<Value = StyleRef> {
     (target, weight()).prop_map(|(target, weight)| StyleRef { target, weight })
 }
 
+/// Any valid `--style`: raw and codes joined with `-`, or a random tuner.
+fn style() -> impl Strategy<Value = Style> {
+    let code = "[a-z0-9]{1,10}".prop_filter("not a word with a meaning", |s| {
+        !matches!(s.as_str(), "raw" | "random" | "default")
+    });
+    prop_oneof![
+        (any::<bool>(), prop::collection::vec(code, 0..3))
+            .prop_filter("something to say", |(raw, codes)| *raw || !codes.is_empty())
+            .prop_map(|(raw, codes)| Style::Codes { raw, codes }),
+        (
+            prop::sample::select(vec![16u32, 32, 64, 128]),
+            prop_oneof![Just(75u32), 1u32..=100]
+        )
+            .prop_map(|(pairs, percent)| Style::Random(RandomStyle { pairs, percent })),
+    ]
+}
+
+/// The reference and video parameters of a request.
+#[derive(Debug, Clone)]
+struct Extras {
+    style_version: Option<u32>,
+    cref: Vec<String>,
+    character_weight: u32,
+    oref: Option<String>,
+    omni_weight: u32,
+    video: bool,
+    motion: Motion,
+    video_loop: bool,
+    video_end: Option<String>,
+    video_batch: u32,
+}
+
+fn extras() -> impl Strategy<Value = Extras> {
+    (
+        prop::option::of(prop::sample::select(vec![1u32, 2, 3, 4, 6])),
+        prop::collection::vec(image(), 0..3),
+        prop_oneof![Just(100u32), 0u32..=100],
+        prop::option::of(image()),
+        prop_oneof![Just(100u32), 1u32..=1000],
+        any::<bool>(),
+        prop::sample::select(vec![Motion::Low, Motion::High]),
+        any::<bool>(),
+        prop::option::of(image()),
+        prop::sample::select(vec![1u32, 2, 4]),
+    )
+        .prop_map(|e| Extras {
+            style_version: e.0,
+            cref: e.1,
+            character_weight: e.2,
+            oref: e.3,
+            omni_weight: e.4,
+            video: e.5,
+            motion: e.6,
+            video_loop: e.7,
+            video_end: e.8,
+            video_batch: e.9,
+        })
+}
+
 fn aspect() -> impl Strategy<Value = Aspect> {
     (1u32..60, 1u32..60)
         .prop_filter("ratio at most 14:1", |(w, h)| w.max(h) <= &(14 * w.min(h)))
@@ -119,12 +178,7 @@ fn any_prompt() -> impl Strategy<Value = Prompt> {
         0u32..=100,
         0u32..=3000,
         prop::sample::select(Quality::ALL.to_vec()),
-        prop::option::of(prop_oneof![
-            Just(Style::Raw),
-            "[a-z0-9]{1,10}"
-                .prop_filter("raw is not a code", |s| s != "raw")
-                .prop_map(Style::Code)
-        ]),
+        prop::option::of(style()),
     );
     let rest = (
         any::<bool>(),
@@ -141,8 +195,8 @@ fn any_prompt() -> impl Strategy<Value = Prompt> {
             Speed::Turbo,
         ])),
     );
-    (words, numbers, rest)
-        .prop_map(|(w, n, r)| Prompt {
+    (words, numbers, rest, extras())
+        .prop_map(|(w, n, r, e)| Prompt {
             images: w.0,
             text: w.1,
             no: w.2,
@@ -160,6 +214,16 @@ fn any_prompt() -> impl Strategy<Value = Prompt> {
             image_weight: r.2,
             sref: r.3,
             style_weight: r.4,
+            style_version: e.style_version,
+            cref: e.cref,
+            character_weight: e.character_weight,
+            oref: e.oref,
+            omni_weight: e.omni_weight,
+            video: e.video,
+            motion: e.motion,
+            video_loop: e.video_loop,
+            video_end: e.video_end,
+            video_batch: e.video_batch,
             repeat: r.5,
             exp: r.6,
             draft: r.7,
@@ -226,6 +290,27 @@ const FRAGMENTS: &[&str] = &[
     "--sref 1234567",
     "--sref https://e.com/s.png::2",
     "--sw 10",
+    "--sv 4",
+    "--sv 5",
+    "--cref https://e.com/c.png",
+    "--cw 0",
+    "--cw 101",
+    "--oref https://e.com/o.png",
+    "--ow 400",
+    "--ow 0",
+    "--video",
+    "--motion high",
+    "--motion",
+    "--loop",
+    "--end https://e.com/e.png",
+    "--bs 2",
+    "--bs 3",
+    "--style random",
+    "--style random-64-50",
+    "--style raw-ab-cd",
+    "--style default",
+    "-16",
+    "-50",
     "--repeat 2",
     "--r 50",
     "--exp 5",

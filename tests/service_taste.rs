@@ -382,6 +382,42 @@ async fn imagine_stores_four_images_and_a_finished_job() {
     ));
 }
 
+/// Issue #20: parameters no backend honours run without it, stay in the prompt shown, and the
+/// reply's notes name each of them.
+#[tokio::test]
+async fn imagine_runs_reference_and_video_parameters_and_notes_each() {
+    let w = World::new(SMALL).await;
+    let runs = w
+        .service
+        .imagine(
+            ALICE,
+            "a lighthouse --seed 5 --cref <https://example.com/keeper.png> --cw 40 \
+             --oref https://example.com/lamp.png --sv 6 --video --motion high --bs 2 \
+             --style random-64-50",
+            no_progress(),
+        )
+        .await
+        .unwrap();
+    let run = &runs[0];
+    assert_eq!(run.images.len(), 4);
+    assert_eq!(
+        run.prompt_run,
+        "a lighthouse --seed 5 --style random-64-50 --sv 6 --cref https://example.com/keeper.png \
+         --cw 40 --oref https://example.com/lamp.png --video --motion high --bs 2"
+    );
+    let named: Vec<&str> = run
+        .notes
+        .iter()
+        .filter_map(|n| n.strip_suffix(" is not supported by the sketch backend and was ignored."))
+        .collect();
+    assert_eq!(
+        named,
+        vec![
+            "--style", "--sv", "--cref", "--cw", "--oref", "--video", "--motion", "--bs"
+        ]
+    );
+}
+
 #[tokio::test]
 async fn a_picture_too_large_to_post_as_png_is_posted_as_a_jpeg_within_the_limit() {
     use rand::{RngExt, SeedableRng};

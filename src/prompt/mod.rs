@@ -24,8 +24,8 @@ pub use error::PromptError;
 pub use parse::parse;
 pub use report::{parse_report, to_json};
 pub use types::{
-    Aspect, Parsed, ProfileRef, Prompt, Quality, RefTarget, Speed, Style, StyleRef, StyleTarget,
-    TextPart,
+    Aspect, Motion, Parsed, ProfileRef, Prompt, Quality, RandomStyle, RefTarget, Speed, Style,
+    StyleRef, StyleTarget, TextPart,
 };
 
 use types::NIJI_PREFIX;

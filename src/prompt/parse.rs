@@ -65,6 +65,16 @@ enum Param {
     Iw,
     Sref,
     Sw,
+    Sv,
+    Cref,
+    Cw,
+    Oref,
+    Ow,
+    Video,
+    Motion,
+    Loop,
+    End,
+    Bs,
     Repeat,
     Exp,
     Draft,
@@ -93,6 +103,16 @@ impl Param {
             "iw" => Param::Iw,
             "sref" => Param::Sref,
             "sw" => Param::Sw,
+            "sv" => Param::Sv,
+            "cref" => Param::Cref,
+            "cw" => Param::Cw,
+            "oref" => Param::Oref,
+            "ow" => Param::Ow,
+            "video" => Param::Video,
+            "motion" => Param::Motion,
+            "loop" => Param::Loop,
+            "end" => Param::End,
+            "bs" => Param::Bs,
             "repeat" | "r" => Param::Repeat,
             "exp" => Param::Exp,
             "draft" => Param::Draft,
@@ -122,6 +142,16 @@ impl Param {
             Param::Iw => "--iw",
             Param::Sref => "--sref",
             Param::Sw => "--sw",
+            Param::Sv => "--sv",
+            Param::Cref => "--cref",
+            Param::Cw => "--cw",
+            Param::Oref => "--oref",
+            Param::Ow => "--ow",
+            Param::Video => "--video",
+            Param::Motion => "--motion",
+            Param::Loop => "--loop",
+            Param::End => "--end",
+            Param::Bs => "--bs",
             Param::Repeat => "--repeat",
             Param::Exp => "--exp",
             Param::Draft => "--draft",
@@ -134,7 +164,14 @@ impl Param {
     fn is_flag(self) -> bool {
         matches!(
             self,
-            Param::Raw | Param::Tile | Param::Draft | Param::Fast | Param::Relax | Param::Turbo
+            Param::Raw
+                | Param::Tile
+                | Param::Video
+                | Param::Loop
+                | Param::Draft
+                | Param::Fast
+                | Param::Relax
+                | Param::Turbo
         )
     }
 }
@@ -341,8 +378,10 @@ fn apply(prompt: &mut Prompt, g: &Given<'_>, limits: &Limits) -> Result<(), Prom
             });
         }
         match g.param {
-            Param::Raw => prompt.style = Some(Style::Raw),
+            Param::Raw => prompt.style = Some(Style::RAW),
             Param::Tile => prompt.tile = true,
+            Param::Video => prompt.video = true,
+            Param::Loop => prompt.video_loop = true,
             Param::Draft => prompt.draft = true,
             Param::Fast => prompt.speed = Some(Speed::Fast),
             Param::Relax => prompt.speed = Some(Speed::Relax),
@@ -393,17 +432,7 @@ fn apply(prompt: &mut Prompt, g: &Given<'_>, limits: &Limits) -> Result<(), Prom
                 .and_then(|v| Quality::ALL.into_iter().find(|q| q.value() == v));
             prompt.quality = q.ok_or_else(|| g.invalid(rule))?;
         }
-        Param::Style => {
-            let rule = "style must be raw or a style code (letters and digits)";
-            let v = g.required(rule)?.to_ascii_lowercase();
-            prompt.style = Some(if v == "raw" {
-                Style::Raw
-            } else if is_style_code(&v) {
-                Style::Code(v)
-            } else {
-                return Err(g.invalid(rule));
-            });
-        }
+        Param::Style => prompt.style = Some(style(g)?),
         Param::No => {
             let rule = "list what to leave out, separated by commas";
             let items: Vec<String> = g
@@ -427,9 +456,50 @@ fn apply(prompt: &mut Prompt, g: &Given<'_>, limits: &Limits) -> Result<(), Prom
         }
         Param::Sref => prompt.sref = style_refs(g)?,
         Param::Sw => prompt.style_weight = g.whole_u32("style weight", 0, 1000)?,
+        Param::Sv => {
+            let rule = "style reference version must be one of 1, 2, 3, 4, 6 (1–4 for V6, 4 or 6 \
+                        for V7)";
+            let v = parse_whole(g.required(rule)?);
+            match v.and_then(|v| STYLE_VERSIONS.iter().copied().find(|&s| u64::from(s) == v)) {
+                Some(v) => prompt.style_version = Some(v),
+                None => return Err(g.invalid(rule)),
+            }
+        }
+        Param::Cref => prompt.cref = image_urls(g, "a character reference", usize::MAX)?,
+        Param::Cw => prompt.character_weight = g.whole_u32("character weight", 0, 100)?,
+        Param::Oref => {
+            prompt.oref = image_urls(g, "an omni reference", 1)?.into_iter().next();
+        }
+        Param::Ow => prompt.omni_weight = g.whole_u32("omni weight", 1, 1000)?,
+        Param::Motion => {
+            let rule = "motion must be low or high";
+            prompt.motion = match g.required(rule)?.to_ascii_lowercase().as_str() {
+                "low" => Motion::Low,
+                "high" => Motion::High,
+                _ => return Err(g.invalid(rule)),
+            };
+        }
+        Param::End => {
+            prompt.video_end = image_urls(g, "the ending frame", 1)?.into_iter().next();
+        }
+        Param::Bs => {
+            let rule = "video batch size must be 1, 2 or 4";
+            let n = parse_whole(g.required(rule)?);
+            match n.and_then(|n| VIDEO_BATCHES.iter().copied().find(|&b| u64::from(b) == n)) {
+                Some(n) => prompt.video_batch = n,
+                None => return Err(g.invalid(rule)),
+            }
+        }
         Param::Repeat => prompt.repeat = g.whole_u32("repeat", 1, 40)?,
         Param::Exp => prompt.exp = g.whole_u32("exp", 0, 100)?,
-        Param::Raw | Param::Tile | Param::Draft | Param::Fast | Param::Relax | Param::Turbo => {}
+        Param::Raw
+        | Param::Tile
+        | Param::Video
+        | Param::Loop
+        | Param::Draft
+        | Param::Fast
+        | Param::Relax
+        | Param::Turbo => {}
     }
     Ok(())
 }
@@ -569,6 +639,73 @@ fn style_refs(g: &Given<'_>) -> Result<Vec<StyleRef>, PromptError> {
         return Err(g.missing(rule));
     }
     Ok(refs)
+}
+
+/// The rule every refused `--style` value is told.
+const STYLE_RULE: &str = "style must be raw, random, random-16, random-32, random-64 or \
+                          random-128 (optionally with a percentage from 1 to 100, such as \
+                          random-64-50), or style codes (letters and digits) joined with - \
+                          (such as raw-code1-code2)";
+
+/// A `--style` value: `raw` and codes joined with `-`, or one of the random forms.
+fn style(g: &Given<'_>) -> Result<Style, PromptError> {
+    let value = g.required(STYLE_RULE)?.to_ascii_lowercase();
+    let parts: Vec<&str> = value.split('-').collect();
+    if let ["random", rest @ ..] = parts.as_slice() {
+        let number = |s: &str| parse_whole(s).and_then(|n| u32::try_from(n).ok());
+        let mut random = RandomStyle::default();
+        match rest {
+            [] => {}
+            [pairs] | [pairs, _] => {
+                random.pairs = number(pairs)
+                    .filter(|p| RANDOM_STYLE_PAIRS.contains(p))
+                    .ok_or_else(|| g.invalid(STYLE_RULE))?;
+                if let [_, percent] = rest {
+                    random.percent = number(percent)
+                        .filter(|p| (1..=100).contains(p))
+                        .ok_or_else(|| g.invalid(STYLE_RULE))?;
+                }
+            }
+            _ => return Err(g.invalid(STYLE_RULE)),
+        }
+        return Ok(Style::Random(random));
+    }
+    let mut raw = false;
+    let mut codes = Vec::new();
+    for part in parts {
+        match part {
+            // `raw` once, anywhere; it is written first in canonical text.
+            "raw" if !raw => raw = true,
+            // Midjourney refuses `--style default`; `random` only stands alone.
+            "default" | "random" | "raw" => return Err(g.invalid(STYLE_RULE)),
+            code if is_style_code(code) => codes.push(code.to_string()),
+            _ => return Err(g.invalid(STYLE_RULE)),
+        }
+    }
+    Ok(Style::Codes { raw, codes })
+}
+
+/// Image URLs for `--cref` (any number), `--oref` and `--end` (one each): `what` names the
+/// parameter's purpose in the error.
+fn image_urls(g: &Given<'_>, what: &str, max: usize) -> Result<Vec<String>, PromptError> {
+    let rule = if max == 1 {
+        format!("{what} must be one image URL (.png, .gif, .webp, .jpg, .jpeg)")
+    } else {
+        format!("{what} must be image URLs (.png, .gif, .webp, .jpg, .jpeg)")
+    };
+    g.required(&rule)?;
+    let mut urls = Vec::new();
+    for token in g.value.split(' ').filter(|t| !t.is_empty()) {
+        let url = image_url(token).ok_or_else(|| PromptError::Invalid {
+            token: format!("{} {token}", g.typed),
+            rule: rule.clone(),
+        })?;
+        urls.push(url.to_string());
+    }
+    if urls.len() > max {
+        return Err(g.invalid(rule));
+    }
+    Ok(urls)
 }
 
 fn is_style_code(s: &str) -> bool {

@@ -17,6 +17,19 @@ pub const BUILTIN_NIJI: &[&str] = &["4", "5", "6"];
 pub const DEFAULT_NIJI: &str = "6";
 /// Prefix of niji version names (`--niji 6` is the version "niji 6").
 pub const NIJI_PREFIX: &str = "niji ";
+/// Allowed `--sv` values: 1–4 are V6's style reference versions, 4 and 6 V7's. Which model
+/// runs is often unknown while parsing (the user's default version), so the union is allowed.
+pub const STYLE_VERSIONS: &[u32] = &[1, 2, 3, 4, 6];
+/// Allowed `--bs` values.
+pub const VIDEO_BATCHES: &[u32] = &[1, 2, 4];
+/// Videos one job makes when `--bs` is not given.
+pub const DEFAULT_VIDEO_BATCH: u32 = 4;
+/// Tuner sizes `--style random-N` allows.
+pub const RANDOM_STYLE_PAIRS: &[u32] = &[16, 32, 64, 128];
+/// The tuner size of a bare `--style random`.
+pub const DEFAULT_RANDOM_PAIRS: u32 = 32;
+/// The share of pairs (percent) a random style selects unless `-PCT` is written.
+pub const DEFAULT_RANDOM_PERCENT: u32 = 75;
 
 /// One job's request, parsed and validated.
 #[derive(Debug, Clone, PartialEq)]
@@ -55,6 +68,26 @@ pub struct Prompt {
     pub sref: Vec<StyleRef>,
     /// `--sw`, 0–1000.
     pub style_weight: u32,
+    /// `--sv`, the style reference version (see [`STYLE_VERSIONS`]); `None`: the model's default.
+    pub style_version: Option<u32>,
+    /// `--cref`: character reference image URLs.
+    pub cref: Vec<String>,
+    /// `--cw`, 0–100: how much of the character reference is kept.
+    pub character_weight: u32,
+    /// `--oref`: the omni reference image URL.
+    pub oref: Option<String>,
+    /// `--ow`, 1–1000: how strictly the omni reference is followed.
+    pub omni_weight: u32,
+    /// `--video`.
+    pub video: bool,
+    /// `--motion`.
+    pub motion: Motion,
+    /// `--loop`: a video that ends where it starts.
+    pub video_loop: bool,
+    /// `--end`: the image URL a video ends on.
+    pub video_end: Option<String>,
+    /// `--bs`, 1, 2 or 4: how many videos one job makes.
+    pub video_batch: u32,
     /// `--repeat`, 1–40: how many jobs this request runs as.
     pub repeat: u32,
     /// `--exp`, 0–100.
@@ -85,6 +118,16 @@ impl Default for Prompt {
             image_weight: 1.0,
             sref: Vec::new(),
             style_weight: 100,
+            style_version: None,
+            cref: Vec::new(),
+            character_weight: 100,
+            oref: None,
+            omni_weight: 100,
+            video: false,
+            motion: Motion::Low,
+            video_loop: false,
+            video_end: None,
+            video_batch: DEFAULT_VIDEO_BATCH,
             repeat: 1,
             exp: 0,
             draft: false,
@@ -210,17 +253,88 @@ impl Quality {
 /// `--style` values.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum Style {
-    /// `--style raw` or `--raw`.
-    Raw,
-    /// A style code: lowercase letters and digits.
-    Code(String),
+    /// `raw`, style codes, or both, joined with `-`: `raw`, `cute`, `raw-code1-code2`
+    /// (`--raw` is `raw`). Codes are lowercase letters and digits, in the order written.
+    Codes { raw: bool, codes: Vec<String> },
+    /// A random Style Tuner code: `random`, `random-64`, `random-64-50`.
+    Random(RandomStyle),
+}
+
+/// `--style random-PAIRS-PERCENT`: a Style Tuner of `pairs` pairs (16, 32, 64 or 128) with
+/// `percent` (1–100) of them chosen at random.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct RandomStyle {
+    pub pairs: u32,
+    pub percent: u32,
+}
+
+impl Default for RandomStyle {
+    /// `--style random`: 32 pairs, 75% chosen.
+    fn default() -> Self {
+        RandomStyle {
+            pairs: DEFAULT_RANDOM_PAIRS,
+            percent: DEFAULT_RANDOM_PERCENT,
+        }
+    }
 }
 
 impl Style {
-    pub fn as_str(&self) -> &str {
+    /// `--style raw`.
+    pub const RAW: Style = Style::Codes {
+        raw: true,
+        codes: Vec::new(),
+    };
+
+    /// One style code.
+    pub fn code(code: impl Into<String>) -> Style {
+        Style::Codes {
+            raw: false,
+            codes: vec![code.into()],
+        }
+    }
+
+    /// Whether `raw` is part of it.
+    pub fn is_raw(&self) -> bool {
+        matches!(self, Style::Codes { raw: true, .. })
+    }
+
+    /// As written in canonical text: defaults omitted (`random-32-75` is `random`).
+    pub fn canonical(&self) -> String {
         match self {
-            Style::Raw => "raw",
-            Style::Code(c) => c,
+            Style::Codes { raw, codes } => {
+                let raw = raw.then_some("raw");
+                raw.into_iter()
+                    .chain(codes.iter().map(String::as_str))
+                    .collect::<Vec<_>>()
+                    .join("-")
+            }
+            Style::Random(r) => {
+                if r.percent != DEFAULT_RANDOM_PERCENT {
+                    format!("random-{}-{}", r.pairs, r.percent)
+                } else if r.pairs != DEFAULT_RANDOM_PAIRS {
+                    format!("random-{}", r.pairs)
+                } else {
+                    "random".to_string()
+                }
+            }
+        }
+    }
+}
+
+/// `--motion` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Motion {
+    /// The default: a still scene, a slow camera.
+    Low,
+    /// More movement of subject and camera.
+    High,
+}
+
+impl Motion {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Motion::Low => "low",
+            Motion::High => "high",
         }
     }
 }
@@ -353,7 +467,7 @@ impl Prompt {
             out.push(format!("--quality {}", self.quality.as_str()));
         }
         if let Some(style) = &self.style {
-            out.push(format!("--style {}", style.as_str()));
+            out.push(format!("--style {}", style.canonical()));
         }
         if !self.no.is_empty() {
             out.push(format!("--no {}", self.no.join(", ")));
@@ -381,6 +495,36 @@ impl Prompt {
         }
         if self.style_weight != 100 {
             out.push(format!("--sw {}", self.style_weight));
+        }
+        if let Some(sv) = self.style_version {
+            out.push(format!("--sv {sv}"));
+        }
+        if !self.cref.is_empty() {
+            out.push(format!("--cref {}", self.cref.join(" ")));
+        }
+        if self.character_weight != 100 {
+            out.push(format!("--cw {}", self.character_weight));
+        }
+        if let Some(oref) = &self.oref {
+            out.push(format!("--oref {oref}"));
+        }
+        if self.omni_weight != 100 {
+            out.push(format!("--ow {}", self.omni_weight));
+        }
+        if self.video {
+            out.push("--video".into());
+        }
+        if self.motion != Motion::Low {
+            out.push(format!("--motion {}", self.motion.as_str()));
+        }
+        if self.video_loop {
+            out.push("--loop".into());
+        }
+        if let Some(end) = &self.video_end {
+            out.push(format!("--end {end}"));
+        }
+        if self.video_batch != DEFAULT_VIDEO_BATCH {
+            out.push(format!("--bs {}", self.video_batch));
         }
         if self.repeat != 1 {
             out.push(format!("--repeat {}", self.repeat));

@@ -557,6 +557,16 @@ fn unsupported(prompt: &Prompt, backend: &str) -> Vec<String> {
     check(prompt.image_weight != default.image_weight, "--iw");
     check(!prompt.sref.is_empty(), "--sref");
     check(prompt.style_weight != default.style_weight, "--sw");
+    check(prompt.style_version.is_some(), "--sv");
+    check(!prompt.cref.is_empty(), "--cref");
+    check(prompt.character_weight != default.character_weight, "--cw");
+    check(prompt.oref.is_some(), "--oref");
+    check(prompt.omni_weight != default.omni_weight, "--ow");
+    check(prompt.video, "--video");
+    check(prompt.motion != default.motion, "--motion");
+    check(prompt.video_loop, "--loop");
+    check(prompt.video_end.is_some(), "--end");
+    check(prompt.video_batch != default.video_batch, "--bs");
     check(prompt.exp != default.exp, "--exp");
     check(prompt.draft, "--draft");
     check(prompt.speed.is_some(), "--fast/--relax/--turbo");
@@ -646,5 +656,34 @@ mod tests {
                 .iter()
                 .any(|n| n.starts_with("--tile is not supported by the sketch"))
         );
+    }
+
+    #[test]
+    fn reference_and_video_parameters_are_noted_one_by_one() {
+        let limits = PromptLimits::new(4, &["7"]);
+        let text = "a fox --sref https://e.com/s.png --sv 6 --cref https://e.com/c.png --cw 0 \
+                    --oref https://e.com/o.png --ow 400 --video --motion high --loop \
+                    --end https://e.com/e.png --bs 2 --style random-64-50";
+        let fox = &parse(text, &limits).unwrap().prompts[0];
+        let notes = unsupported(fox, "comfyui");
+        let named: Vec<&str> = notes
+            .iter()
+            .map(|n| {
+                n.strip_suffix(" is not supported by the comfyui backend and was ignored.")
+                    .unwrap_or(n)
+            })
+            .collect();
+        assert_eq!(
+            named,
+            vec![
+                "--style", "--sref", "--sv", "--cref", "--cw", "--oref", "--ow", "--video",
+                "--motion", "--loop", "--end", "--bs"
+            ]
+        );
+        // Defaults written out are no request, so nothing to note.
+        let defaults = &parse("a fox --cw 100 --ow 100 --motion low --bs 4", &limits)
+            .unwrap()
+            .prompts[0];
+        assert!(unsupported(defaults, "comfyui").is_empty());
     }
 }
