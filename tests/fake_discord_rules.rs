@@ -313,8 +313,14 @@ async fn a_file_over_the_attachment_size_limit_gets_413() {
     assert_eq!(fake.violations().await.len(), 1);
     let (status, body) = call_with_file(&fake, &path, json!({"content": "fits"}), 1000).await;
     assert_eq!(status, 200, "{body}");
-    let sent = fake.follow_up(&token, |r| !r.files.is_empty()).await;
-    assert_eq!(sent.files[0].bytes.len(), 1000);
+    // Both were recorded with their files; the waiting helpers would now panic, as the
+    // bot broke a rule.
+    let sent: Vec<_> = fake.requests().await.into_iter().filter(|r| r.path == format!("/api/v10{path}")).collect();
+    assert_eq!(sent.len(), 2);
+    assert_eq!((sent[0].status, sent[0].files.len()), (413, 1));
+    assert_eq!((sent[1].status, sent[1].files[0].bytes.len()), (200, 1000));
+    let waited = tokio::spawn(async move { fake.follow_up(&token, |_| true).await });
+    assert!(waited.await.unwrap_err().is_panic());
 }
 
 #[tokio::test]

@@ -366,6 +366,8 @@ impl FakeDiscord {
             .route("/ws", get(gateway::gateway))
             .route("/attachments/{*file}", get(attachment))
             .fallback(rest::api)
+            // The fake, not axum's 2 MB default, decides which bodies are too large.
+            .layer(axum::extract::DefaultBodyLimit::max(256 * 1024 * 1024))
             .with_state(fake.clone());
         tokio::spawn(async move { axum::serve(listener, app).await });
         fake
