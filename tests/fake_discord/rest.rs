@@ -279,6 +279,14 @@ pub async fn api(
             .violations
             .push(format!("{method} {path} → {}: {rule}", answer.status));
     }
+    if std::env::var_os("FAKE_DISCORD_LOG").is_some() {
+        eprintln!(
+            "fake Discord: {:>9.3}s {method} {path} → {} {}",
+            now.as_secs_f64(),
+            answer.status,
+            answer.body.as_ref().map(Value::to_string).unwrap_or_default().chars().take(200).collect::<String>()
+        );
+    }
     inner.requests.push(Request {
         method,
         path,
