@@ -20,7 +20,9 @@ type Socket =
 /// (or the close code).
 async fn connect(fake: &FakeDiscord, shard: Option<[u32; 2]>) -> (Socket, Result<Value, u16>) {
     let url = fake.base.replace("http://", "ws://") + "/ws";
-    let (mut socket, _) = tokio_tungstenite::connect_async(url).await.expect("connect");
+    let (mut socket, _) = tokio_tungstenite::connect_async(url)
+        .await
+        .expect("connect");
     let hello = next_json(&mut socket).await.expect("HELLO");
     assert_eq!(hello["op"], 10);
     let mut d = json!({"token": TOKEN, "intents": 1, "properties":
@@ -126,9 +128,11 @@ async fn ready_fake() -> (FakeDiscord, Socket) {
         &fake,
         Method::PUT,
         &format!("/applications/{APP_ID}/guilds/{GUILD_ID}/commands"),
-        Some(json!([{"name": "say", "description": "Says something", "type": 1, "options": [
-            {"type": 3, "name": "text", "description": "What to say", "max_length": 10}
-        ]}])),
+        Some(
+            json!([{"name": "say", "description": "Says something", "type": 1, "options": [
+                {"type": 3, "name": "text", "description": "What to say", "max_length": 10}
+            ]}]),
+        ),
     )
     .await;
     assert_eq!(status, 200, "{body}");
@@ -137,7 +141,11 @@ async fn ready_fake() -> (FakeDiscord, Socket) {
 
 async fn say(fake: &FakeDiscord) -> (String, String) {
     let token = fake
-        .slash(USER, "say", json!([{"name": "text", "type": 3, "value": "hi"}]))
+        .slash(
+            USER,
+            "say",
+            json!([{"name": "text", "type": 3, "value": "hi"}]),
+        )
         .await;
     let id = token.trim_start_matches("tok").to_string();
     (id, token)
@@ -188,7 +196,8 @@ async fn a_message_over_2000_characters_is_refused_with_50035_and_recorded() {
 async fn six_action_rows_and_a_shared_select_row_are_refused() {
     let (fake, _socket) = ready_fake().await;
     let (id, token) = say(&fake).await;
-    let button = |n: usize| json!({"type": 2, "style": 1, "label": "b", "custom_id": format!("b{n}")});
+    let button =
+        |n: usize| json!({"type": 2, "style": 1, "label": "b", "custom_id": format!("b{n}")});
     let rows: Vec<Value> = (0..6)
         .map(|n| json!({"type": 1, "components": [button(n)]}))
         .collect();
@@ -200,7 +209,10 @@ async fn six_action_rows_and_a_shared_select_row_are_refused() {
     )
     .await;
     assert_eq!(status, 400, "{body}");
-    assert!(body["errors"]["data"]["components"]["_errors"].is_array(), "{body}");
+    assert!(
+        body["errors"]["data"]["components"]["_errors"].is_array(),
+        "{body}"
+    );
     let select = json!({"type": 3, "custom_id": "menu", "options": [{"label": "a", "value": "a"}]});
     let (status, _, body) = call(
         &fake,
@@ -227,7 +239,10 @@ async fn a_callback_after_3_seconds_gets_10062_and_a_second_one_40060() {
     )
     .await;
     assert_eq!(status, 404);
-    assert_eq!(body, json!({"code": 10062, "message": "Unknown interaction"}));
+    assert_eq!(
+        body,
+        json!({"code": 10062, "message": "Unknown interaction"})
+    );
     assert!(fake.violations().await[0].contains("3 s"));
 
     let (id, token) = say(&fake).await;
@@ -286,7 +301,10 @@ async fn fifteen_minutes_later_a_follow_up_gets_50027_and_is_no_violation() {
     )
     .await;
     assert_eq!(status, 401);
-    assert_eq!(body, json!({"code": 50027, "message": "Invalid Webhook Token"}));
+    assert_eq!(
+        body,
+        json!({"code": 50027, "message": "Invalid Webhook Token"})
+    );
     fake.assert_no_violations().await;
     let last = fake.requests().await.pop().unwrap();
     assert_eq!(last.status, 401);
@@ -306,8 +324,13 @@ async fn a_file_over_the_attachment_size_limit_gets_413() {
     .await;
     assert_eq!(status, 204);
     let path = format!("/webhooks/{APP_ID}/{token}");
-    let (status, body) =
-        call_with_file(&fake, &path, json!({"content": "big"}), 10 * 1024 * 1024 + 1).await;
+    let (status, body) = call_with_file(
+        &fake,
+        &path,
+        json!({"content": "big"}),
+        10 * 1024 * 1024 + 1,
+    )
+    .await;
     assert_eq!(status, 413);
     assert_eq!(body["code"], 40005);
     assert_eq!(fake.violations().await.len(), 1);
@@ -315,7 +338,12 @@ async fn a_file_over_the_attachment_size_limit_gets_413() {
     assert_eq!(status, 200, "{body}");
     // Both were recorded with their files; the waiting helpers would now panic, as the
     // bot broke a rule.
-    let sent: Vec<_> = fake.requests().await.into_iter().filter(|r| r.path == format!("/api/v10{path}")).collect();
+    let sent: Vec<_> = fake
+        .requests()
+        .await
+        .into_iter()
+        .filter(|r| r.path == format!("/api/v10{path}"))
+        .collect();
     assert_eq!(sent.len(), 2);
     assert_eq!((sent[0].status, sent[0].files.len()), (413, 1));
     assert_eq!((sent[1].status, sent[1].files[0].bytes.len()), (200, 1000));
@@ -422,9 +450,11 @@ async fn registration_fails_on_request_and_bad_commands_are_refused() {
         &fake,
         Method::PUT,
         &path,
-        Some(json!([{"name": "Bad Name", "description": "d".repeat(101), "type": 1,
+        Some(
+            json!([{"name": "Bad Name", "description": "d".repeat(101), "type": 1,
                       "options": [{"type": 3, "name": "s", "description": "s",
-                                   "max_length": 7000}]}])),
+                                   "max_length": 7000}]}]),
+        ),
     )
     .await;
     assert_eq!(status, 400);

@@ -15,10 +15,10 @@ use super::{APP_ID, BOT_ID, Connection, FakeDiscord, GUILD_ID, TOKEN, user_json}
 const GATEWAY_PAGE: &str = "developers/events/gateway.mdx";
 
 /// Every intent bit `developers/events/gateway.mdx` ("List of Intents") defines.
-const KNOWN_INTENTS: u64 = (1 << 17) - 1 | 1 << 20 | 1 << 21 | 1 << 24 | 1 << 25;
+const KNOWN_INTENTS: u64 = ((1 << 17) - 1) | (1 << 20) | (1 << 21) | (1 << 24) | (1 << 25);
 /// Privileged intents (same page, "Privileged Intents"): GUILD_MEMBERS, GUILD_PRESENCES,
 /// MESSAGE_CONTENT. The fake application has none of them enabled.
-const PRIVILEGED_INTENTS: u64 = 1 << 1 | 1 << 8 | 1 << 15;
+const PRIVILEGED_INTENTS: u64 = (1 << 1) | (1 << 8) | (1 << 15);
 
 static CONNECTION_IDS: AtomicU64 = AtomicU64::new(1);
 
@@ -69,8 +69,7 @@ async fn identify(fake: &FakeDiscord, d: &Value) -> Identified {
     let mut inner = fake.inner.lock().await;
     inner.identifies.push(d.clone());
     inner.sessions_remaining = inner.sessions_remaining.saturating_sub(1);
-    if d["token"].as_str() != Some(TOKEN) && d["token"].as_str() != Some(&format!("Bot {TOKEN}"))
-    {
+    if d["token"].as_str() != Some(TOKEN) && d["token"].as_str() != Some(&format!("Bot {TOKEN}")) {
         return Identified::Close(4004, "Authentication failed.");
     }
     let Some(intents) = d["intents"].as_u64() else {
@@ -116,7 +115,12 @@ async fn serve(fake: FakeDiscord, mut socket: WebSocket) {
     let id = CONNECTION_IDS.fetch_add(1, Ordering::Relaxed);
     let (events, mut outbox) = mpsc::unbounded_channel::<Value>();
     // `developers/events/gateway.mdx`, "Hello Event": the first message, with the interval.
-    if !send(&mut socket, &json!({"op": 10, "d": {"heartbeat_interval": 41_250}})).await {
+    if !send(
+        &mut socket,
+        &json!({"op": 10, "d": {"heartbeat_interval": 41_250}}),
+    )
+    .await
+    {
         return;
     }
     let mut seq = 0u64;
@@ -136,7 +140,8 @@ async fn serve(fake: FakeDiscord, mut socket: WebSocket) {
                 match payload["op"].as_u64() {
                     // Heartbeat → Heartbeat ACK ("Sending Heartbeats").
                     Some(1) => {
-                        if !send(&mut socket, &json!({"op": 11})).await {
+                        let sent = send(&mut socket, &json!({"op": 11})).await;
+                        if !sent {
                             break;
                         }
                     }
@@ -182,7 +187,8 @@ async fn serve(fake: FakeDiscord, mut socket: WebSocket) {
                     },
                     // Resume: the fake keeps no sessions; Invalid Session, not resumable.
                     Some(6) => {
-                        if !send(&mut socket, &json!({"op": 9, "d": false})).await {
+                        let sent = send(&mut socket, &json!({"op": 9, "d": false})).await;
+                        if !sent {
                             break;
                         }
                     }

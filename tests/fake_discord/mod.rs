@@ -459,7 +459,12 @@ impl FakeDiscord {
     /// `Retry-After` and Discord's JSON body; until `retry_after` has passed on the fake clock,
     /// any request in the same bucket (route and major parameter) is answered 429 again and
     /// recorded as a violation.
-    pub async fn rate_limit_next(&self, method: Method, path_contains: &str, retry_after: Duration) {
+    pub async fn rate_limit_next(
+        &self,
+        method: Method,
+        path_contains: &str,
+        retry_after: Duration,
+    ) {
         self.inner.lock().await.forced.push(Forced {
             method,
             needle: path_contains.to_string(),
@@ -677,10 +682,7 @@ impl FakeDiscord {
             panic!("/{name} is registered without integration type {install_type}: {types:?}");
         }
         check_sent_options(&format!("/{name}"), &command["options"], options);
-        (
-            command["id"].as_str().unwrap_or("0").to_string(),
-            scope,
-        )
+        (command["id"].as_str().unwrap_or("0").to_string(), scope)
     }
 
     /// Builds and dispatches an interaction of `kind` (2 command, 3 component) from `user` at
@@ -772,7 +774,9 @@ impl FakeDiscord {
             },
         );
         drop(inner);
-        let shard = self.dispatch("INTERACTION_CREATE", event, place.guild).await;
+        let shard = self
+            .dispatch("INTERACTION_CREATE", event, place.guild)
+            .await;
         if let Some(i) = self.inner.lock().await.interactions.get_mut(&token) {
             i.shard = shard;
         }
@@ -982,13 +986,18 @@ fn check_sent_options(what: &str, registered: &Value, sent: &Value) {
             );
         }
         match spec["type"].as_u64() {
-            Some(1 | 2) => check_sent_options(&format!("{what} {name}"), &spec["options"], &o["options"]),
+            Some(1 | 2) => {
+                check_sent_options(&format!("{what} {name}"), &spec["options"], &o["options"])
+            }
             kind => {
                 if let Some(choices) = spec["choices"].as_array()
                     && !choices.is_empty()
                     && !choices.iter().any(|c| c["value"] == o["value"])
                 {
-                    panic!("{what} {name}: {} is not one of the choices {choices:?}", o["value"]);
+                    panic!(
+                        "{what} {name}: {} is not one of the choices {choices:?}",
+                        o["value"]
+                    );
                 }
                 if kind == Some(3) {
                     let n = o["value"].as_str().map_or(0, |s| s.chars().count()) as u64;

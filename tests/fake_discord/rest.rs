@@ -12,8 +12,8 @@ use serde_json::{Value, json};
 
 use super::rules::{self, Refusal};
 use super::{
-    APP_ID, BOT_ID, Bucket, FakeDiscord, INITIAL_RESPONSE_DEADLINE, Inner, Request,
-    TOKEN, TOKEN_LIFETIME, Upload, message_json, multipart, user_json,
+    APP_ID, BOT_ID, Bucket, FakeDiscord, INITIAL_RESPONSE_DEADLINE, Inner, Request, TOKEN,
+    TOKEN_LIFETIME, Upload, message_json, multipart, user_json,
 };
 
 /// Default quota of every bucket. Per-route limits are not documented ("rate limits should not
@@ -172,8 +172,10 @@ fn rate_limit(
         ];
         Answer {
             status: 429,
-            body: Some(json!({"message": message, "retry_after": (secs * 1000.0).round() / 1000.0,
-                              "global": false})),
+            body: Some(
+                json!({"message": message, "retry_after": (secs * 1000.0).round() / 1000.0,
+                              "global": false}),
+            ),
             violation: rule,
             headers,
         }
@@ -217,7 +219,11 @@ fn rate_limit(
         );
         return (
             headers,
-            Some(too_many(reset_after, "You are being rate limited.", Some(rule))),
+            Some(too_many(
+                reset_after,
+                "You are being rate limited.",
+                Some(rule),
+            )),
         );
     }
     bucket.count += 1;
@@ -284,7 +290,14 @@ pub async fn api(
             "fake Discord: {:>9.3}s {method} {path} → {} {}",
             now.as_secs_f64(),
             answer.status,
-            answer.body.as_ref().map(Value::to_string).unwrap_or_default().chars().take(200).collect::<String>()
+            answer
+                .body
+                .as_ref()
+                .map(Value::to_string)
+                .unwrap_or_default()
+                .chars()
+                .take(200)
+                .collect::<String>()
         );
     }
     inner.requests.push(Request {
@@ -539,7 +552,9 @@ fn callback(
             404,
             10062,
             "Unknown interaction",
-            format!("a callback whose interaction id does not match its token ({INTERACTIONS_PAGE})"),
+            format!(
+                "a callback whose interaction id does not match its token ({INTERACTIONS_PAGE})"
+            ),
         );
     }
     if let Some(kind) = interaction.acked {

@@ -18,7 +18,8 @@ pub const SEND_MESSAGES_IN_THREADS: u64 = 1 << 38;
 /// `app_permissions` in DMs with the bot user: `developers/interactions/receiving-and-responding.mdx`
 /// (Interaction Structure, note \*\*\*): `ATTACH_FILES | EMBED_LINKS | MENTION_EVERYONE`, and
 /// `USE_EXTERNAL_EMOJIS` for DMs with the app's bot user.
-pub const BOT_DM_PERMISSIONS: u64 = ATTACH_FILES | EMBED_LINKS | MENTION_EVERYONE | USE_EXTERNAL_EMOJIS;
+pub const BOT_DM_PERMISSIONS: u64 =
+    ATTACH_FILES | EMBED_LINKS | MENTION_EVERYONE | USE_EXTERNAL_EMOJIS;
 /// `app_permissions` in (group) DMs with other users: same page and note as
 /// [`BOT_DM_PERMISSIONS`], without `USE_EXTERNAL_EMOJIS`.
 pub const PRIVATE_CHANNEL_PERMISSIONS: u64 = ATTACH_FILES | EMBED_LINKS | MENTION_EVERYONE;
@@ -451,7 +452,10 @@ fn check_options(errors: &mut FormErrors, select: &Value, path: &str) {
             &path.replace(".options", ".max_values"),
             "SELECT_COMPONENT_MAX_VALUES_TOO_HIGH",
             "max_values cannot exceed the number of options".into(),
-            format!("max_values {max} above the {} options ({COMPONENTS_PAGE})", options.len()),
+            format!(
+                "max_values {max} above the {} options ({COMPONENTS_PAGE})",
+                options.len()
+            ),
         );
     }
     for (o, option) in options.iter().enumerate() {
@@ -640,7 +644,12 @@ fn check_command_like(errors: &mut FormErrors, c: &Value, path: &str) {
 fn command_size(c: &Value) -> usize {
     let mut n = chars(&c["name"]) + chars(&c["description"]);
     for choice in c["choices"].as_array().into_iter().flatten() {
-        n += chars(&choice["name"]) + choice["value"].to_string().trim_matches('"').chars().count();
+        n += chars(&choice["name"])
+            + choice["value"]
+                .to_string()
+                .trim_matches('"')
+                .chars()
+                .count();
     }
     for o in c["options"].as_array().into_iter().flatten() {
         n += command_size(o);
