@@ -36,6 +36,9 @@ async fn connect(fake: &FakeDiscord, shard: Option<[u32; 2]>) -> (Socket, Result
         .unwrap();
     loop {
         match socket.next().await {
+            Some(Ok(Message::Text(text))) if text.contains("\"op\":9") => {
+                return (socket, Err(9));
+            }
             Some(Ok(Message::Text(text))) => {
                 let v: Value = serde_json::from_str(&text).unwrap();
                 if v["t"] == "READY" {
@@ -490,10 +493,14 @@ async fn interactions_go_to_the_shard_discord_would_use() {
     let (_, refused) = connect(&fake, None).await;
     assert_eq!(refused.unwrap_err(), 4011);
     let (_s0, ready0) = connect(&fake, Some([0, 2])).await;
+    // max_concurrency 1: one session start per 5 s.
+    let (_, too_soon) = connect(&fake, Some([1, 2])).await;
+    assert_eq!(too_soon.unwrap_err(), 9, "Invalid Session");
+    fake.advance(Duration::from_secs(5)).await;
     let (_s1, ready1) = connect(&fake, Some([1, 2])).await;
     assert_eq!(ready0.unwrap()["shard"], json!([0, 2]));
     assert_eq!(ready1.unwrap()["shard"], json!([1, 2]));
-    assert_eq!(fake.identifies().await.len(), 3);
+    assert_eq!(fake.identifies().await.len(), 4);
     assert_eq!(fake.identifies().await[1]["shard"], json!([0, 2]));
     let (status, _, _) = call(
         &fake,
@@ -511,6 +518,7 @@ async fn interactions_go_to_the_shard_discord_would_use() {
         .await;
     assert_eq!(fake.shard_of(&dm).await, Some([0, 2]), "DMs go to shard 0");
     fake.assert_no_violations().await;
+    fake.advance(Duration::from_secs(5)).await;
     let (_, invalid) = connect(&fake, Some([2, 2])).await;
     assert_eq!(invalid.unwrap_err(), 4010);
     assert_eq!(fake.violations().await.len(), 1);

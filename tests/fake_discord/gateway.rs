@@ -3,6 +3,7 @@
 //! `developers/events/gateway.mdx` and `developers/events/gateway-events.mdx`.
 
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
 
 use axum::extract::State;
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
@@ -45,6 +46,8 @@ async fn close(socket: &mut WebSocket, code: u16, reason: &str) {
 /// What to do with an IDENTIFY: refuse it with a close code, or accept it as `[shard, total]`.
 enum Identified {
     Close(u16, &'static str),
+    /// Invalid Session (op 9), not resumable: identified too soon after another session.
+    TooSoon,
     Ready([u32; 2]),
 }
 
@@ -61,6 +64,11 @@ enum Identified {
 /// - fewer shards in total than `GET /gateway/bot` recommends when it recommends more than
 ///   one: close 4011 Sharding required (same page: 2500 servers per shard at most, the fake's
 ///   app being in as many servers as its recommendation implies);
+/// - a session started less than 5 s (fake clock) after the previous one: Invalid Session
+///   (op 9, `d: false`), as `max_concurrency` is 1 (`developers/events/gateway.mdx`, "Session
+///   Start Limit Object": "Number of identify requests allowed per 5 seconds"; "Max
+///   Concurrency": exceeding it is answered with Invalid Session). Not a violation: another
+///   process may have started the previous session;
 /// - two live connections identifying as the same `[id, total]`: a violation. Discord itself
 ///   allows duplicate sessions ("Sharding": "You can establish multiple sessions with the same
 ///   `[shard_id, num_shards]`"), but then each event reaches one of them; for tastebud, which
@@ -100,6 +108,13 @@ async fn identify(fake: &FakeDiscord, d: &Value) -> Identified {
     if inner.shards > 1 && shard[1] < inner.shards {
         return Identified::Close(4011, "Sharding required.");
     }
+    let now = fake.clock(&inner);
+    if let Some(last) = inner.last_session_start
+        && now < last + Duration::from_secs(5)
+    {
+        return Identified::TooSoon;
+    }
+    inner.last_session_start = Some(now);
     if inner.connections.iter().any(|c| c.shard == shard) {
         inner.violations.push(format!(
             "two live gateway connections identified as shard {shard:?} (project rule: tastebud \
@@ -154,6 +169,12 @@ async fn serve(fake: FakeDiscord, mut socket: WebSocket) {
                         Identified::Close(code, reason) => {
                             close(&mut socket, code, reason).await;
                             break;
+                        }
+                        Identified::TooSoon => {
+                            let sent = send(&mut socket, &json!({"op": 9, "d": false})).await;
+                            if !sent {
+                                break;
+                            }
                         }
                         Identified::Ready(shard) => {
                             identified = true;

@@ -277,6 +277,8 @@ struct Inner {
     identifies: Vec<Value>,
     shards: u32,
     sessions_remaining: u32,
+    /// When the last session started, on the fake clock (for `max_concurrency`).
+    last_session_start: Option<Duration>,
     /// Attached files by path: content type and bytes.
     attachments: HashMap<String, (String, Vec<u8>)>,
     interactions: HashMap<String, Interaction>,
@@ -333,6 +335,7 @@ impl FakeDiscord {
             identifies: Vec::new(),
             shards: 1,
             sessions_remaining: 1000,
+            last_session_start: None,
             attachments: HashMap::new(),
             interactions: HashMap::new(),
             channels: HashMap::new(),

@@ -262,7 +262,12 @@ pub async fn api(
     // Webhook and interaction callback routes are authenticated by their token in the path
     // (`developers/resources/webhook.mdx`: "does not require authentication").
     let token_route = matches!(segments.first(), Some(&"webhooks" | &"interactions"));
-    let (template, major) = route_of(&segments);
+    let (mut template, major) = route_of(&segments);
+    // "Deleting messages falls under a separate, higher rate limit so that bots are able to
+    // more quickly delete content" (`docs/topics/Rate_Limits.md`, the page's earlier revision).
+    if method == Method::DELETE && template.ends_with("/messages/{messages}") {
+        template = format!("DELETE {template}");
+    }
 
     let mut inner = fake.inner.lock().await;
     let now = fake.clock(&inner);
