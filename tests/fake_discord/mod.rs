@@ -759,6 +759,12 @@ impl FakeDiscord {
             event[key] = value.clone();
         }
         let now = self.clock(&inner);
+        if std::env::var_os("FAKE_DISCORD_LOG").is_some() {
+            eprintln!(
+                "fake Discord: {:>9.3}s dispatch {token} (type {kind})",
+                now.as_secs_f64()
+            );
+        }
         inner.interactions.insert(
             token.clone(),
             Interaction {
