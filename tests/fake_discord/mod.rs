@@ -1,33 +1,67 @@
-//! A Discord on loopback for end-to-end tests of the real bot: REST (reached through
-//! serenity's proxy setting) and a gateway websocket that sends HELLO and READY, answers
-//! heartbeats and dispatches INTERACTION_CREATE events. It records everything the bot sends:
-//! interaction callbacks, edits of original responses, follow-ups and channel messages, with
-//! the files of multipart bodies. Files users "attach" to commands are served from its
-//! `/attachments/` path, the way Discord's CDN serves them, and their downloads are recorded.
+//! A Discord on loopback for end-to-end tests of the real bot, as strict and unkind as the
+//! documented API: REST (reached through serenity's proxy setting) and a gateway websocket
+//! with shards (HELLO, IDENTIFY, READY, heartbeats, INTERACTION_CREATE on the shard Discord
+//! would use). It records everything the bot sends, with the status it answered and the time
+//! on its clock, including the files of multipart bodies; files users "attach" to commands are
+//! served from its `/attachments/` path, the way Discord's CDN serves them.
+//!
+//! Every rule it enforces names the page of discord-api-docs it follows
+//! (`developers/…`, in github.com/discord/discord-api-docs). When the bot breaks one, the fake
+//! answers as Discord would *and* records a violation; every waiting helper then panics, so a
+//! test that makes the bot break a rule fails. Answers the bot cannot foresee (an expired
+//! token on the fake clock, a closed DM, missing channel permissions, a 429 the test asked
+//! for, a failed command upload) are recorded but are not violations: the bot must react.
+//!
+//! The rule modules: `rules` (message, component and command limits, JSON error bodies),
+//! `rest` (routes, interaction timing, permissions, DMs, rate limits), `gateway` (shards).
+#![allow(dead_code)]
 
-use std::collections::HashMap;
+mod gateway;
+mod multipart;
+mod rest;
+pub mod rules;
+
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use axum::Router;
-use axum::body::Bytes;
 use axum::extract::State;
-use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
-use axum::http::{HeaderMap, Method, StatusCode, Uri};
+use axum::http::{Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{any, get};
+use axum::routing::get;
 use serde_json::{Value, json};
 use tokio::sync::{Mutex, Notify, mpsc};
+
+pub use rules::{ATTACH_FILES, EMBED_LINKS, SEND_MESSAGES, SEND_MESSAGES_IN_THREADS, VIEW_CHANNEL};
 
 pub const APP_ID: u64 = 900_000_000_000_000_001;
 pub const GUILD_ID: u64 = 900_000_000_000_000_002;
 pub const CHANNEL_ID: u64 = 900_000_000_000_000_003;
 pub const BOT_ID: u64 = 900_000_000_000_000_004;
+/// The (group) DM between users where [`Place::user_install`]`(None)` interactions come from:
+/// the bot is not in it.
+pub const PRIVATE_CHANNEL_ID: u64 = 900_000_000_000_000_005;
 /// The only token this Discord accepts.
 pub const TOKEN: &str = "fake.bot.token";
 
-/// One request the bot made.
+/// The permissions the README's invite link grants the bot (its `permissions=` value): Send
+/// Messages, Embed Links, Attach Files (51200). Interactions from the test guild carry exactly
+/// these as `app_permissions`, and plain channel messages are allowed or refused by them.
+/// Update this with the README's link.
+pub const INVITE_PERMISSIONS: u64 = SEND_MESSAGES | EMBED_LINKS | ATTACH_FILES;
+
+/// The 3 s deadline for the initial response: `developers/interactions/
+/// receiving-and-responding.mdx`, "Responding to an Interaction": "you **must send an initial
+/// response within 3 seconds of receiving the event**. If the 3 second deadline is exceeded,
+/// the token will be invalidated."
+pub const INITIAL_RESPONSE_DEADLINE: Duration = Duration::from_secs(3);
+/// Interaction tokens live 15 minutes: same page, "Followup Messages": "Interaction tokens are
+/// valid for **15 minutes**".
+pub const TOKEN_LIFETIME: Duration = Duration::from_secs(15 * 60);
+
+/// One request the bot made, and what the fake answered.
 #[derive(Debug, Clone)]
 pub struct Request {
     pub method: Method,
@@ -36,6 +70,18 @@ pub struct Request {
     pub json: Value,
     /// The files of a multipart body, in order.
     pub files: Vec<Upload>,
+    /// The HTTP status the fake answered.
+    pub status: u16,
+    /// When it arrived, on the fake clock (real time since the fake started, plus
+    /// [`FakeDiscord::advance`]s).
+    pub at: Duration,
+}
+
+impl Request {
+    /// Whether the fake accepted it (a 2xx answer).
+    pub fn ok(&self) -> bool {
+        (200..300).contains(&self.status)
+    }
 }
 
 /// A file the bot uploaded.
@@ -65,15 +111,190 @@ impl Upload {
         self.bytes.starts_with(b"\x89PNG\r\n\x1a\n")
             && image::load_from_memory_with_format(&self.bytes, image::ImageFormat::Png).is_ok()
     }
+
+    /// Whether the bytes are a JPEG that decodes.
+    pub fn is_jpeg(&self) -> bool {
+        self.bytes.starts_with(&[0xFF, 0xD8, 0xFF])
+            && image::load_from_memory_with_format(&self.bytes, image::ImageFormat::Jpeg).is_ok()
+    }
 }
 
-#[derive(Default)]
+/// How the app was installed where an interaction comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Install {
+    /// Installed to the server (the bot is a member).
+    Guild,
+    /// The DM between the user and the bot user.
+    BotDm,
+    /// Installed to the user only: the bot is not a member of the server, or the channel is a
+    /// (group) DM between users.
+    UserOnly,
+}
+
+/// Where an interaction comes from.
+#[derive(Debug, Clone)]
+pub struct Place {
+    install: Install,
+    guild: Option<u64>,
+    channel: Option<u64>,
+    channel_permissions: u64,
+}
+
+impl Place {
+    /// A channel of a server the app is installed in (the bot is a member), with the invite
+    /// link's permissions ([`INVITE_PERMISSIONS`]).
+    pub fn guild(guild_id: u64, channel_id: u64) -> Place {
+        Place {
+            install: Install::Guild,
+            guild: Some(guild_id),
+            channel: Some(channel_id),
+            channel_permissions: INVITE_PERMISSIONS,
+        }
+    }
+
+    /// The same channel with View Channel, Send Messages and Send Messages in Threads denied
+    /// to the bot (a channel overwrite): `app_permissions` says so, and plain messages there
+    /// are refused.
+    pub fn without_channel_permissions(mut self) -> Place {
+        self.channel_permissions &= !(VIEW_CHANNEL | SEND_MESSAGES | SEND_MESSAGES_IN_THREADS);
+        self
+    }
+
+    /// The DM between the user and the bot: no `guild_id`, no `member`, a top-level `user`,
+    /// the DM channel (the one `POST /users/@me/channels` returns), `context` 1 (`BOT_DM`),
+    /// `authorizing_integration_owners` `{"0": "0"}` (guild-installed app used in its bot DM):
+    /// `developers/interactions/receiving-and-responding.mdx`, Interaction Structure (notes
+    /// \*\* and \*\*\*), Interaction Context Types, Authorizing Integration Owners Object.
+    pub fn dm() -> Place {
+        Place {
+            install: Install::BotDm,
+            guild: None,
+            channel: None,
+            channel_permissions: rules::BOT_DM_PERMISSIONS,
+        }
+    }
+
+    /// An app installed to the user only: `authorizing_integration_owners` holds only the
+    /// `"1"` (USER_INSTALL) key with the user's id. With a guild: `context` 0 (`GUILD`) in
+    /// channel `guild + 10` of a server the bot is not a member of, `app_permissions` those of
+    /// `@everyone` limited to what interaction responses can use (`developers/change-log.mdx`,
+    /// "Calculated Permissions in Interaction Payloads"). Without: `context` 2
+    /// (`PRIVATE_CHANNEL`), a DM between users ([`PRIVATE_CHANNEL_ID`]), `app_permissions`
+    /// `ATTACH_FILES | EMBED_LINKS | MENTION_EVERYONE` (Interaction Structure, note \*\*\*).
+    /// Follow-ups are capped at 5 there (`developers/interactions/receiving-and-responding.mdx`,
+    /// Create Followup Message).
+    pub fn user_install(guild: Option<u64>) -> Place {
+        match guild {
+            Some(g) => Place {
+                install: Install::UserOnly,
+                guild: Some(g),
+                channel: Some(g + 10),
+                channel_permissions: rules::USER_INSTALL_GUILD_PERMISSIONS,
+            },
+            None => Place {
+                install: Install::UserOnly,
+                guild: None,
+                channel: Some(PRIVATE_CHANNEL_ID),
+                channel_permissions: rules::PRIVATE_CHANNEL_PERMISSIONS,
+            },
+        }
+    }
+
+    /// The channel the interaction comes from, when it does not depend on the user (all but
+    /// [`Place::dm`]).
+    pub fn channel_id(&self) -> Option<u64> {
+        self.channel
+    }
+
+    pub fn guild_id(&self) -> Option<u64> {
+        self.guild
+    }
+}
+
+/// A channel the fake knows, as the bot sees it.
+#[derive(Debug, Clone)]
+struct Channel {
+    guild: Option<u64>,
+    /// The bot is a member of the channel's server (or it is the bot's DM).
+    bot_member: bool,
+    /// The bot's computed permissions in it.
+    permissions: u64,
+    /// For a DM with the bot: the user at the other end.
+    dm_user: Option<u64>,
+}
+
+/// An interaction the fake dispatched.
+#[derive(Debug, Clone)]
+struct Interaction {
+    id: u64,
+    kind: u8,
+    channel: u64,
+    dispatched: Duration,
+    /// The callback type of the accepted initial response.
+    acked: Option<u64>,
+    /// The token was invalidated by a missed 3 s deadline.
+    invalidated: bool,
+    /// The original response's message id, once there is one.
+    original: Option<u64>,
+    original_deleted: bool,
+    followups: Vec<u64>,
+    user_install_only: bool,
+    size_limit: u64,
+    shard: [u32; 2],
+}
+
+/// A live gateway connection.
+struct Connection {
+    id: u64,
+    shard: [u32; 2],
+    events: mpsc::UnboundedSender<Value>,
+}
+
+/// A rate-limit bucket: a fixed window of requests.
+#[derive(Debug, Clone, Default)]
+struct Bucket {
+    window_start: Duration,
+    count: u32,
+    /// A 429 the test asked for is in force until then.
+    blocked_until: Option<Duration>,
+}
+
+/// A 429 the test asked for.
+struct Forced {
+    method: Method,
+    needle: String,
+    retry_after: Duration,
+}
+
 struct Inner {
     requests: Vec<Request>,
-    gateway: Option<mpsc::UnboundedSender<Value>>,
-    connections: u32,
+    violations: Vec<String>,
+    /// Time added by [`FakeDiscord::advance`].
+    offset: Duration,
+    connections: Vec<Connection>,
+    /// READYs sent.
+    readies: u32,
+    identifies: Vec<Value>,
+    shards: u32,
+    sessions_remaining: u32,
+    /// When the last session started, on the fake clock (for `max_concurrency`).
+    last_session_start: Option<Duration>,
     /// Attached files by path: content type and bytes.
     attachments: HashMap<String, (String, Vec<u8>)>,
+    interactions: HashMap<String, Interaction>,
+    channels: HashMap<u64, Channel>,
+    dm_channels: HashMap<u64, u64>,
+    closed_dms: HashSet<u64>,
+    /// Servers the bot is a member of.
+    bot_guilds: HashSet<u64>,
+    /// Registered commands: global (`None`) and per guild.
+    commands: HashMap<Option<u64>, Vec<Value>>,
+    fail_registrations: u32,
+    buckets: HashMap<String, Bucket>,
+    forced: Vec<Forced>,
+    bucket_limit: (u32, Duration),
+    /// Messages the bot created: id → channel, deleted.
+    messages: HashMap<u64, (u64, bool)>,
 }
 
 #[derive(Clone)]
@@ -82,6 +303,7 @@ pub struct FakeDiscord {
     inner: Arc<Mutex<Inner>>,
     changed: Arc<Notify>,
     next_id: Arc<AtomicU64>,
+    started: Instant,
 }
 
 fn user_json(id: u64, name: &str, bot: bool) -> Value {
@@ -89,13 +311,13 @@ fn user_json(id: u64, name: &str, bot: bool) -> Value {
            "avatar": null, "bot": bot})
 }
 
-fn message_json(id: u64, content: &str, components: Value) -> Value {
+fn message_json(id: u64, channel: u64, content: &str, components: Value, flags: u64) -> Value {
     json!({
-        "id": id.to_string(), "channel_id": CHANNEL_ID.to_string(),
+        "id": id.to_string(), "channel_id": channel.to_string(),
         "author": user_json(BOT_ID, "tastebud", true), "content": content,
         "timestamp": "2026-11-23T00:00:00.000000+00:00", "edited_timestamp": null,
         "tts": false, "mention_everyone": false, "mentions": [], "mention_roles": [],
-        "attachments": [], "embeds": [], "pinned": false, "type": 0, "flags": 0,
+        "attachments": [], "embeds": [], "pinned": false, "type": 0, "flags": flags,
         "components": components, "application_id": APP_ID.to_string()
     })
 }
@@ -104,24 +326,51 @@ impl FakeDiscord {
     pub async fn start() -> FakeDiscord {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
+        let mut inner = Inner {
+            requests: Vec::new(),
+            violations: Vec::new(),
+            offset: Duration::ZERO,
+            connections: Vec::new(),
+            readies: 0,
+            identifies: Vec::new(),
+            shards: 1,
+            sessions_remaining: 1000,
+            last_session_start: None,
+            attachments: HashMap::new(),
+            interactions: HashMap::new(),
+            channels: HashMap::new(),
+            dm_channels: HashMap::new(),
+            closed_dms: HashSet::new(),
+            bot_guilds: HashSet::from([GUILD_ID]),
+            commands: HashMap::new(),
+            fail_registrations: 0,
+            buckets: HashMap::new(),
+            forced: Vec::new(),
+            bucket_limit: rest::DEFAULT_BUCKET_LIMIT,
+            messages: HashMap::new(),
+        };
+        inner.channels.insert(
+            CHANNEL_ID,
+            Channel {
+                guild: Some(GUILD_ID),
+                bot_member: true,
+                permissions: INVITE_PERMISSIONS,
+                dm_user: None,
+            },
+        );
         let fake = FakeDiscord {
             base,
-            inner: Arc::default(),
+            inner: Arc::new(Mutex::new(inner)),
             changed: Arc::default(),
             next_id: Arc::new(AtomicU64::new(1_000)),
+            started: Instant::now(),
         };
         let app = Router::new()
-            .route("/ws", get(gateway))
-            .route("/api/v10/gateway", get(gateway_url))
-            .route("/api/v10/gateway/bot", get(gateway_url))
-            .route("/api/v10/users/@me", get(current_user))
-            .route(
-                "/api/v10/applications/{app}/guilds/{guild}/commands",
-                any(commands),
-            )
-            .route("/api/v10/applications/{app}/commands", any(commands))
+            .route("/ws", get(gateway::gateway))
             .route("/attachments/{*file}", get(attachment))
-            .fallback(record)
+            .fallback(rest::api)
+            // The fake, not axum's 2 MB default, decides which bodies are too large.
+            .layer(axum::extract::DefaultBodyLimit::max(256 * 1024 * 1024))
             .with_state(fake.clone());
         tokio::spawn(async move { axum::serve(listener, app).await });
         fake
@@ -131,45 +380,210 @@ impl FakeDiscord {
         self.next_id.fetch_add(1, Ordering::Relaxed)
     }
 
-    /// Everything the bot has sent so far.
+    /// The fake clock: real time since the fake started plus every [`FakeDiscord::advance`].
+    fn clock(&self, inner: &Inner) -> Duration {
+        self.started.elapsed() + inner.offset
+    }
+
+    /// The fake clock now.
+    pub async fn now(&self) -> Duration {
+        let inner = self.inner.lock().await;
+        self.clock(&inner)
+    }
+
+    /// Moves the fake clock forward: interaction deadlines, token lifetimes and rate-limit
+    /// windows see the time pass.
+    pub async fn advance(&self, by: Duration) {
+        self.inner.lock().await.offset += by;
+        self.changed.notify_waiters();
+    }
+
+    /// Everything the bot has sent so far, refused requests included.
     pub async fn requests(&self) -> Vec<Request> {
         self.inner.lock().await.requests.clone()
     }
 
-    /// Waits (up to 20 s) until a request matching `pred` has arrived, and returns it.
+    /// The documented rules the bot has broken so far, one sentence each.
+    pub async fn violations(&self) -> Vec<String> {
+        self.inner.lock().await.violations.clone()
+    }
+
+    /// Panics, listing them, if the bot has broken any documented rule.
+    pub async fn assert_no_violations(&self) {
+        let violations = self.violations().await;
+        assert!(
+            violations.is_empty(),
+            "the bot broke Discord's rules:\n{}",
+            violations.join("\n")
+        );
+    }
+
+    /// Makes `GET /gateway/bot` recommend `n` shards (call before the bot starts). The app is
+    /// then taken to be in too many servers for fewer shards: a connection identifying with
+    /// fewer than `n` shards in total is closed with 4011 Sharding required.
+    pub async fn set_shards(&self, n: u32) {
+        assert!(n >= 1);
+        self.inner.lock().await.shards = n;
+    }
+
+    /// The `d` of every IDENTIFY the bot sent, in order.
+    pub async fn identifies(&self) -> Vec<Value> {
+        self.inner.lock().await.identifies.clone()
+    }
+
+    /// The `[shard_id, num_shards]` of the connection interaction `token` was dispatched on.
+    pub async fn shard_of(&self, token: &str) -> Option<[u32; 2]> {
+        self.inner
+            .lock()
+            .await
+            .interactions
+            .get(token)
+            .map(|i| i.shard)
+    }
+
+    /// Makes the next `n` command uploads (`PUT`/`POST …/commands`) answer 500; `u32::MAX`
+    /// fails them all for good.
+    pub async fn fail_registrations(&self, n: u32) {
+        self.inner.lock().await.fail_registrations = n;
+    }
+
+    /// The commands registered globally (`None`) or in a guild.
+    pub async fn registered(&self, guild: Option<u64>) -> Vec<Value> {
+        self.inner
+            .lock()
+            .await
+            .commands
+            .get(&guild)
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    /// Makes the next request of `method` whose path contains `path_contains` answer 429 with
+    /// `Retry-After` and Discord's JSON body; until `retry_after` has passed on the fake clock,
+    /// any request in the same bucket (route and major parameter) is answered 429 again and
+    /// recorded as a violation.
+    pub async fn rate_limit_next(
+        &self,
+        method: Method,
+        path_contains: &str,
+        retry_after: Duration,
+    ) {
+        self.inner.lock().await.forced.push(Forced {
+            method,
+            needle: path_contains.to_string(),
+            retry_after,
+        });
+    }
+
+    /// Sets every bucket's quota: `limit` requests per `window` (default 50 per second, the
+    /// documented global limit). A request on a bucket the headers said was exhausted is
+    /// answered 429 and recorded as a violation.
+    pub async fn set_bucket_limit(&self, limit: u32, window: Duration) {
+        self.inner.lock().await.bucket_limit = (limit.max(1), window);
+    }
+
+    /// Makes `user` refuse DMs (their privacy settings, or they blocked the bot): messages to
+    /// their DM channel answer 403 50007.
+    pub async fn close_dms(&self, user: u64) {
+        self.inner.lock().await.closed_dms.insert(user);
+    }
+
+    /// The DM channel between the bot and `user` (made on first use, as `POST
+    /// /users/@me/channels` would).
+    pub async fn dm_channel(&self, user: u64) -> u64 {
+        let mut inner = self.inner.lock().await;
+        self.dm_channel_in(&mut inner, user)
+    }
+
+    fn dm_channel_in(&self, inner: &mut Inner, user: u64) -> u64 {
+        if let Some(c) = inner.dm_channels.get(&user) {
+            return *c;
+        }
+        let c = self.snowflake();
+        inner.dm_channels.insert(user, c);
+        inner.channels.insert(
+            c,
+            Channel {
+                guild: None,
+                bot_member: true,
+                permissions: rules::BOT_DM_PERMISSIONS | VIEW_CHANNEL | SEND_MESSAGES,
+                dm_user: Some(user),
+            },
+        );
+        c
+    }
+
+    /// The messages the bot sent (and Discord accepted) in its DM with `user`.
+    pub async fn dm_messages(&self, user: u64) -> Vec<Request> {
+        let channel = self.inner.lock().await.dm_channels.get(&user).copied();
+        let Some(channel) = channel else {
+            return Vec::new();
+        };
+        self.channel_messages(channel).await
+    }
+
+    /// The messages the bot posted (and Discord accepted) in `channel` with `POST
+    /// /channels/{id}/messages`.
+    pub async fn channel_messages(&self, channel: u64) -> Vec<Request> {
+        let path = format!("/channels/{channel}/messages");
+        self.requests()
+            .await
+            .into_iter()
+            .filter(|r| r.method == Method::POST && r.path.ends_with(&path) && r.ok())
+            .collect()
+    }
+
+    fn panic_on_violations(inner: &Inner) {
+        if !inner.violations.is_empty() {
+            panic!(
+                "the bot broke Discord's rules:\n{}",
+                inner.violations.join("\n")
+            );
+        }
+    }
+
+    /// Waits (up to 20 s) until a request matching `pred` has arrived, and returns it; panics
+    /// at once if the bot breaks a rule meanwhile. Refused requests are matched too (use
+    /// [`Request::ok`]).
     pub async fn wait_for(&self, what: &str, pred: impl Fn(&Request) -> bool) -> Request {
         let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
         loop {
             let notified = self.changed.notified();
-            if let Some(r) = self.inner.lock().await.requests.iter().find(|r| pred(r)) {
-                return r.clone();
+            {
+                let inner = self.inner.lock().await;
+                Self::panic_on_violations(&inner);
+                if let Some(r) = inner.requests.iter().find(|r| pred(r)) {
+                    return r.clone();
+                }
             }
             if tokio::time::timeout_at(deadline, notified).await.is_err() {
                 let seen: Vec<String> = self
                     .requests()
                     .await
                     .iter()
-                    .map(|r| format!("{} {}", r.method, r.path))
+                    .map(|r| format!("{} {} → {}", r.method, r.path, r.status))
                     .collect();
                 panic!("timed out waiting for {what}; the bot sent: {seen:#?}");
             }
         }
     }
 
-    /// Waits until the bot has registered its commands (it is then ready for interactions).
+    /// Waits until the bot has registered its commands (accepted) for the `connection`th time
+    /// and that many connections got READY; returns the registered commands as sent.
     pub async fn wait_ready(&self, connection: u32) -> Value {
         let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
         loop {
             let notified = self.changed.notified();
             {
                 let inner = self.inner.lock().await;
+                Self::panic_on_violations(&inner);
                 let registered = inner
                     .requests
                     .iter()
-                    .filter(|r| r.method == Method::PUT && r.path.ends_with("/commands"))
+                    .filter(|r| r.method == Method::PUT && r.path.ends_with("/commands") && r.ok())
                     .nth(connection as usize - 1);
                 if let Some(r) = registered
-                    && inner.connections >= connection
+                    && inner.readies >= connection
                 {
                     return r.json.clone();
                 }
@@ -180,46 +594,218 @@ impl FakeDiscord {
         }
     }
 
-    async fn dispatch(&self, event: &str, d: Value) {
+    /// Sends `event` on the connection of the shard Discord routes it to:
+    /// `developers/events/gateway.mdx`, "Sharding": `shard_id = (guild_id >> 22) % num_shards`,
+    /// and events without a `guild_id` (DMs) go to shard 0 only. Returns that shard.
+    async fn dispatch(&self, event: &str, d: Value, guild: Option<u64>) -> [u32; 2] {
         let inner = self.inner.lock().await;
-        let gateway = inner.gateway.as_ref().expect("the bot is connected");
-        gateway
+        let connection = inner
+            .connections
+            .iter()
+            // The newest session of a shard gets the event (like the fake always did).
+            .rev()
+            .find(|c| {
+                let wanted = guild.map_or(0, |g| ((g >> 22) % u64::from(c.shard[1])) as u32);
+                c.shard[0] == wanted
+            })
+            .unwrap_or_else(|| {
+                let live: Vec<[u32; 2]> = inner.connections.iter().map(|c| c.shard).collect();
+                panic!(
+                    "no gateway connection handles {event} for guild {guild:?} (live shards: \
+                     {live:?}); is the bot connected on every shard?"
+                )
+            });
+        connection
+            .events
             .send(json!({"op": 0, "t": event, "d": d}))
             .expect("gateway open");
+        connection.shard
     }
 
-    /// Sends an interaction of `kind` (2 command, 3 component) from `user` in the test guild,
-    /// with `extra` fields (its `data`, a component's `message`); returns its token.
-    async fn interact(&self, user: u64, kind: u8, extra: Value) -> String {
+    /// Checks a command the way Discord's client does before sending it: the command must be
+    /// registered where `place` is (globally, or in that guild; guild commands exist only in
+    /// their guild: `developers/interactions/application-commands.mdx`, "Registering a
+    /// Command"), allowed there (`contexts`, `integration_types`), and the options must match
+    /// the registered ones (type, choices, required, `min_length`/`max_length`). Returns the
+    /// command's id and the guild it is registered in.
+    async fn registered_command(
+        &self,
+        place: &Place,
+        name: &str,
+        options: &Value,
+    ) -> (String, Option<u64>) {
+        let inner = self.inner.lock().await;
+        let mut scopes = vec![None];
+        if let Some(g) = place.guild
+            && place.install == Install::Guild
+        {
+            scopes.insert(0, Some(g));
+        }
+        let found = scopes.iter().find_map(|scope| {
+            inner.commands.get(scope).and_then(|list| {
+                list.iter()
+                    .find(|c| c["name"] == name && c["type"].as_u64().unwrap_or(1) == 1)
+                    .map(|c| (c.clone(), *scope))
+            })
+        });
+        let Some((command, scope)) = found else {
+            panic!(
+                "Discord's client offers no /{name} at {place:?}: it is not registered there \
+                 (registered: {:?})",
+                inner
+                    .commands
+                    .iter()
+                    .map(|(scope, list)| (
+                        *scope,
+                        list.iter()
+                            .filter_map(|c| c["name"].as_str().map(str::to_string))
+                            .collect::<Vec<_>>()
+                    ))
+                    .collect::<Vec<_>>()
+            )
+        };
+        let context = match (place.install, place.guild) {
+            (Install::BotDm, _) => 1,
+            (_, Some(_)) => 0,
+            (_, None) => 2,
+        };
+        if let Some(contexts) = command["contexts"].as_array()
+            && !contexts.iter().any(|c| c.as_u64() == Some(context))
+        {
+            panic!("/{name} is registered without context {context}: {contexts:?}");
+        }
+        let install_type = if place.install == Install::UserOnly {
+            1
+        } else {
+            0
+        };
+        if let Some(types) = command["integration_types"].as_array()
+            && !types.iter().any(|t| t.as_u64() == Some(install_type))
+        {
+            panic!("/{name} is registered without integration type {install_type}: {types:?}");
+        }
+        check_sent_options(&format!("/{name}"), &command["options"], options);
+        (command["id"].as_str().unwrap_or("0").to_string(), scope)
+    }
+
+    /// Builds and dispatches an interaction of `kind` (2 command, 3 component) from `user` at
+    /// `place`, with `extra` fields (its `data`, a component's `message`); returns its token.
+    async fn interact(&self, place: &Place, user: u64, kind: u8, extra: Value) -> String {
         let id = self.snowflake();
         let token = format!("tok{id}");
+        let user_json = user_json(user, &format!("user{user}"), false);
+        let mut inner = self.inner.lock().await;
+        let channel = match place.install {
+            Install::BotDm => self.dm_channel_in(&mut inner, user),
+            _ => place.channel.expect("a channel"),
+        };
+        if place.install != Install::BotDm {
+            if place.install == Install::Guild
+                && let Some(g) = place.guild
+            {
+                inner.bot_guilds.insert(g);
+            }
+            inner.channels.insert(
+                channel,
+                Channel {
+                    guild: place.guild,
+                    bot_member: place.install == Install::Guild,
+                    permissions: place.channel_permissions,
+                    dm_user: None,
+                },
+            );
+        }
+        let owners = match (place.install, place.guild) {
+            (Install::Guild, Some(g)) => json!({"0": g.to_string()}),
+            (Install::BotDm, _) => json!({"0": "0"}),
+            _ => json!({"1": user.to_string()}),
+        };
+        let context = match (place.install, place.guild) {
+            (Install::BotDm, _) => 1,
+            (_, Some(_)) => 0,
+            (_, None) => 2,
+        };
         let mut event = json!({
             "id": id.to_string(), "application_id": APP_ID.to_string(), "type": kind,
-            "token": token, "version": 1, "guild_id": GUILD_ID.to_string(),
-            "channel_id": CHANNEL_ID.to_string(),
-            "channel": {"id": CHANNEL_ID.to_string(), "type": 0, "guild_id": GUILD_ID.to_string()},
-            "member": {"user": user_json(user, &format!("user{user}"), false), "roles": [],
-                       "joined_at": "2026-01-01T00:00:00.000000+00:00", "deaf": false,
-                       "mute": false, "flags": 0, "permissions": "2147483647"},
-            "app_permissions": "2147483647", "locale": "en-US", "guild_locale": "en-US",
-            "entitlements": [], "authorizing_integration_owners": {}, "context": 0,
-            "attachment_size_limit": 26_214_400
+            "token": token, "version": 1, "channel_id": channel.to_string(),
+            "app_permissions": place.channel_permissions.to_string(), "locale": "en-US",
+            "entitlements": [], "authorizing_integration_owners": owners, "context": context,
+            "attachment_size_limit": rules::DEFAULT_ATTACHMENT_SIZE_LIMIT
         });
+        match place.guild {
+            Some(g) => {
+                event["guild_id"] = json!(g.to_string());
+                event["guild"] = json!({"id": g.to_string(), "locale": "en-US", "features": []});
+                event["guild_locale"] = json!("en-US");
+                event["channel"] = json!({"id": channel.to_string(), "type": 0,
+                    "guild_id": g.to_string(), "name": "general",
+                    "permissions": "2147483647"});
+                event["member"] = json!({"user": user_json, "roles": [],
+                    "joined_at": "2026-01-01T00:00:00.000000+00:00", "deaf": false,
+                    "mute": false, "flags": 0, "pending": false,
+                    "permissions": "2147483647"});
+            }
+            None => {
+                let mut recipients = vec![user_json.clone()];
+                if place.install == Install::UserOnly {
+                    recipients.push(self::user_json(user + 1, "friend", false));
+                }
+                event["channel"] = json!({"id": channel.to_string(), "type": 1,
+                    "recipients": recipients, "flags": 0});
+                event["user"] = user_json;
+            }
+        }
         for (key, value) in extra.as_object().into_iter().flatten() {
             event[key] = value.clone();
         }
-        self.dispatch("INTERACTION_CREATE", event).await;
+        let now = self.clock(&inner);
+        if std::env::var_os("FAKE_DISCORD_LOG").is_some() {
+            eprintln!(
+                "fake Discord: {:>9.3}s dispatch {token} (type {kind})",
+                now.as_secs_f64()
+            );
+        }
+        inner.interactions.insert(
+            token.clone(),
+            Interaction {
+                id,
+                kind,
+                channel,
+                dispatched: now,
+                acked: None,
+                invalidated: false,
+                original: None,
+                original_deleted: false,
+                followups: Vec::new(),
+                user_install_only: place.install == Install::UserOnly,
+                size_limit: rules::DEFAULT_ATTACHMENT_SIZE_LIMIT,
+                shard: [0, 1],
+            },
+        );
+        drop(inner);
+        let shard = self
+            .dispatch("INTERACTION_CREATE", event, place.guild)
+            .await;
+        if let Some(i) = self.inner.lock().await.interactions.get_mut(&token) {
+            i.shard = shard;
+        }
         token
     }
 
-    /// Sends a slash command `name` with `options` from `user`; returns the interaction's token.
+    /// The test guild's channel, guild-installed with the invite permissions.
+    pub fn test_guild() -> Place {
+        Place::guild(GUILD_ID, CHANNEL_ID)
+    }
+
+    /// Sends a slash command `name` with `options` from `user` in the test guild; returns the
+    /// interaction's token.
     pub async fn slash(&self, user: u64, name: &str, options: Value) -> String {
         self.slash_with(user, name, options, None).await
     }
 
-    /// Sends a slash command whose options refer to `attachments` (made by
-    /// [`FakeDiscord::attachment`]), as Discord does: by id, with the files themselves in the
-    /// command's `resolved` data. Returns the interaction's token.
+    /// Sends a slash command from the test guild whose options refer to `attachments` (made
+    /// by [`FakeDiscord::attachment`]), as Discord does: by id, with the files themselves in
+    /// the command's `resolved` data. Returns the interaction's token.
     pub async fn slash_with(
         &self,
         user: u64,
@@ -227,9 +813,25 @@ impl FakeDiscord {
         options: Value,
         attachments: Option<&[Value]>,
     ) -> String {
-        let command_id = self.snowflake();
-        let mut data = json!({"id": command_id.to_string(), "name": name, "type": 1,
-                              "options": options, "guild_id": GUILD_ID.to_string()});
+        self.slash_from(&Self::test_guild(), user, name, options, attachments)
+            .await
+    }
+
+    /// Sends a slash command from `place`. Panics, as Discord's client refuses to send it, if
+    /// the command is not registered there or an option breaks its registered rules.
+    pub async fn slash_from(
+        &self,
+        place: &Place,
+        user: u64,
+        name: &str,
+        options: Value,
+        attachments: Option<&[Value]>,
+    ) -> String {
+        let (command_id, scope) = self.registered_command(place, name, &options).await;
+        let mut data = json!({"id": command_id, "name": name, "type": 1, "options": options});
+        if let Some(g) = scope {
+            data["guild_id"] = json!(g.to_string());
+        }
         if let Some(files) = attachments {
             let by_id: serde_json::Map<String, Value> = files
                 .iter()
@@ -237,7 +839,7 @@ impl FakeDiscord {
                 .collect();
             data["resolved"] = json!({ "attachments": by_id });
         }
-        self.interact(user, 2, json!({ "data": data })).await
+        self.interact(place, user, 2, json!({ "data": data })).await
     }
 
     /// A file a user attaches to a command: served by this Discord at the URL in the returned
@@ -266,324 +868,195 @@ impl FakeDiscord {
             .count()
     }
 
-    /// Sends a click by `user` on component `custom_id`; `values` for select menus. Returns the
-    /// interaction's token.
+    /// Sends a click by `user` on component `custom_id` in the test guild; `values` for select
+    /// menus. Returns the interaction's token.
     pub async fn click(&self, user: u64, custom_id: &str, values: Option<Vec<&str>>) -> String {
+        self.click_from(&Self::test_guild(), user, custom_id, values)
+            .await
+    }
+
+    /// Sends a click by `user` on component `custom_id` of a message at `place`.
+    pub async fn click_from(
+        &self,
+        place: &Place,
+        user: u64,
+        custom_id: &str,
+        values: Option<Vec<&str>>,
+    ) -> String {
         let data = match values {
             Some(values) => json!({"custom_id": custom_id, "component_type": 3, "values": values}),
             None => json!({"custom_id": custom_id, "component_type": 2}),
         };
-        let message = message_json(self.snowflake(), "panel", json!([]));
-        self.interact(user, 3, json!({ "data": data, "message": message }))
+        let channel = match place.install {
+            Install::BotDm => self.dm_channel(user).await,
+            _ => place.channel.unwrap_or(CHANNEL_ID),
+        };
+        let message_id = self.snowflake();
+        self.inner
+            .lock()
             .await
+            .messages
+            .insert(message_id, (channel, false));
+        let message = message_json(message_id, channel, "panel", json!([]), 0);
+        let token = self
+            .interact(place, user, 3, json!({ "data": data, "message": message }))
+            .await;
+        // A component's "original response" is the message it is attached to.
+        if let Some(i) = self.inner.lock().await.interactions.get_mut(&token) {
+            i.original = Some(message_id);
+        }
+        token
     }
 
-    /// The first response to interaction `token` (its callback), waiting for it.
+    /// The accepted initial response to interaction `token` (its callback), waiting for it.
     pub async fn response(&self, token: &str) -> Request {
         let needle = format!("/{token}/callback");
         self.wait_for(&format!("a response to {token}"), |r| {
-            r.path.ends_with(&needle)
+            r.path.ends_with(&needle) && r.ok()
         })
         .await
     }
 
-    /// The first edit of interaction `token`'s original response that satisfies `pred`.
+    /// The first accepted edit of interaction `token`'s original response that satisfies
+    /// `pred`.
     pub async fn edit(&self, token: &str, pred: impl Fn(&Request) -> bool) -> Request {
         let path = format!("/webhooks/{APP_ID}/{token}/messages/@original");
         self.wait_for(&format!("an edit of {token}'s response"), |r| {
-            r.method == Method::PATCH && r.path.ends_with(&path) && pred(r)
+            r.method == Method::PATCH && r.path.ends_with(&path) && r.ok() && pred(r)
         })
         .await
     }
 
-    /// The edits of interaction `token`'s original response so far.
+    /// The accepted edits of interaction `token`'s original response so far.
     pub async fn edits(&self, token: &str) -> Vec<Request> {
         let path = format!("/webhooks/{APP_ID}/{token}/messages/@original");
         self.requests()
             .await
             .into_iter()
-            .filter(|r| r.method == Method::PATCH && r.path.ends_with(&path))
+            .filter(|r| r.method == Method::PATCH && r.path.ends_with(&path) && r.ok())
             .collect()
     }
 
-    /// The first follow-up message to interaction `token` that satisfies `pred`.
+    /// The first accepted follow-up message to interaction `token` that satisfies `pred`.
     pub async fn follow_up(&self, token: &str, pred: impl Fn(&Request) -> bool) -> Request {
         let path = format!("/webhooks/{APP_ID}/{token}");
         self.wait_for(&format!("a follow-up to {token}"), |r| {
-            r.method == Method::POST && r.path.ends_with(&path) && pred(r)
+            r.method == Method::POST && r.path.ends_with(&path) && r.ok() && pred(r)
         })
         .await
     }
 
-    /// Waits until the bot deletes interaction `token`'s original response.
+    /// Waits until the bot deletes interaction `token`'s original response (accepted).
     pub async fn deleted(&self, token: &str) {
         let path = format!("/webhooks/{APP_ID}/{token}/messages/@original");
         self.wait_for(&format!("the deletion of {token}'s response"), |r| {
-            r.method == Method::DELETE && r.path.ends_with(&path)
+            r.method == Method::DELETE && r.path.ends_with(&path) && r.ok()
         })
         .await;
     }
-}
 
-fn unauthorized(headers: &HeaderMap) -> Option<Response> {
-    let auth = headers.get("authorization").and_then(|v| v.to_str().ok());
-    (auth != Some(&format!("Bot {TOKEN}"))).then(|| {
-        (
-            StatusCode::UNAUTHORIZED,
-            axum::Json(json!({"message": "401: Unauthorized", "code": 0})),
-        )
-            .into_response()
-    })
-}
-
-async fn current_user(headers: HeaderMap) -> Response {
-    unauthorized(&headers)
-        .unwrap_or_else(|| axum::Json(user_json(BOT_ID, "tastebud", true)).into_response())
-}
-
-async fn gateway_url(State(fake): State<FakeDiscord>, headers: HeaderMap) -> Response {
-    if let Some(refused) = unauthorized(&headers) {
-        return refused;
+    /// Waits for the first accepted message the bot posts in its DM with `user` that
+    /// satisfies `pred`.
+    pub async fn dm(&self, user: u64, pred: impl Fn(&Request) -> bool) -> Request {
+        let channel = self.dm_channel(user).await;
+        let path = format!("/channels/{channel}/messages");
+        self.wait_for(&format!("a DM to {user}"), |r| {
+            r.method == Method::POST && r.path.ends_with(&path) && r.ok() && pred(r)
+        })
+        .await
     }
-    let ws = fake.base.replace("http://", "ws://") + "/ws";
-    axum::Json(json!({"url": ws, "shards": 1, "session_start_limit":
-        {"total": 1000, "remaining": 1000, "reset_after": 0, "max_concurrency": 1}}))
-    .into_response()
+
+    /// Waits for the first accepted message the bot posts in `channel` that satisfies `pred`.
+    pub async fn channel_message(&self, channel: u64, pred: impl Fn(&Request) -> bool) -> Request {
+        let path = format!("/channels/{channel}/messages");
+        self.wait_for(&format!("a message in {channel}"), |r| {
+            r.method == Method::POST && r.path.ends_with(&path) && r.ok() && pred(r)
+        })
+        .await
+    }
 }
 
-async fn commands(
-    State(fake): State<FakeDiscord>,
-    method: Method,
-    uri: Uri,
-    body: Bytes,
-) -> Response {
-    let json: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
-    let mut registered = json.as_array().cloned().unwrap_or_default();
-    for c in &mut registered {
-        c["id"] = json!(fake.snowflake().to_string());
-        c["application_id"] = json!(APP_ID.to_string());
-        c["version"] = json!("1");
-        c["default_member_permissions"] = Value::Null;
-        c["type"] = c.get("type").cloned().unwrap_or(json!(1));
+/// The options of a command as sent, checked against the registered ones as Discord's client
+/// does (`developers/interactions/application-commands.mdx`, Application Command Option
+/// Structure): each option exists with the registered type; a value is one of the `choices`
+/// when there are any; strings are within `min_length`/`max_length`; required options are
+/// there. Panics otherwise: the client would not send it.
+fn check_sent_options(what: &str, registered: &Value, sent: &Value) {
+    let sent_list = sent.as_array().cloned().unwrap_or_default();
+    for o in &sent_list {
+        let name = o["name"].as_str().unwrap_or("");
+        let Some(spec) = rules::find_option(registered, name) else {
+            panic!("{what} has no option {name:?}; registered: {registered}");
+        };
+        if spec["type"] != o["type"] {
+            panic!(
+                "{what} {name}: sent as type {}, registered as type {}",
+                o["type"], spec["type"]
+            );
+        }
+        match spec["type"].as_u64() {
+            Some(1 | 2) => {
+                check_sent_options(&format!("{what} {name}"), &spec["options"], &o["options"])
+            }
+            kind => {
+                if let Some(choices) = spec["choices"].as_array()
+                    && !choices.is_empty()
+                    && !choices.iter().any(|c| c["value"] == o["value"])
+                {
+                    panic!(
+                        "{what} {name}: {} is not one of the choices {choices:?}",
+                        o["value"]
+                    );
+                }
+                if kind == Some(3) {
+                    let n = o["value"].as_str().map_or(0, |s| s.chars().count()) as u64;
+                    if let Some(max) = spec["max_length"].as_u64()
+                        && n > max
+                    {
+                        panic!(
+                            "{what} {name}: Discord's client refuses {n} characters, the \
+                             registered max_length is {max}"
+                        );
+                    }
+                    if let Some(min) = spec["min_length"].as_u64()
+                        && n < min
+                    {
+                        panic!("{what} {name}: {n} characters, below min_length {min}");
+                    }
+                }
+            }
+        }
     }
-    push(
-        &fake,
-        Request {
-            method,
-            path: uri.path().to_string(),
-            json,
-            files: Vec::new(),
-        },
-    )
-    .await;
-    axum::Json(Value::Array(registered)).into_response()
+    for spec in registered.as_array().into_iter().flatten() {
+        if spec["required"].as_bool() == Some(true) {
+            let name = spec["name"].as_str().unwrap_or("");
+            if !sent_list.iter().any(|o| o["name"] == name) {
+                panic!("{what}: the required option {name:?} is missing");
+            }
+        }
+    }
 }
 
 /// Serves an attached file, recording the download.
 async fn attachment(State(fake): State<FakeDiscord>, uri: Uri) -> Response {
     let path = uri.path().to_string();
-    let file = fake.inner.lock().await.attachments.get(&path).cloned();
-    push(
-        &fake,
-        Request {
-            method: Method::GET,
-            path,
-            json: Value::Null,
-            files: Vec::new(),
-        },
-    )
-    .await;
+    let mut inner = fake.inner.lock().await;
+    let file = inner.attachments.get(&path).cloned();
+    let at = fake.clock(&inner);
+    inner.requests.push(Request {
+        method: Method::GET,
+        path,
+        json: Value::Null,
+        files: Vec::new(),
+        status: if file.is_some() { 200 } else { 404 },
+        at,
+    });
+    drop(inner);
+    fake.changed.notify_waiters();
     match file {
         Some((content_type, bytes)) => {
             ([(axum::http::header::CONTENT_TYPE, content_type)], bytes).into_response()
         }
         None => StatusCode::NOT_FOUND.into_response(),
-    }
-}
-
-/// Splits a `multipart/form-data` body into its `payload_json` (parsed) and its files.
-fn parse_multipart(content_type: &str, body: &[u8]) -> (Value, Vec<Upload>) {
-    let Some(boundary) = content_type
-        .split(';')
-        .filter_map(|p| p.trim().strip_prefix("boundary="))
-        .next()
-    else {
-        return (Value::Null, Vec::new());
-    };
-    let delimiter = format!("--{}", boundary.trim_matches('"'));
-    let mut json = Value::Null;
-    let mut files = Vec::new();
-    for part in split_bytes(body, delimiter.as_bytes()).into_iter().skip(1) {
-        // Each part: CRLF, headers, CRLF CRLF, content, CRLF; the last is "--" CRLF.
-        if part.starts_with(b"--") {
-            break;
-        }
-        let part = part.strip_prefix(b"\r\n").unwrap_or(part);
-        let Some(split) = find(part, b"\r\n\r\n") else {
-            continue;
-        };
-        let headers = String::from_utf8_lossy(&part[..split]).to_string();
-        let content = &part[split + 4..];
-        let content = content.strip_suffix(b"\r\n").unwrap_or(content);
-        let disposition = headers
-            .lines()
-            .find(|l| l.to_ascii_lowercase().starts_with("content-disposition"))
-            .unwrap_or("");
-        let field = quoted(disposition, "name=").unwrap_or_default();
-        match quoted(disposition, "filename=") {
-            Some(filename) => files.push(Upload {
-                field,
-                filename,
-                bytes: content.to_vec(),
-            }),
-            None if field == "payload_json" => {
-                json = serde_json::from_slice(content).unwrap_or(Value::Null);
-            }
-            None => {}
-        }
-    }
-    (json, files)
-}
-
-/// The value of `key"…"` in a header line.
-fn quoted(line: &str, key: &str) -> Option<String> {
-    let at = line
-        .match_indices(key)
-        .find(|(i, _)| *i == 0 || matches!(line.as_bytes()[i - 1], b' ' | b';'))?
-        .0;
-    let rest = line[at + key.len()..].strip_prefix('"')?;
-    Some(rest[..rest.find('"')?].to_string())
-}
-
-fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
-    haystack.windows(needle.len()).position(|w| w == needle)
-}
-
-fn split_bytes<'a>(mut bytes: &'a [u8], delimiter: &[u8]) -> Vec<&'a [u8]> {
-    let mut out = Vec::new();
-    while let Some(at) = find(bytes, delimiter) {
-        out.push(&bytes[..at]);
-        bytes = &bytes[at + delimiter.len()..];
-    }
-    out.push(bytes);
-    out
-}
-
-/// Records any other request. Callbacks and deletions are answered with 204, webhook and
-/// channel message routes with a message, anything else with 404.
-async fn record(
-    State(fake): State<FakeDiscord>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    let content_type = headers
-        .get("content-type")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("");
-    let (json, files) = if content_type.starts_with("multipart/form-data") {
-        parse_multipart(content_type, &body)
-    } else {
-        (
-            serde_json::from_slice(&body).unwrap_or(Value::Null),
-            Vec::new(),
-        )
-    };
-    let path = uri.path().to_string();
-    let content = json
-        .get("content")
-        .and_then(Value::as_str)
-        .unwrap_or("")
-        .to_string();
-    let components = json.get("components").cloned().unwrap_or(json!([]));
-    push(
-        &fake,
-        Request {
-            method: method.clone(),
-            path: path.clone(),
-            json,
-            files,
-        },
-    )
-    .await;
-    if path.ends_with("/callback") || method == Method::DELETE {
-        StatusCode::NO_CONTENT.into_response()
-    } else if path.contains("/webhooks/")
-        || path.ends_with(&format!("/channels/{CHANNEL_ID}/messages"))
-    {
-        axum::Json(message_json(fake.snowflake(), &content, components)).into_response()
-    } else {
-        (
-            StatusCode::NOT_FOUND,
-            axum::Json(json!({"message": "Unknown route", "code": 0})),
-        )
-            .into_response()
-    }
-}
-
-async fn push(fake: &FakeDiscord, request: Request) {
-    fake.inner.lock().await.requests.push(request);
-    fake.changed.notify_waiters();
-}
-
-async fn gateway(State(fake): State<FakeDiscord>, ws: WebSocketUpgrade) -> Response {
-    ws.on_upgrade(move |socket| serve_gateway(fake, socket))
-}
-
-async fn serve_gateway(fake: FakeDiscord, mut socket: WebSocket) {
-    let (events, mut outbox) = mpsc::unbounded_channel::<Value>();
-    let hello = json!({"op": 10, "d": {"heartbeat_interval": 41_250}});
-    if socket
-        .send(Message::Text(hello.to_string().into()))
-        .await
-        .is_err()
-    {
-        return;
-    }
-    let mut seq = 0u64;
-    loop {
-        tokio::select! {
-            incoming = socket.recv() => {
-                let Some(Ok(Message::Text(text))) = incoming else {
-                    if incoming.is_none() { return; }
-                    continue;
-                };
-                let Ok(payload) = serde_json::from_str::<Value>(&text) else { continue };
-                match payload["op"].as_u64() {
-                    Some(1) => {
-                        let ack = json!({"op": 11});
-                        let _ = socket.send(Message::Text(ack.to_string().into())).await;
-                    }
-                    Some(2) => {
-                        seq += 1;
-                        let ready = json!({"op": 0, "t": "READY", "s": seq, "d": {
-                            "v": 10, "user": user_json(BOT_ID, "tastebud", true),
-                            "guilds": [{"id": GUILD_ID.to_string(), "unavailable": true}],
-                            "session_id": "fake-session",
-                            "resume_gateway_url": fake.base.replace("http://", "ws://") + "/ws",
-                            "application": {"id": APP_ID.to_string(), "flags": 0},
-                            "shard": [0, 1]
-                        }});
-                        if socket.send(Message::Text(ready.to_string().into())).await.is_err() {
-                            return;
-                        }
-                        let mut inner = fake.inner.lock().await;
-                        inner.gateway = Some(events.clone());
-                        inner.connections += 1;
-                        drop(inner);
-                        fake.changed.notify_waiters();
-                    }
-                    _ => {}
-                }
-            }
-            Some(mut event) = outbox.recv() => {
-                seq += 1;
-                event["s"] = json!(seq);
-                if socket.send(Message::Text(event.to_string().into())).await.is_err() {
-                    return;
-                }
-            }
-        }
     }
 }
