@@ -274,6 +274,29 @@ async fn migrate(data_dir: &Path) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// Completes on Ctrl-C or SIGTERM (what `systemctl stop` and `docker stop` send).
+async fn stop_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
 async fn run_bot(
     config: Config,
     data_dir: &Path,
@@ -301,6 +324,6 @@ async fn run_bot(
         shards,
         rest_proxy: None,
     };
-    tastebud::discord::run(service, options).await?;
+    tastebud::discord::run(service, options, stop_signal()).await?;
     Ok(ExitCode::SUCCESS)
 }

@@ -31,26 +31,82 @@ size = 64
 cooldown_secs = 0
 ";
 
-fn start_bot(world: &World, fake: &FakeDiscord) -> JoinHandle<Result<(), RunError>> {
+/// A running bot, stopped by [`Bot::stop`] (which closes its gateway connections).
+struct Bot {
+    task: JoinHandle<Result<(), RunError>>,
+    stop: tokio::sync::oneshot::Sender<()>,
+}
+
+impl Bot {
+    /// Checks that the bot broke no rule of Discord's, then shuts it down.
+    async fn stop(self, fake: &FakeDiscord) {
+        fake.assert_no_violations().await;
+        let _ = self.stop.send(());
+        let ended = self.task.await.expect("the bot task");
+        assert!(ended.is_ok(), "the bot stopped with {ended:?}");
+    }
+}
+
+fn options(fake: &FakeDiscord, guild: Option<u64>) -> Options {
+    Options {
+        token: TOKEN.to_string(),
+        guild_id: guild,
+        shards: None,
+        rest_proxy: Some(fake.base.clone()),
+    }
+}
+
+fn start_bot(world: &World, fake: &FakeDiscord) -> Bot {
+    start_bot_with(world, options(fake, Some(fake_discord::GUILD_ID)))
+}
+
+fn start_bot_with(world: &World, options: Options) -> Bot {
     // RUST_LOG=serenity=debug shows what the bot makes of the fake Discord.
     let _ = tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
         .with_test_writer()
         .try_init();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let service = world.service.clone();
-    let options = Options {
-        token: TOKEN.to_string(),
-        guild_id: Some(fake_discord::GUILD_ID),
-        shards: None,
-        rest_proxy: Some(fake.base.clone()),
-    };
-    tokio::spawn(discord::run(service, options))
+    let task = tokio::spawn(discord::run(service, options, async move {
+        let _ = stopped.await;
+    }));
+    Bot { task, stop }
 }
 
 /// The callback body of interaction `token`: (callback type, data).
 async fn answer(fake: &FakeDiscord, token: &str) -> (u64, Value) {
     let r = fake.response(token).await;
     (r.json["type"].as_u64().unwrap_or(0), r.json["data"].clone())
+}
+
+/// What interaction `token` was answered with: (4 for a new message, 7 for an update of the
+/// clicked message, as if sent in the callback, data). A deferred answer (callback type 5 or
+/// 6) is followed to the edit that completes it.
+async fn seen(fake: &FakeDiscord, token: &str) -> (u64, Value) {
+    let (kind, request) = answered(fake, token).await;
+    (kind, request.json)
+}
+
+/// The request that carried interaction `token`'s answer (the callback, or the edit that
+/// completed a deferred callback), with the answer's kind as in [`answer`]. A deferred
+/// private answer keeps its flags.
+async fn answered(fake: &FakeDiscord, token: &str) -> (u64, Request) {
+    let callback = fake.response(token).await;
+    match callback.json["type"].as_u64().unwrap_or(0) {
+        kind @ (5 | 6) => {
+            let mut edit = fake.edit(token, |_| true).await;
+            if let Some(flags) = callback.json["data"].get("flags") {
+                edit.json["flags"] = flags.clone();
+            }
+            (if kind == 5 { 4 } else { 7 }, edit)
+        }
+        kind => {
+            let mut request = callback.clone();
+            request.json = callback.json["data"].clone();
+            (kind, request)
+        }
+    }
 }
 
 fn content(data: &Value) -> &str {
@@ -119,7 +175,7 @@ async fn commands_are_registered_in_the_guild() {
         "{}",
         put.path
     );
-    bot.abort();
+    bot.stop(&fake).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -128,11 +184,9 @@ async fn a_rejected_token_is_a_clear_error() {
     let fake = FakeDiscord::start().await;
     let options = Options {
         token: "not.the.token".into(),
-        guild_id: None,
-        shards: None,
-        rest_proxy: Some(fake.base.clone()),
+        ..options(&fake, None)
     };
-    let err = discord::run(world.service.clone(), options)
+    let err = discord::run(world.service.clone(), options, std::future::pending())
         .await
         .unwrap_err();
     assert!(matches!(err, RunError::RejectedToken), "{err:?}");
@@ -151,7 +205,7 @@ async fn the_settings_toggle_persists_and_survives_a_restart_and_others_cannot_c
     fake.wait_ready(1).await;
 
     let token = fake.slash(ALICE, "settings", json!([])).await;
-    let (kind, panel) = answer(&fake, &token).await;
+    let (kind, panel) = seen(&fake, &token).await;
     assert_eq!(kind, 4, "an immediate message");
     assert!(is_ephemeral(&panel));
     assert!(
@@ -162,7 +216,7 @@ async fn the_settings_toggle_persists_and_survives_a_restart_and_others_cannot_c
 
     // Bob clicks Alice's toggle: refused privately, nothing changes.
     let token = fake.click(BOB, &toggle, None).await;
-    let (kind, refusal) = answer(&fake, &token).await;
+    let (kind, refusal) = seen(&fake, &token).await;
     assert_eq!(kind, 4);
     assert!(is_ephemeral(&refusal));
     assert!(
@@ -183,7 +237,7 @@ async fn the_settings_toggle_persists_and_survives_a_restart_and_others_cannot_c
 
     // Alice clicks it: saved, and the panel is redrawn in place.
     let token = fake.click(ALICE, &toggle, None).await;
-    let (kind, redrawn) = answer(&fake, &token).await;
+    let (kind, redrawn) = seen(&fake, &token).await;
     assert_eq!(kind, 7, "the panel message is updated");
     assert!(content(&redrawn).contains("**on**"), "{redrawn}");
     find_component(&redrawn, "Personalization: on");
@@ -199,25 +253,24 @@ async fn the_settings_toggle_persists_and_survives_a_restart_and_others_cannot_c
 
     // A stylize preset and the version menu work the same way.
     let high = find_component(&redrawn, "High");
-    let (_, after) = answer(&fake, &fake.click(ALICE, &high, None).await).await;
+    let (_, after) = seen(&fake, &fake.click(ALICE, &high, None).await).await;
     assert!(
         content(&after).contains("Stylize: **High** (`--s 250`)"),
         "{after}"
     );
     let menu = find_component(&after, "Default version");
-    let (_, after) = answer(&fake, &fake.click(ALICE, &menu, Some(vec!["6.1"])).await).await;
+    let (_, after) = seen(&fake, &fake.click(ALICE, &menu, Some(vec!["6.1"])).await).await;
     assert!(
         content(&after).contains("Default version: **V6.1**"),
         "{after}"
     );
 
     // Restart the bot on the same database: the settings are still there.
-    bot.abort();
-    let _ = bot.await;
+    bot.stop(&fake).await;
     let bot = start_bot(&world, &fake);
     fake.wait_ready(2).await;
     let token = fake.slash(ALICE, "settings", json!([])).await;
-    let (_, panel) = answer(&fake, &token).await;
+    let (_, panel) = seen(&fake, &token).await;
     assert!(
         content(&panel).contains("Personalization (automatic `--p`): **on**"),
         "{panel}"
@@ -225,9 +278,9 @@ async fn the_settings_toggle_persists_and_survives_a_restart_and_others_cannot_c
     assert!(content(&panel).contains("Stylize: **High**"), "{panel}");
     // Buttons made before the restart still work: their ids carry everything.
     let token = fake.click(ALICE, &toggle, None).await;
-    let (kind, _) = answer(&fake, &token).await;
+    let (kind, _) = seen(&fake, &token).await;
     assert_eq!(kind, 7);
-    bot.abort();
+    bot.stop(&fake).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -272,7 +325,7 @@ async fn creating_a_profile_before_unlock_says_how_many_more_to_rank() {
             ]}]),
         )
         .await;
-    let (_, data) = answer(&fake, &token).await;
+    let (_, data) = seen(&fake, &token).await;
     assert!(is_ephemeral(&data));
     assert_eq!(
         content(&data),
@@ -287,7 +340,7 @@ async fn creating_a_profile_before_unlock_says_how_many_more_to_rank() {
             .len(),
         4
     );
-    bot.abort();
+    bot.stop(&fake).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -312,7 +365,7 @@ async fn list_personalize_codes_lists_the_users_codes() {
     let fake = FakeDiscord::start().await;
     let bot = start_bot(&world, &fake);
     fake.wait_ready(1).await;
-    let (_, data) = answer(
+    let (_, data) = seen(
         &fake,
         &fake.slash(ALICE, "list_personalize_codes", json!([])).await,
     )
@@ -322,7 +375,7 @@ async fn list_personalize_codes_lists_the_users_codes() {
         content(&data).contains("`q7w8e9r` · Global · V7 · 200 votes"),
         "{data}"
     );
-    let (_, data) = answer(
+    let (_, data) = seen(
         &fake,
         &fake.slash(BOB, "list_personalize_codes", json!([])).await,
     )
@@ -331,7 +384,7 @@ async fn list_personalize_codes_lists_the_users_codes() {
         content(&data).starts_with("You have no codes yet."),
         "{data}"
     );
-    bot.abort();
+    bot.stop(&fake).await;
 }
 
 /// The names of a request's files, each checked to be a PNG.
@@ -380,12 +433,13 @@ async fn rank_profile(fake: &FakeDiscord, user: u64, options: Value) -> Request 
     fake.edit(&token, |r| !r.files.is_empty()).await
 }
 
-/// A click by `user` on `/rank` button `custom_id`: the redrawn pair message.
+/// A click by `user` on `/rank` button `custom_id`: the redrawn pair message (in the click's
+/// callback, or in the edit after a deferred one).
 async fn click_rank(fake: &FakeDiscord, user: u64, custom_id: &str) -> Request {
     let token = fake.click(user, custom_id, None).await;
-    let (kind, _) = answer(fake, &token).await;
-    assert_eq!(kind, 6, "a deferred update of the pair message");
-    fake.edit(&token, |r| !r.files.is_empty()).await
+    let (kind, redrawn) = answered(fake, &token).await;
+    assert_eq!(kind, 7, "the pair message is redrawn in place");
+    redrawn
 }
 
 /// `/imagine prompt` from `user`: the interaction token.
@@ -421,7 +475,7 @@ async fn rank_shows_a_pair_and_each_click_votes_and_brings_the_next_pair() {
 
     // Bob clicks Alice's pair: refused privately, nothing stored.
     let token = fake.click(BOB, &left, None).await;
-    let (kind, refusal) = answer(&fake, &token).await;
+    let (kind, refusal) = seen(&fake, &token).await;
     assert_eq!(kind, 4);
     assert!(is_ephemeral(&refusal));
     assert!(content(&refusal).contains("belong to someone else"));
@@ -443,8 +497,8 @@ async fn rank_shows_a_pair_and_each_click_votes_and_brings_the_next_pair() {
     let right = find_component(&next.json, "2");
     let a = fake.click(ALICE, &right, None).await;
     let b = fake.click(ALICE, &right, None).await;
-    let a = fake.edit(&a, |r| !r.files.is_empty()).await;
-    let b = fake.edit(&b, |r| !r.files.is_empty()).await;
+    let (_, a) = answered(&fake, &a).await;
+    let (_, b) = answered(&fake, &b).await;
     assert_eq!(points(&world, ALICE).await, 2);
     let notes = [&a, &b]
         .iter()
@@ -464,7 +518,7 @@ async fn rank_shows_a_pair_and_each_click_votes_and_brings_the_next_pair() {
         "{}",
         after.json
     );
-    bot.abort();
+    bot.stop(&fake).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -549,9 +603,17 @@ async fn p_needs_an_unlock_then_carries_the_code_and_the_grid_can_be_upscaled_an
     assert!(find_component(&stale.json, "1").contains(&global.0));
     assert_eq!(points(&world, ALICE).await, 3);
 
-    // Now --p works, and the prompt shown names the code, not the private profile ID.
+    // Now --p works, and the prompt shown names the code, not the private profile ID. The grid
+    // is a new message that mentions Alice (an edit would not notify her), and the progress
+    // message goes.
     let token = imagine(&fake, ALICE, "a fox in snow --p").await;
-    let grid = fake.edit(&token, |r| !r.files.is_empty()).await;
+    let grid = fake.follow_up(&token, |r| !r.files.is_empty()).await;
+    assert!(
+        content(&grid.json).contains(&format!("<@{ALICE}>")),
+        "{}",
+        grid.json
+    );
+    fake.deleted(&token).await;
     let files = png_files(&grid);
     assert_eq!(files.len(), 1);
     assert!(files[0].starts_with("tastebud-"), "{files:?}");
@@ -569,31 +631,32 @@ async fn p_needs_an_unlock_then_carries_the_code_and_the_grid_can_be_upscaled_an
         labels(&grid.json),
         ["U1", "U2", "U3", "U4", "🔄", "❤️1", "❤️2", "❤️3", "❤️4"]
     );
-    // Any edit before the grid was a progress line.
+    // Every edit of the response was a progress line.
     for edit in fake.edits(&token).await {
-        if edit.files.is_empty() {
-            assert!(content(&edit.json).contains("rendering…"), "{}", edit.json);
-        }
+        assert!(edit.files.is_empty());
+        assert!(content(&edit.json).contains("rendering…"), "{}", edit.json);
     }
 
-    // U2 posts that one image, for anyone who clicks.
+    // U2 posts that one image, for anyone who clicks: "thinking…" first (reading and
+    // uploading a picture can outlast three seconds), then the picture.
     let token = fake
         .click(BOB, &find_component(&grid.json, "U2"), None)
         .await;
-    let upscaled = fake.response(&token).await;
-    assert_eq!(upscaled.json["type"], 4);
-    assert!(!is_ephemeral(&upscaled.json["data"]));
+    assert_eq!(fake.response(&token).await.json["type"], 5);
+    let (kind, upscaled) = answered(&fake, &token).await;
+    assert_eq!(kind, 4);
+    assert!(!is_ephemeral(&upscaled.json));
     let files = png_files(&upscaled);
     assert_eq!(files.len(), 1);
     assert!(files[0].ends_with("-2.png"), "{files:?}");
     assert!(
-        content(&upscaled.json["data"]).contains("Image #2"),
+        content(&upscaled.json).contains("Image #2"),
         "{}",
         upscaled.json
     );
 
     // The upscale names the image's id, which puts it on its author's moodboard.
-    let image: i64 = content(&upscaled.json["data"])
+    let image: i64 = content(&upscaled.json)
         .split("Image id `")
         .nth(1)
         .and_then(|rest| rest.split('`').next())
@@ -636,11 +699,11 @@ async fn p_needs_an_unlock_then_carries_the_code_and_the_grid_can_be_upscaled_an
 
     // ❤️ by Bob counts for Bob; ❤️ by Alice on her own image is refused.
     let heart = find_component(&grid.json, "❤️2");
-    let (_, liked) = answer(&fake, &fake.click(BOB, &heart, None).await).await;
+    let (_, liked) = seen(&fake, &fake.click(BOB, &heart, None).await).await;
     assert!(is_ephemeral(&liked));
     assert!(content(&liked).starts_with("❤️ Liked"), "{liked}");
     assert_eq!(points(&world, BOB).await, 1);
-    let (_, own) = answer(&fake, &fake.click(ALICE, &heart, None).await).await;
+    let (_, own) = seen(&fake, &fake.click(ALICE, &heart, None).await).await;
     assert!(is_ephemeral(&own));
     assert_eq!(
         content(&own),
@@ -649,7 +712,7 @@ async fn p_needs_an_unlock_then_carries_the_code_and_the_grid_can_be_upscaled_an
     assert_eq!(points(&world, ALICE).await, 3);
 
     // The code is listed, and /profile show explains the taste behind it.
-    let (_, list) = answer(
+    let (_, list) = seen(
         &fake,
         &fake.slash(ALICE, "list_personalize_codes", json!([])).await,
     )
@@ -667,11 +730,11 @@ async fn p_needs_an_unlock_then_carries_the_code_and_the_grid_can_be_upscaled_an
             ]}]),
         )
         .await;
-    let (_, shown) = answer(&fake, &token).await;
+    let (_, shown) = seen(&fake, &token).await;
     let text = content(&shown);
     assert!(text.contains("**Taste:**"), "{text}");
     assert!(text.contains(&format!("Code: `{code}`")), "{text}");
-    bot.abort();
+    bot.stop(&fake).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -681,10 +744,14 @@ async fn reroll_is_the_authors_and_explore_shows_other_peoples_images_to_like() 
     let bot = start_bot(&world, &fake);
     fake.wait_ready(1).await;
 
-    // A prompt that expands to two jobs: the response and one follow-up, one grid each.
+    // A prompt that expands to two jobs: two new messages, one grid each.
     let token = imagine(&fake, ALICE, "a {red, blue} bird").await;
-    let first = fake.edit(&token, |r| !r.files.is_empty()).await;
-    let second = fake.follow_up(&token, |_| true).await;
+    let first = fake
+        .follow_up(&token, |r| content(&r.json).contains("(1 of 2)"))
+        .await;
+    let second = fake
+        .follow_up(&token, |r| content(&r.json).contains("(2 of 2)"))
+        .await;
     assert!(content(&first.json).contains("(1 of 2)"), "{}", first.json);
     assert!(
         content(&second.json).contains("(2 of 2)"),
@@ -707,14 +774,14 @@ async fn reroll_is_the_authors_and_explore_shows_other_peoples_images_to_like() 
 
     // 🔄 by Bob is refused; by Alice it runs the prompt again as a new message.
     let reroll = find_component(&first.json, "🔄");
-    let (kind, refusal) = answer(&fake, &fake.click(BOB, &reroll, None).await).await;
+    let (kind, refusal) = seen(&fake, &fake.click(BOB, &reroll, None).await).await;
     assert_eq!(kind, 4);
     assert!(content(&refusal).contains("belong to someone else"));
     let token = fake.click(ALICE, &reroll, None).await;
     let (kind, thinking) = answer(&fake, &token).await;
     assert_eq!(kind, 5, "a new message, thinking first");
     assert!(!is_ephemeral(&thinking));
-    let again = fake.edit(&token, |r| !r.files.is_empty()).await;
+    let again = fake.follow_up(&token, |r| !r.files.is_empty()).await;
     let c = png_files(&again);
     assert_eq!(c.len(), 1);
     assert!(c != a && c != b, "a new job: {c:?}");
@@ -726,9 +793,7 @@ async fn reroll_is_the_authors_and_explore_shows_other_peoples_images_to_like() 
     assert_ne!(find_component(&again.json, "🔄"), reroll);
 
     // Bob explores: Alice's newest images, each with a ❤️.
-    let explore = fake
-        .response(&fake.slash(BOB, "explore", json!([])).await)
-        .await;
+    let (_, explore) = answered(&fake, &fake.slash(BOB, "explore", json!([])).await).await;
     assert_eq!(
         png_files(&explore),
         [
@@ -739,10 +804,10 @@ async fn reroll_is_the_authors_and_explore_shows_other_peoples_images_to_like() 
             "explore-5.png"
         ]
     );
-    let data = &explore.json["data"];
+    let data = &explore.json;
     assert!(is_ephemeral(data));
     assert_eq!(labels(data), ["❤️1", "❤️2", "❤️3", "❤️4", "❤️5"]);
-    let (_, liked) = answer(
+    let (_, liked) = seen(
         &fake,
         &fake.click(BOB, &find_component(data, "❤️1"), None).await,
     )
@@ -751,12 +816,12 @@ async fn reroll_is_the_authors_and_explore_shows_other_peoples_images_to_like() 
     assert_eq!(points(&world, BOB).await, 1);
 
     // Alice has nobody else's images to explore.
-    let (_, empty) = answer(&fake, &fake.slash(ALICE, "explore", json!([])).await).await;
+    let (_, empty) = seen(&fake, &fake.slash(ALICE, "explore", json!([])).await).await;
     assert!(
         content(&empty).starts_with("Nothing to explore yet"),
         "{empty}"
     );
-    bot.abort();
+    bot.stop(&fake).await;
 }
 
 /// A small PNG that decodes: a 48×32 gradient.
@@ -774,10 +839,7 @@ fn png() -> Vec<u8> {
 /// A world whose global profiles unlock at 3 points, with the bot running and Alice's V7
 /// global profile unlocked by 3 votes; Alice then creates the moodboard "Dusk" with
 /// `/moodboard create`. Returns the bot and the moodboard's ID.
-async fn alice_with_a_moodboard(
-    world: &World,
-    fake: &FakeDiscord,
-) -> (JoinHandle<Result<(), RunError>>, ProfileId) {
+async fn alice_with_a_moodboard(world: &World, fake: &FakeDiscord) -> (Bot, ProfileId) {
     let bot = start_bot(world, fake);
     fake.wait_ready(1).await;
     let global = world.global(UserId(ALICE), "7").await;
@@ -791,7 +853,7 @@ async fn alice_with_a_moodboard(
             ]}]),
         )
         .await;
-    let (kind, data) = answer(fake, &token).await;
+    let (kind, data) = seen(fake, &token).await;
     assert_eq!(kind, 4);
     assert!(is_ephemeral(&data));
     assert!(
@@ -849,7 +911,7 @@ async fn moodboard_command(fake: &FakeDiscord, user: u64, sub: &str, options: Va
             json!([{"name": sub, "type": 1, "options": options}]),
         )
         .await;
-    let (kind, data) = answer(fake, &token).await;
+    let (kind, data) = seen(fake, &token).await;
     assert_eq!(kind, 4, "{data}");
     assert!(is_ephemeral(&data), "{data}");
     content(&data).to_string()
@@ -892,7 +954,7 @@ async fn an_attached_file_that_is_not_an_image_is_refused_and_the_moodboard_stay
         .unwrap();
     assert!(shown.images.is_empty());
     assert!(shown.code.is_none());
-    bot.abort();
+    bot.stop(&fake).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -941,7 +1003,7 @@ async fn a_link_to_a_loopback_address_is_refused_without_being_fetched() {
     );
     assert_eq!(hits.load(Ordering::SeqCst), 0, "the link was never fetched");
     assert_eq!(images_on(&world, &board).await, 0);
-    bot.abort();
+    bot.stop(&fake).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -950,7 +1012,7 @@ async fn an_attached_png_is_added_and_show_lists_it_with_the_moodboards_code() {
     let fake = FakeDiscord::start().await;
     let (bot, board) = alice_with_a_moodboard(&world, &fake).await;
 
-    let (_, empty) = answer(
+    let (_, empty) = seen(
         &fake,
         &fake
             .slash(
@@ -1009,7 +1071,7 @@ async fn an_attached_png_is_added_and_show_lists_it_with_the_moodboards_code() {
     );
 
     // The moodboard is Alice's alone.
-    let (_, refused) = answer(
+    let (_, refused) = seen(
         &fake,
         &fake
             .slash(
@@ -1043,7 +1105,7 @@ async fn an_attached_png_is_added_and_show_lists_it_with_the_moodboards_code() {
         "{removed}"
     );
     assert_eq!(images_on(&world, &board).await, 0);
-    bot.abort();
+    bot.stop(&fake).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -1080,5 +1142,5 @@ async fn an_attachment_declared_too_large_is_refused_before_it_is_downloaded() {
     )
     .await;
     assert!(nothing.starts_with("Give at least one image"), "{nothing}");
-    bot.abort();
+    bot.stop(&fake).await;
 }

@@ -17,6 +17,7 @@ mod reply;
 pub mod rest;
 pub mod views;
 
+use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -165,8 +166,13 @@ async fn tell_interrupted(service: &Service, _rest: &Rest) -> Result<(), RunErro
     Ok(())
 }
 
-/// Connects to Discord and serves commands until the connection ends.
-pub async fn run(service: Service, options: Options) -> Result<(), RunError> {
+/// Connects to Discord and serves commands until the connection ends or `shutdown` completes
+/// (then every shard is closed before this returns).
+pub async fn run(
+    service: Service,
+    options: Options,
+    shutdown: impl Future<Output = ()>,
+) -> Result<(), RunError> {
     let token = options.token.trim().to_string();
     if token.is_empty() || token.chars().any(char::is_whitespace) {
         return Err(RunError::MalformedToken);
@@ -236,13 +242,21 @@ pub async fn run(service: Service, options: Options) -> Result<(), RunError> {
         .framework(framework)
         .await
         .map_err(classify)?;
-    match options.shards.or(config.shards) {
-        // serenity 0.12 reads the range's end as the last shard (inclusive).
-        Some(r) => client
-            .start_shard_range(r.first..r.last, r.total)
-            .await
-            .map_err(classify),
-        None => client.start_autosharded().await.map_err(classify),
+    let shards = client.shard_manager.clone();
+    let serve = async {
+        match options.shards.or(config.shards) {
+            // serenity 0.12 reads the range's end as the last shard (inclusive).
+            Some(r) => client.start_shard_range(r.first..r.last, r.total).await,
+            None => client.start_autosharded().await,
+        }
+    };
+    tokio::select! {
+        served = serve => served.map_err(classify),
+        () = shutdown => {
+            tracing::info!("shutting down");
+            shards.shutdown_all().await;
+            Ok(())
+        }
     }
 }
 

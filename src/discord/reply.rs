@@ -126,11 +126,6 @@ pub fn body(view: &View, payload: Value) -> Body {
     }
 }
 
-/// The size of the largest file of `view`, in bytes.
-pub fn largest_file(view: &View) -> usize {
-    view.files.iter().map(|f| f.bytes.len()).max().unwrap_or(0)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -120,27 +120,14 @@ pub fn clip(text: &str, most: usize) -> String {
 }
 
 /// `text` with Discord's markdown characters escaped, so user-written text (prompts, names)
-/// shows as written: no bold, headings, quotes, spoilers, masked links or mentions.
+/// shows as written: no bold, italics, strikes, code, spoilers, masked links or mentions.
+/// Headings, quotes, lists and subtext only start a line, and user text never does in
+/// tastebud's messages (slash command options have no line breaks), so `#`, `>` and `-` stay
+/// as they are and `--p` reads as typed.
 pub fn escape(text: &str) -> String {
     let mut out = String::with_capacity(text.len() + 8);
     for c in text.chars() {
-        if matches!(
-            c,
-            '\\' | '*'
-                | '_'
-                | '~'
-                | '`'
-                | '|'
-                | '>'
-                | '#'
-                | '-'
-                | '['
-                | ']'
-                | '('
-                | ')'
-                | '<'
-                | ':'
-        ) {
+        if matches!(c, '\\' | '*' | '_' | '~' | '`' | '|' | '[' | ']' | '<') {
             out.push('\\');
         }
         out.push(c);

@@ -34,7 +34,7 @@ use axum::routing::get;
 use serde_json::{Value, json};
 use tokio::sync::{Mutex, Notify, mpsc};
 
-pub use rules::{ATTACH_FILES, EMBED_LINKS, SEND_MESSAGES, SEND_MESSAGES_IN_THREADS, VIEW_CHANNEL};
+pub use rules::{ATTACH_FILES, SEND_MESSAGES, SEND_MESSAGES_IN_THREADS, VIEW_CHANNEL};
 
 pub const APP_ID: u64 = 900_000_000_000_000_001;
 pub const GUILD_ID: u64 = 900_000_000_000_000_002;
@@ -46,11 +46,12 @@ pub const PRIVATE_CHANNEL_ID: u64 = 900_000_000_000_000_005;
 /// The only token this Discord accepts.
 pub const TOKEN: &str = "fake.bot.token";
 
-/// The permissions the README's invite link grants the bot (its `permissions=` value): Send
-/// Messages, Embed Links, Attach Files (51200). Interactions from the test guild carry exactly
-/// these as `app_permissions`, and plain channel messages are allowed or refused by them.
-/// Update this with the README's link.
-pub const INVITE_PERMISSIONS: u64 = SEND_MESSAGES | EMBED_LINKS | ATTACH_FILES;
+/// The permissions the README's invite link grants the bot (its `permissions=` value): View
+/// Channels, Send Messages, Send Messages in Threads, Attach Files (274877942784).
+/// Interactions from the test guild carry exactly these as `app_permissions`, and plain
+/// channel messages are allowed or refused by them. Update this with the README's link.
+pub const INVITE_PERMISSIONS: u64 =
+    VIEW_CHANNEL | SEND_MESSAGES | SEND_MESSAGES_IN_THREADS | ATTACH_FILES;
 
 /// The 3 s deadline for the initial response: `developers/interactions/
 /// receiving-and-responding.mdx`, "Responding to an Interaction": "you **must send an initial
