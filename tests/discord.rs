@@ -3,6 +3,7 @@
 mod common;
 mod fake_discord;
 
+use axum::http::Method;
 use common::World;
 use fake_discord::{FakeDiscord, Request, TOKEN};
 use serde_json::{Value, json};
@@ -1142,5 +1143,180 @@ async fn an_attachment_declared_too_large_is_refused_before_it_is_downloaded() {
     )
     .await;
     assert!(nothing.starts_with("Give at least one image"), "{nothing}");
+    bot.stop(&fake).await;
+}
+
+// Discord's rules: what real Discord does that a lenient fake never showed (issue 16).
+
+/// The statuses the fake answered to the bot's command uploads, in order.
+async fn registrations(fake: &FakeDiscord) -> Vec<u16> {
+    fake.requests()
+        .await
+        .iter()
+        .filter(|r| r.method == Method::PUT && r.path.ends_with("/commands"))
+        .map(|r| r.status)
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_command_upload_that_fails_twice_is_tried_again_and_the_bot_then_answers() {
+    let world = World::new("").await;
+    let fake = FakeDiscord::start().await;
+    fake.fail_registrations(2).await;
+    let bot = start_bot(&world, &fake);
+    fake.wait_ready(1).await;
+    assert_eq!(registrations(&fake).await, [500, 500, 200]);
+    let (kind, panel) = seen(&fake, &fake.slash(ALICE, "settings", json!([])).await).await;
+    assert_eq!(kind, 4);
+    assert!(content(&panel).starts_with("**Settings**"), "{panel}");
+    bot.stop(&fake).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_command_upload_that_keeps_failing_ends_the_process_with_a_message() {
+    let fake = FakeDiscord::start().await;
+    fake.fail_registrations(u32::MAX).await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_tastebud"))
+        .arg("--data-dir")
+        .arg(dir.path())
+        .arg("run")
+        .env("DISCORD_TOKEN", TOKEN)
+        .env("TASTEBUD_DISCORD__REST_PROXY", &fake.base)
+        .env("TASTEBUD_DISCORD__REGISTER_ATTEMPTS", "2")
+        .env("RUST_LOG", "info")
+        .output()
+        .await
+        .expect("run tastebud");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "it kept running: {stderr}");
+    assert!(
+        stderr.contains("could not register the slash commands with Discord"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains(TOKEN), "the token leaked: {stderr}");
+    assert_eq!(registrations(&fake).await, [500, 500]);
+    assert!(
+        fake.identifies().await.is_empty(),
+        "it never went online to answer nothing"
+    );
+    fake.assert_no_violations().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_429_on_an_edit_is_waited_out_for_its_retry_after_and_sent_again() {
+    let world = World::new("").await;
+    let fake = FakeDiscord::start().await;
+    let bot = start_bot(&world, &fake);
+    fake.wait_ready(1).await;
+    let wait = std::time::Duration::from_millis(1500);
+    fake.rate_limit_next(Method::PATCH, "/messages/@original", wait)
+        .await;
+    let token = fake.slash(ALICE, "settings", json!([])).await;
+    let (_, panel) = seen(&fake, &token).await;
+    assert!(content(&panel).starts_with("**Settings**"), "{panel}");
+    let edits: Vec<Request> = fake
+        .requests()
+        .await
+        .into_iter()
+        .filter(|r| r.method == Method::PATCH && r.path.contains(&token))
+        .collect();
+    let statuses: Vec<u16> = edits.iter().map(|r| r.status).collect();
+    assert_eq!(statuses, [429, 200]);
+    assert!(
+        edits[1].at - edits[0].at >= wait,
+        "sent again after {:?}",
+        edits[1].at - edits[0].at
+    );
+    bot.stop(&fake).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_shards_from_gateway_bot_each_answer_their_servers_and_ask_for_no_events() {
+    let world = World::new("").await;
+    let fake = FakeDiscord::start().await;
+    fake.set_shards(2).await;
+    // Global commands, so that both servers have them.
+    let bot = start_bot_with(&world, options(&fake, None));
+    fake.wait_ready(1).await;
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(60);
+    while fake.identifies().await.len() < 2 {
+        assert!(tokio::time::Instant::now() < deadline, "one shard only");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let identifies = fake.identifies().await;
+    let mut shards: Vec<Value> = identifies.iter().map(|d| d["shard"].clone()).collect();
+    shards.sort_by_key(|s| s[0].as_u64());
+    assert_eq!(shards, [json!([0, 2]), json!([1, 2])]);
+    for identify in &identifies {
+        assert_eq!(identify["intents"], 0, "no gateway events are needed");
+    }
+    // A server on each shard: (guild_id >> 22) % 2.
+    let here = fake_discord::GUILD_ID;
+    let there = (1u64..)
+        .map(|k| here + (k << 22))
+        .find(|g| (g >> 22) % 2 != (here >> 22) % 2)
+        .unwrap();
+    let mut answered_on = Vec::new();
+    for guild in [here, there] {
+        let place = fake_discord::Place::guild(guild, guild + 1);
+        let token = fake
+            .slash_from(&place, ALICE, "settings", json!([]), None)
+            .await;
+        let (_, panel) = seen(&fake, &token).await;
+        assert!(content(&panel).starts_with("**Settings**"), "{panel}");
+        answered_on.push(fake.shard_of(&token).await.expect("dispatched")[0]);
+    }
+    answered_on.sort();
+    assert_eq!(answered_on, [0, 1]);
+    bot.stop(&fake).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_upscale_from_a_slow_disk_is_acknowledged_within_three_seconds() {
+    let world = World::new(SMALL).await;
+    let fake = FakeDiscord::start().await;
+    let bot = start_bot(&world, &fake);
+    fake.wait_ready(1).await;
+    let token = imagine(&fake, ALICE, "a fox in snow").await;
+    let grid = fake.follow_up(&token, |r| !r.files.is_empty()).await;
+    let u1 = find_component(&grid.json, "U1");
+    let image: i64 = u1.rsplit(':').next().unwrap().parse().unwrap();
+    let stored = world.store.image(image).await.unwrap().expect("stored");
+    let path = tastebud::render::files::image_path(world.service.images_dir(), &stored.image.hash);
+    let png = std::fs::read(&path).unwrap();
+    // A disk that takes four seconds to give the picture: a named pipe written late.
+    std::fs::remove_file(&path).unwrap();
+    let made = std::process::Command::new("mkfifo")
+        .arg(&path)
+        .status()
+        .unwrap();
+    assert!(made.success());
+    let token = fake.click(BOB, &u1, None).await;
+    assert_eq!(fake.response(&token).await.json["type"], 5);
+    tokio::time::sleep(std::time::Duration::from_secs(4)).await;
+    let writer = std::thread::spawn(move || std::fs::write(&path, png));
+    let (kind, upscaled) = answered(&fake, &token).await;
+    writer.join().unwrap().unwrap();
+    assert_eq!(kind, 4);
+    assert_eq!(png_files(&upscaled).len(), 1);
+    bot.stop(&fake).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_5000_character_prompt_is_answered_within_discords_limits() {
+    let world = World::new(SMALL).await;
+    let fake = FakeDiscord::start().await;
+    let bot = start_bot(&world, &fake);
+    fake.wait_ready(1).await;
+    let mut prompt = "a fox in **deep** snow ".repeat(220);
+    prompt.truncate(5000);
+    let token = imagine(&fake, ALICE, &prompt).await;
+    let grid = fake.follow_up(&token, |r| !r.files.is_empty()).await;
+    let text = content(&grid.json);
+    assert!(text.chars().count() <= 2000);
+    assert!(text.contains('…'), "{text}");
+    assert!(text.contains(r"\*\*deep\*\*"), "markdown escaped: {text}");
+    assert!(text.contains(&format!("<@{ALICE}>")), "{text}");
     bot.stop(&fake).await;
 }

@@ -32,7 +32,7 @@ use axum::http::{Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use serde_json::{Value, json};
-use tokio::sync::{Mutex, Notify, mpsc};
+use tokio::sync::{Mutex, Notify, mpsc, oneshot};
 
 pub use rules::{ATTACH_FILES, SEND_MESSAGES, SEND_MESSAGES_IN_THREADS, VIEW_CHANNEL};
 
@@ -267,7 +267,40 @@ struct Forced {
     retry_after: Duration,
 }
 
+/// A request the test asked to hold: told when it arrives, answered when released.
+struct Hold {
+    method: Method,
+    needle: String,
+    arrived: oneshot::Sender<()>,
+    release: oneshot::Receiver<()>,
+}
+
+/// A held request, from [`FakeDiscord::hold_next`].
+pub struct Held {
+    arrived: Option<oneshot::Receiver<()>>,
+    release: Option<oneshot::Sender<()>>,
+}
+
+impl Held {
+    /// Waits (up to 60 s) until the held request has arrived.
+    pub async fn arrived(&mut self) {
+        let arrived = self.arrived.take().expect("waited once");
+        tokio::time::timeout(Duration::from_secs(60), arrived)
+            .await
+            .expect("the held request never came")
+            .expect("the fake is gone");
+    }
+
+    /// Lets the held request be answered, as of now on the fake clock.
+    pub fn release(&mut self) {
+        if let Some(release) = self.release.take() {
+            let _ = release.send(());
+        }
+    }
+}
+
 struct Inner {
+    holds: Vec<Hold>,
     requests: Vec<Request>,
     violations: Vec<String>,
     /// Time added by [`FakeDiscord::advance`].
@@ -328,6 +361,7 @@ impl FakeDiscord {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
         let mut inner = Inner {
+            holds: Vec::new(),
             requests: Vec::new(),
             violations: Vec::new(),
             offset: Duration::ZERO,
@@ -463,6 +497,24 @@ impl FakeDiscord {
     /// `Retry-After` and Discord's JSON body; until `retry_after` has passed on the fake clock,
     /// any request in the same bucket (route and major parameter) is answered 429 again and
     /// recorded as a violation.
+    /// Holds the next request matching `method` and `path_contains` unanswered until the test
+    /// releases it; it is then answered as Discord would at that moment of the fake clock (so
+    /// a test can let a token expire while the bot waits for an answer).
+    pub async fn hold_next(&self, method: Method, path_contains: &str) -> Held {
+        let (arrived_tx, arrived_rx) = oneshot::channel();
+        let (release_tx, release_rx) = oneshot::channel();
+        self.inner.lock().await.holds.push(Hold {
+            method,
+            needle: path_contains.to_string(),
+            arrived: arrived_tx,
+            release: release_rx,
+        });
+        Held {
+            arrived: Some(arrived_rx),
+            release: Some(release_tx),
+        }
+    }
+
     pub async fn rate_limit_next(
         &self,
         method: Method,

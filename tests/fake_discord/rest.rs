@@ -269,6 +269,18 @@ pub async fn api(
         template = format!("DELETE {template}");
     }
 
+    let hold = {
+        let mut inner = fake.inner.lock().await;
+        let at = inner
+            .holds
+            .iter()
+            .position(|h| h.method == method && path.contains(&h.needle));
+        at.map(|k| inner.holds.remove(k))
+    };
+    if let Some(hold) = hold {
+        let _ = hold.arrived.send(());
+        let _ = hold.release.await;
+    }
     let mut inner = fake.inner.lock().await;
     let now = fake.clock(&inner);
     let (rate_headers, limited) = rate_limit(&mut inner, now, &method, &path, &template, &major);
