@@ -286,7 +286,7 @@ async fn run_bot(config: Config, data_dir: &Path, guild: Option<u64>) -> anyhow:
         return Ok(ExitCode::FAILURE);
     }
     let service = tastebud::service::Service::new(store, config, data_dir);
-    let interrupted = service.recover_jobs().await?;
+    let interrupted = service.recover_jobs().await?.len();
     if interrupted > 0 {
         tracing::warn!(
             interrupted,

@@ -86,6 +86,11 @@ pub enum Error {
     TooManyJobs(u32),
     #[error("Please wait {0} more second(s) before your next /imagine.")]
     Cooldown(u64),
+    #[error(
+        "/explore shows pictures made in the server you use it in, so it works in servers only, \
+         not in DMs."
+    )]
+    ExploreNeedsServer,
     #[error("That generation doesn't exist, or isn't yours.")]
     JobNotFound,
     #[error("\"{0}\" is not a moodboard; images can only be added to moodboards.")]

@@ -22,7 +22,7 @@ use std::sync::Arc;
 
 pub use error::{Error, Result};
 pub use explain::ProfileTaste;
-pub use imagine::{Generation, ImageFile, JobLimits, MAX_POST_BYTES};
+pub use imagine::{Generation, ImageFile, Imagine, InterruptedJob, JobLimits, MAX_POST_BYTES};
 pub use moodboard::{MOODBOARD_MAX_IMAGES, Moodboard, MoodboardImage};
 pub use pool::{NextPair, POOL_PROMPTS, PoolProgress};
 pub use profiles::{CreateProfile, ProfileSummary};

@@ -8,13 +8,13 @@ use std::time::Instant;
 
 use poise::serenity_prelude as serenity;
 
-use super::{Context, user};
+use super::{Context, place, user};
 use crate::discord::deferred::Deferred;
 use crate::discord::error::user_message;
 use crate::discord::views::{self, View};
 use crate::discord::{BotError, Data};
 use crate::domain::UserId;
-use crate::service::{self, Generation};
+use crate::service::{self, Generation, Imagine};
 
 /// Generate four images; add --p to personalize them with your taste.
 #[poise::command(slash_command)]
@@ -26,10 +26,15 @@ pub async fn imagine(
     let author = user(ctx.author().id);
     let service = ctx.data().service.clone();
     let shown = prompt.clone();
+    let request = Imagine {
+        prompt,
+        place: place(ctx.guild_id()),
+        reply: None,
+    };
     let result = reply
         .with_progress(
             move |p| views::rendering(author, &shown, p),
-            |progress| async move { service.imagine(author, &prompt, progress).await },
+            |progress| async move { service.imagine(author, request, progress).await },
         )
         .await;
     deliver(&reply, author, result).await?;
@@ -70,10 +75,16 @@ pub async fn reroll(
     click.create_response(&ctx.http, thinking).await?;
     let reply = Deferred::new(ctx.http.clone(), &click.token, click.channel_id, received);
     let service = data.service.clone();
+    let place = super::place(click.guild_id);
     let result = reply
         .with_progress(
             move |p| views::rendering(author, "Rerolling", p),
-            |progress| async move { service.reroll(author, job, progress).await.map(|g| vec![g]) },
+            |progress| async move {
+                service
+                    .reroll(author, job, place, None, progress)
+                    .await
+                    .map(|g| vec![g])
+            },
         )
         .await;
     deliver(&reply, author, result).await

@@ -14,7 +14,7 @@ use poise::serenity_prelude as serenity;
 
 use super::deferred::Deferred;
 use super::{BotError, Data};
-use crate::domain::{ProfileKind, UserId};
+use crate::domain::{Place, ProfileKind, UserId};
 use crate::service::ProfileSummary;
 
 pub type Context<'a> = poise::Context<'a, Data, BotError>;
@@ -52,6 +52,11 @@ pub async fn defer(ctx: Context<'_>, ephemeral: bool) -> Result<Deferred, BotErr
         app.interaction.channel_id,
         received,
     ))
+}
+
+/// Where an interaction came from: its server, or a private place when it has none.
+pub fn place(guild: Option<serenity::GuildId>) -> Place {
+    Place::from_guild(guild.map(|g| g.get()))
 }
 
 /// The tastebud user behind a Discord user.
