@@ -677,3 +677,47 @@ async fn default_profiles_must_be_live_own_and_of_the_version() {
         .unwrap();
     assert_eq!(view.default_profiles[0].id, global);
 }
+
+#[tokio::test]
+async fn profiles_per_user_are_capped_and_deleting_one_makes_room() {
+    let config = format!("{SMALL}\nlimits.max_profiles = 2");
+    let w = World::new(&config).await;
+    let global = w.global(ALICE, "7").await;
+    w.votes(ALICE, &global, 3).await;
+    let first = w
+        .service
+        .create_profile(ALICE, ranked("One"))
+        .await
+        .unwrap();
+    let moodboard = CreateProfile {
+        kind: ProfileKind::Moodboard,
+        version: Some("7".into()),
+        name: "Two".into(),
+    };
+    w.service.create_profile(ALICE, moodboard).await.unwrap();
+
+    let refused = w.service.create_profile(ALICE, ranked("Three")).await;
+    match refused {
+        Err(e @ Error::TooManyProfiles(2)) => {
+            let text = e.to_string();
+            assert!(text.contains("limit of 2"), "{text}");
+            assert!(text.contains("/profile delete"), "{text}");
+        }
+        other => panic!("{other:?}"),
+    }
+    // Global profiles don't count: four versions, two more profiles.
+    assert_eq!(w.service.list_profiles(ALICE).await.unwrap().len(), 6);
+    // Another user has their own room.
+    let bob_global = w.global(BOB, "7").await;
+    w.votes(BOB, &bob_global, 3).await;
+    w.service.create_profile(BOB, ranked("One")).await.unwrap();
+
+    w.service
+        .delete_profile(ALICE, &first.profile.id)
+        .await
+        .unwrap();
+    w.service
+        .create_profile(ALICE, ranked("Three"))
+        .await
+        .unwrap();
+}

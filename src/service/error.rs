@@ -26,6 +26,11 @@ pub enum Error {
          profile instead."
     )]
     CannotCreateGlobal,
+    #[error(
+        "You have reached the limit of {0} ranked and moodboard profiles; delete one with \
+         /profile delete to make room."
+    )]
+    TooManyProfiles(u32),
     #[error("A profile name {0}.")]
     InvalidName(String),
     #[error("You already have a {version} profile named \"{name}\".", version = crate::service::version_label(version))]

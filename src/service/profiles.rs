@@ -2,6 +2,7 @@
 
 use super::{Error, Result, Service};
 use crate::domain::{Profile, ProfileId, ProfileKind, UserId};
+use crate::store::NotCreated;
 
 /// Longest profile name, in characters.
 pub const MAX_NAME_CHARS: usize = 32;
@@ -65,13 +66,17 @@ impl Service {
                 remaining: global.remaining(),
             });
         }
+        let most = self.config.limits.max_profiles;
         let profile = self
             .store
-            .create_profile(user, request.kind, &version, name)
+            .create_profile(user, request.kind, &version, name, most)
             .await?
-            .map_err(|_| Error::NameTaken {
-                name: name.to_string(),
-                version: version.clone(),
+            .map_err(|refused| match refused {
+                NotCreated::NameTaken => Error::NameTaken {
+                    name: name.to_string(),
+                    version: version.clone(),
+                },
+                NotCreated::TooMany => Error::TooManyProfiles(most),
             })?;
         self.summary(profile).await
     }

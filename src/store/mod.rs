@@ -23,7 +23,7 @@ use sqlx::sqlite::{
 pub use codes::CodeTaken;
 pub use images::{Image, NewImage, Origin};
 pub use jobs::{Job, JobStatus, NewJob};
-pub use profiles::{GLOBAL_NAME, NameTaken};
+pub use profiles::{GLOBAL_NAME, NameTaken, NotCreated};
 pub use votes::{AnsweredPair, LikeOutcome, VoteOutcome};
 
 /// The database file's name inside the data directory.
