@@ -721,3 +721,92 @@ async fn profiles_per_user_are_capped_and_deleting_one_makes_room() {
         .await
         .unwrap();
 }
+
+#[tokio::test]
+async fn profiles_may_be_named_instead_of_identified() {
+    let w = World::new(SMALL).await;
+    let global = w.global(ALICE, "7").await;
+    w.votes(ALICE, &global, 3).await;
+    let moody = w
+        .service
+        .create_profile(ALICE, ranked("Moody Blues"))
+        .await
+        .unwrap();
+    let name = |s: &str| ProfileId(s.into());
+
+    // Any case, surrounding spaces ignored, through every method that takes a typed profile.
+    let shown = w
+        .service
+        .profile(ALICE, &name("  moody BLUES "))
+        .await
+        .unwrap();
+    assert_eq!(shown.profile.id, moody.profile.id);
+    w.service
+        .set_default_profiles(ALICE, "7", &[name("moody blues")])
+        .await
+        .unwrap();
+    let renamed = w
+        .service
+        .rename_profile(ALICE, &name("MOODY BLUES"), "Sunny")
+        .await
+        .unwrap();
+    assert_eq!(renamed.profile.id, moody.profile.id);
+    let foxes = w
+        .service
+        .create_profile(
+            ALICE,
+            CreateProfile {
+                kind: ProfileKind::Moodboard,
+                version: Some("7".into()),
+                name: "Foxes".into(),
+            },
+        )
+        .await
+        .unwrap();
+    let board = w.service.moodboard(ALICE, &name("foxes")).await.unwrap();
+    assert_eq!(board.profile.profile.id, foxes.profile.id);
+
+    // Someone else's name is as unknown as a name nobody has.
+    for err in [
+        w.service.profile(BOB, &name("Sunny")).await.unwrap_err(),
+        w.service.profile(ALICE, &name("Rainy")).await.unwrap_err(),
+    ] {
+        assert!(matches!(err, Error::ProfileNotFound(_)), "{err:?}");
+    }
+
+    // "Global" names one profile per version: ambiguous, with their IDs to choose from.
+    match w.service.profile(ALICE, &name("global")).await {
+        Err(e @ Error::AmbiguousProfile { .. }) => {
+            let text = e.to_string();
+            assert!(text.contains(&format!("`{global}` (V7)")), "{text}");
+            assert!(text.contains("Use the ID"), "{text}");
+        }
+        other => panic!("{other:?}"),
+    }
+    // With one version it is not.
+    let one = World::new(&format!("{SMALL}\npersonalization.versions = [\"7\"]")).await;
+    let only = one.global(ALICE, "7").await;
+    assert_eq!(
+        one.service
+            .profile(ALICE, &name("Global"))
+            .await
+            .unwrap()
+            .profile
+            .id,
+        only
+    );
+
+    // A deleted profile's name is free, and a live profile may take it.
+    w.service
+        .delete_profile(ALICE, &name("sunny"))
+        .await
+        .unwrap();
+    assert!(matches!(
+        w.service.profile(ALICE, &name("Sunny")).await,
+        Err(Error::ProfileNotFound(_))
+    ));
+    assert!(matches!(
+        w.service.profile(ALICE, &moody.profile.id).await,
+        Err(Error::ProfileDeleted(_))
+    ));
+}

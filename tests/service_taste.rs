@@ -279,8 +279,11 @@ async fn a_profile_id_in_a_prompt_comes_back_as_its_code_and_codes_survive_delet
         .await
         .unwrap();
     let id = ranked.profile.id.clone();
-    for _ in 0..6 {
-        let next = w.service.next_pair(ALICE, Some(&id)).await.unwrap();
+    // /rank profile: takes the profile's name as well as its ID.
+    let by_name = tastebud::domain::ProfileId("moody".into());
+    for k in 0..6 {
+        let typed = if k % 2 == 0 { &id } else { &by_name };
+        let next = w.service.next_pair(ALICE, Some(typed)).await.unwrap();
         assert_eq!(next.pair.profile, id);
         w.service
             .vote(ALICE, next.pair.id, Choice::Right)

@@ -15,6 +15,10 @@ pub enum Error {
     GlobalLocked { version: String, remaining: u32 },
     #[error("You have no profile {0}.")]
     ProfileNotFound(String),
+    #[error(
+        "You have several profiles named \"{name}\": {matches}. Use the ID of the one you mean."
+    )]
+    AmbiguousProfile { name: String, matches: String },
     #[error("The profile \"{0}\" was deleted; it takes no new data.")]
     ProfileDeleted(String),
     #[error("Your global profile can't be deleted.")]
