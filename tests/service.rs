@@ -810,3 +810,42 @@ async fn profiles_may_be_named_instead_of_identified() {
         Err(Error::ProfileDeleted(_))
     ));
 }
+
+#[tokio::test]
+async fn errors_repeat_at_most_a_hundred_characters_of_what_was_typed() {
+    let w = World::new(SMALL).await;
+    let typed = "z".repeat(3000);
+    let err = w
+        .service
+        .profile(ALICE, &ProfileId(typed.clone()))
+        .await
+        .unwrap_err();
+    let text = err.to_string();
+    assert!(matches!(err, Error::ProfileNotFound(_)), "{err:?}");
+    assert!(text.matches('z').count() <= 100, "{text}");
+    assert!(
+        text.starts_with("You have no profile zzz") && text.contains('…'),
+        "{text}"
+    );
+
+    let code = w.service.code(&typed).await.unwrap_err().to_string();
+    assert!(code.chars().count() < 120, "{code}");
+
+    let prompt = format!("a fox {}", "--nope ".repeat(700));
+    let err = w
+        .service
+        .imagine(
+            ALICE,
+            tastebud::service::Imagine::new(prompt, tastebud::domain::Place::Private),
+            tastebud::render::backend::no_progress(),
+        )
+        .await
+        .unwrap_err();
+    let text = err.to_string();
+    assert!(matches!(err, Error::Prompt(_)), "{err:?}");
+    assert!(text.starts_with("Unrecognized parameter(s): "), "{text}");
+    assert!(
+        text.chars().count() <= tastebud::service::MAX_ECHO_CHARS * 2,
+        "{text}"
+    );
+}
