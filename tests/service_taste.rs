@@ -6,6 +6,7 @@ mod common;
 use common::World;
 use tastebud::domain::{Choice, Place, ProfileKind, UserId};
 use tastebud::render::backend::no_progress;
+use tastebud::render::files::{Encoding, image_path};
 use tastebud::render::style::{SCALAR_AXES, STYLE_DIM};
 use tastebud::service::{CreateProfile, Error, Imagine, InterruptedJob};
 use tastebud::store::{JobStatus, NewJob};
@@ -84,8 +85,80 @@ async fn rank_bright(w: &World, user: UserId, n: u32) -> Vec<tastebud::service::
     results
 }
 
+/// Pair images go out on every /rank click: at most PAIR_MAX_BYTES (80 KB) for two 384-pixel
+/// pictures, built-in or photographs, while the stored pool files stay lossless PNG.
+/// `cargo test --test service_taste pair_images -- --nocapture` prints the bytes.
 #[tokio::test]
-async fn a_pair_shows_two_styles_of_one_prompt_from_the_pool_as_one_png() {
+async fn pair_images_are_light_enough_for_phones() {
+    use tastebud::render::files::{encode_png, encode_to_view, load_image, pair_image};
+    use tastebud::service::PAIR_MAX_BYTES;
+
+    let w = World::new(
+        "[ranking]
+pool_prompts = 2
+pool_styles = 3
+pool_image_size = 384
+[limits]
+cooldown_secs = 0",
+    )
+    .await;
+    let mut sizes = Vec::new();
+    for _ in 0..3 {
+        let next = w.service.next_pair(ALICE, None).await.unwrap();
+        assert_eq!(next.image.encoding, Encoding::Jpeg);
+        let shown = image::load_from_memory(&next.image.bytes).unwrap();
+        assert_eq!(shown.height(), 384, "sent at full size");
+        assert!(next.image.bytes.len() <= PAIR_MAX_BYTES);
+        let left = w.store.image(next.pair.left_image).await.unwrap().unwrap();
+        let right = w.store.image(next.pair.right_image).await.unwrap().unwrap();
+        let dir = w.service.images_dir();
+        let (left, right) = (
+            load_image(&image_path(dir, &left.image.hash)).unwrap(),
+            load_image(&image_path(dir, &right.image.hash)).unwrap(),
+        );
+        let png = encode_png(&pair_image(&left, &right)).unwrap().len();
+        sizes.push((next.image.bytes.len(), png));
+        w.service
+            .vote(ALICE, next.pair.id, Choice::Skip)
+            .await
+            .unwrap();
+    }
+    eprintln!("built-in 384-px pairs: (JPEG bytes, PNG bytes) {sizes:?}");
+
+    // Photographs (256² in tests/data) upscaled to 384², as Stable Diffusion pools would be.
+    let photo = |name: &str| {
+        let path = format!(
+            "{}/tests/data/style_photo_{name}.png",
+            env!("CARGO_MANIFEST_DIR")
+        );
+        let image = load_image(std::path::Path::new(&path)).unwrap();
+        image::imageops::resize(&image, 384, 384, image::imageops::FilterType::CatmullRom)
+    };
+    for (a, b) in [
+        ("astronaut", "chelsea"),
+        ("chelsea", "coffee"),
+        ("coffee", "astronaut"),
+    ] {
+        let pair = pair_image(&photo(a), &photo(b));
+        let viewed = encode_to_view(&pair, PAIR_MAX_BYTES).unwrap();
+        let png = encode_png(&pair).unwrap().len();
+        eprintln!(
+            "photograph pair {a}+{b}: JPEG {} bytes, PNG {png} bytes",
+            viewed.bytes.len()
+        );
+        assert_eq!(viewed.encoding, Encoding::Jpeg);
+        assert!(
+            viewed.bytes.len() <= PAIR_MAX_BYTES,
+            "{}",
+            viewed.bytes.len()
+        );
+        let shown = image::load_from_memory(&viewed.bytes).unwrap();
+        assert_eq!(shown.height(), 384, "{a}+{b} fits at full size");
+    }
+}
+
+#[tokio::test]
+async fn a_pair_shows_two_styles_of_one_prompt_from_the_pool_as_one_picture() {
     let w = World::new(SMALL).await;
     let next = w.service.next_pair(ALICE, None).await.unwrap();
     let left = w.store.image(next.pair.left_image).await.unwrap().unwrap();
@@ -95,12 +168,13 @@ async fn a_pair_shows_two_styles_of_one_prompt_from_the_pool_as_one_png() {
     assert_eq!(next.pair.prompt, left.image.prompt);
     assert_eq!(left.image.seed, right.image.seed, "one subject, two styles");
     assert_ne!(left.image.knobs, right.image.knobs);
-    let png = image::load_from_memory(&next.image_png).unwrap();
+    assert_eq!(next.image.encoding, Encoding::Jpeg);
+    let shown = image::load_from_memory(&next.image.bytes).unwrap();
     assert!(
-        png.width() > 2 * 64 && png.height() == 64,
+        shown.width() > 2 * 64 && shown.height() == 64,
         "{}x{}",
-        png.width(),
-        png.height()
+        shown.width(),
+        shown.height()
     );
     assert_eq!(next.profile.points, 0);
     assert_eq!(next.profile.profile.kind, ProfileKind::Global);

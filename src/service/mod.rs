@@ -24,7 +24,7 @@ pub use error::{Error, MAX_ECHO_CHARS, Result, clip};
 pub use explain::ProfileTaste;
 pub use imagine::{Generation, ImageFile, Imagine, InterruptedJob, JobLimits, MAX_POST_BYTES};
 pub use moodboard::{MOODBOARD_MAX_IMAGES, Moodboard, MoodboardImage};
-pub use pool::{NextPair, POOL_PROMPTS, PoolProgress};
+pub use pool::{NextPair, PAIR_MAX_BYTES, POOL_PROMPTS, PoolProgress};
 pub use profiles::{CreateProfile, ProfileSummary};
 pub use ranking::{LikeResult, VoteResult};
 pub use settings::SettingsView;
