@@ -1198,3 +1198,67 @@ async fn a_profile_shows_what_it_likes_in_words_and_as_a_chart() {
         Err(Error::ProfileNotFound(_))
     ));
 }
+
+#[tokio::test]
+async fn recent_generations_are_the_users_finished_ones_newest_first_with_their_grids() {
+    let w = World::new(SMALL).await;
+    let made = w
+        .service
+        .imagine(
+            ALICE,
+            Imagine::new("a {red, blue} kite --seed 9 --tile", HERE),
+            no_progress(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(made.len(), 2);
+    // Neither a failed nor a running job is a result to show.
+    for error in [Some("the generator failed"), None] {
+        let job = w
+            .store
+            .start_job(&NewJob {
+                user: ALICE,
+                prompt: "a kite",
+                prompt_run: "a kite --v 7",
+                version: "7",
+                seed: 1,
+                place: HERE,
+                reply: None,
+            })
+            .await
+            .unwrap();
+        if error.is_some() {
+            w.store.finish_job(job, error).await.unwrap();
+        }
+    }
+    w.service
+        .imagine(BOB, Imagine::new("a boat", HERE), no_progress())
+        .await
+        .unwrap();
+
+    let recent = w.service.recent_generations(ALICE, 10).await.unwrap();
+    let jobs: Vec<i64> = recent.iter().map(|g| g.job).collect();
+    assert_eq!(jobs, [made[1].job, made[0].job], "newest first");
+    for (shown, original) in recent.iter().zip(made.iter().rev()) {
+        assert_eq!(shown.images, original.images);
+        assert_eq!(shown.prompt_run, original.prompt_run);
+        assert_eq!((shown.version.as_str(), shown.seed), ("7", original.seed));
+        // The grid composed again from the stored files is the one first posted.
+        assert_eq!(shown.grid, original.grid);
+        assert_eq!(shown.notes, original.notes);
+        assert!(
+            !shown.notes.is_empty(),
+            "--tile is ignored by the built-in renderer"
+        );
+    }
+    let newest = w.service.recent_generations(ALICE, 1).await.unwrap();
+    assert_eq!(newest.len(), 1);
+    assert_eq!(newest[0].job, made[1].job);
+    let bobs = w.service.recent_generations(BOB, 10).await.unwrap();
+    assert_eq!(bobs.len(), 1);
+    assert!(
+        bobs[0].prompt_run.starts_with("a boat"),
+        "{}",
+        bobs[0].prompt_run
+    );
+}

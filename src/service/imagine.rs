@@ -14,10 +14,11 @@ use super::{Error, Result, Service};
 use crate::config::Limits;
 use crate::domain::{Code, Place, ProfileKind, UserId};
 use crate::prompt::{Aspect, Limits as PromptLimits, ProfileRef, Prompt, RefTarget, parse};
+use crate::render::RenderError;
 use crate::render::backend::{AnyBackend, Backend, Progress, ProgressFn, RenderRequest};
 use crate::render::calibrate::sketch_calibration;
 use crate::render::files::{
-    Encoded, Encoding, decode_image, encode_within, grid, image_path, save_png,
+    Encoded, Encoding, decode_image, encode_within, grid, image_path, load_image, save_png,
 };
 use crate::render::personalize::{Steering, render_personalized};
 use crate::render::style::{SPACE, STYLE_DIM};
@@ -304,6 +305,58 @@ impl Service {
         Ok(ImageFile { image, file })
     }
 
+    /// The user's `limit` newest finished generations, newest first, each with its grid
+    /// composed again from the stored images (for results that could not be delivered when
+    /// they were made). A generation whose image files are gone is left out (and logged).
+    pub async fn recent_generations(&self, user: UserId, limit: u32) -> Result<Vec<Generation>> {
+        let user = self.user(user).await?;
+        let limits = PromptLimits::from_config(&self.config);
+        let mut out = Vec::new();
+        for job in self.store.recent_done_jobs(user, limit).await? {
+            let images = self.store.job_images(job.id).await?;
+            let Some(first) = images.first() else {
+                tracing::warn!(job = job.id, "a finished generation has no images");
+                continue;
+            };
+            let backend = first.image.backend.clone();
+            let paths: Vec<_> = images
+                .iter()
+                .map(|i| image_path(&self.images_dir, &i.image.hash))
+                .collect();
+            let composed = tokio::task::spawn_blocking(move || {
+                let pictures = paths
+                    .iter()
+                    .map(|p| load_image(p))
+                    .collect::<std::result::Result<Vec<_>, _>>()?;
+                grid_file(&pictures)
+            })
+            .await
+            .map_err(|e| Error::Bug(format!("grid task: {e}")))?;
+            let grid = match composed {
+                Ok(grid) => grid,
+                Err(e) => {
+                    tracing::warn!(job = job.id, error = %e, "a generation's grid cannot be composed");
+                    continue;
+                }
+            };
+            let prompt_run = job.prompt_run.unwrap_or(job.prompt);
+            let notes = parse(&prompt_run, &limits)
+                .ok()
+                .and_then(|parsed| parsed.prompts.first().map(|p| unsupported(p, &backend)))
+                .unwrap_or_default();
+            out.push(Generation {
+                job: job.id,
+                images: images.iter().map(|i| i.id).collect(),
+                grid,
+                prompt_run,
+                version: job.version,
+                seed: job.seed.and_then(|s| u32::try_from(s).ok()).unwrap_or(0),
+                notes,
+            });
+        }
+        Ok(out)
+    }
+
     /// The images of a generation, in grid order.
     pub async fn generation_images(&self, job: i64) -> Result<Vec<Image>> {
         let images = self.store.job_images(job).await?;
@@ -446,7 +499,7 @@ impl Service {
                 .iter()
                 .map(|p| save_png(&dir, p))
                 .collect::<std::result::Result<Vec<_>, _>>()?;
-            let grid_file = encode_within(&grid(&pictures)?, MAX_POST_BYTES)?;
+            let grid_file = grid_file(&pictures)?;
             Ok::<_, crate::render::RenderError>((saved, grid_file))
         })
         .await
@@ -593,6 +646,12 @@ impl Service {
             },
         })
     }
+}
+
+/// A generation's grid of `pictures`, ready to post: a PNG, or a JPEG when its PNG would be
+/// larger than [`MAX_POST_BYTES`].
+fn grid_file(pictures: &[image::RgbImage]) -> std::result::Result<Encoded, RenderError> {
+    encode_within(&grid(pictures)?, MAX_POST_BYTES)
 }
 
 /// Width and height for `aspect` with about `size`² pixels, each a multiple of 8.
