@@ -14,12 +14,12 @@ pub const MAX_ECHO_CHARS: usize = 100;
 /// Most characters of a sentence from another layer that quotes the user's text (prompt
 /// errors, unusable images and links): the sentence around the quote is short, so the quote
 /// stays near [`MAX_ECHO_CHARS`].
-pub const MAX_QUOTING_CHARS: usize = 160;
+pub(crate) const MAX_QUOTING_CHARS: usize = 160;
 
 /// `text` as an error repeats it: whole when it has at most `max` characters, else its first
 /// two thirds and its last third around an ellipsis, `max` characters in all, so that both the
 /// start and the end of a long quote (and of a sentence quoting one) stay readable.
-pub fn clip(text: &str, max: usize) -> Cow<'_, str> {
+pub(crate) fn clip(text: &str, max: usize) -> Cow<'_, str> {
     let count = text.chars().count();
     if count <= max {
         return Cow::Borrowed(text);

@@ -20,7 +20,7 @@ mod settings;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-pub use error::{Error, MAX_ECHO_CHARS, Result, clip};
+pub use error::{Error, MAX_ECHO_CHARS, Result};
 pub use explain::ProfileTaste;
 pub use imagine::{Generation, ImageFile, Imagine, InterruptedJob, JobLimits, MAX_POST_BYTES};
 pub use moodboard::{MOODBOARD_MAX_IMAGES, Moodboard, MoodboardImage};
