@@ -124,18 +124,6 @@ impl Store {
         row.as_ref().map(profile_from_row).transpose()
     }
 
-    /// How many live ranked and moodboard profiles the user has.
-    pub async fn extra_profile_count(&self, owner: UserId) -> Result<u32, StoreError> {
-        let n: i64 = sqlx::query_scalar(
-            "SELECT COUNT(*) FROM profiles
-             WHERE owner = ? AND kind != 'global' AND deleted_at IS NULL",
-        )
-        .bind(user_to_sql(owner))
-        .fetch_one(&self.pool)
-        .await?;
-        u32::try_from(n).map_err(|_| StoreError::Corrupt(format!("profile count {n}")))
-    }
-
     /// The user's live profiles: by version, global first, then by creation.
     pub async fn live_profiles(&self, owner: UserId) -> Result<Vec<Profile>, StoreError> {
         let rows = sqlx::query(
