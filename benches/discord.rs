@@ -86,7 +86,8 @@ async fn rank(fake: FakeDiscord, user: u64) -> Vec<Click> {
 async fn imagine_until(fake: FakeDiscord, user: u64, done: Arc<AtomicBool>) -> usize {
     let mut delivered = 0;
     while !done.load(Ordering::Relaxed) {
-        let prompt = json!([{"name": "prompt", "type": 3, "value": "a lighthouse on a cliff at dusk"}]);
+        let prompt =
+            json!([{"name": "prompt", "type": 3, "value": "a lighthouse on a cliff at dusk"}]);
         let token = fake.slash(user, "imagine", prompt).await;
         fake.follow_up(&token, |r| !r.files.is_empty()).await;
         delivered += 1;

@@ -123,7 +123,7 @@ pub struct Ranking {
 /// Most rounds of relevance determination a refit may take (each is one more fit).
 pub const MAX_ARD_ROUNDS: u32 = 20;
 
-/// Per-user limits on generation.
+/// Per-user limits: generations and profiles.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Limits {
@@ -131,6 +131,8 @@ pub struct Limits {
     pub jobs_per_user: u32,
     /// Seconds a user waits between starting generations.
     pub cooldown_secs: u64,
+    /// Most live ranked and moodboard profiles one user may have (global profiles aside).
+    pub max_profiles: u32,
 }
 
 /// Discord settings other than the token (which only ever comes from `DISCORD_TOKEN`).

@@ -15,6 +15,26 @@ impl fmt::Display for UserId {
     }
 }
 
+/// Where a user acted, and so where a picture was made: a server, or somewhere private.
+///
+/// `/explore` shows a picture only in the server it was made in; pictures made in a private
+/// place are never shown to anyone else.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Place {
+    /// A server (guild), by its Discord id.
+    Guild(u64),
+    /// Outside any server: a DM with the bot, a group DM, or the bot used as a user-installed
+    /// app where it is not a member.
+    Private,
+}
+
+impl Place {
+    /// The place of an interaction from the server `guild`, if any.
+    pub fn from_guild(guild: Option<u64>) -> Place {
+        guild.map_or(Place::Private, Place::Guild)
+    }
+}
+
 /// A profile's private ID: [`PROFILE_ID_LEN`] lowercase base36 characters.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct ProfileId(pub String);
@@ -145,6 +165,9 @@ pub struct Settings {
     pub auto_personalize: bool,
     pub default_version: Option<String>,
     pub stylize: StylizePreset,
+    /// Whether `/explore` may show the user's pictures (in the server each was made in). Off
+    /// hides all of them, older ones included.
+    pub explore_sharing: bool,
 }
 
 impl Default for Settings {
@@ -153,6 +176,7 @@ impl Default for Settings {
             auto_personalize: false,
             default_version: None,
             stylize: StylizePreset::Med,
+            explore_sharing: true,
         }
     }
 }

@@ -22,12 +22,12 @@ use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader, Lines};
 use tokio::process::{Child, ChildStdin, ChildStdout};
 
 use crate::config::Config;
-use crate::domain::{Choice, UserId};
+use crate::domain::{Choice, Place, UserId};
 use crate::render::backend::no_progress;
 use crate::render::chart::{Scale, Series, line_chart};
 use crate::render::files::{image_path, load_image, write_png};
 use crate::render::style::{Standardizer, axis_names, describe};
-use crate::service::Service;
+use crate::service::{Imagine, Service};
 use crate::store::Store;
 use crate::taste::quadratic::utility;
 use crate::taste::raters::{Rater as Simulated, builtin, builtin_name};
@@ -400,14 +400,20 @@ async fn run_strategy(
             let plain = service
                 .imagine(
                     VIEWER,
-                    &format!("{prompt} --seed {seed} {version_flag}"),
+                    Imagine::new(
+                        format!("{prompt} --seed {seed} {version_flag}"),
+                        Place::Private,
+                    ),
                     no_progress(),
                 )
                 .await?;
             let personal = service
                 .imagine(
                     VIEWER,
-                    &format!("{prompt} --seed {seed} {version_flag} --p {code} --s {s}"),
+                    Imagine::new(
+                        format!("{prompt} --seed {seed} {version_flag} --p {code} --s {s}"),
+                        Place::Private,
+                    ),
                     no_progress(),
                 )
                 .await?;

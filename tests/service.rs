@@ -677,3 +677,175 @@ async fn default_profiles_must_be_live_own_and_of_the_version() {
         .unwrap();
     assert_eq!(view.default_profiles[0].id, global);
 }
+
+#[tokio::test]
+async fn profiles_per_user_are_capped_and_deleting_one_makes_room() {
+    let config = format!("{SMALL}\nlimits.max_profiles = 2");
+    let w = World::new(&config).await;
+    let global = w.global(ALICE, "7").await;
+    w.votes(ALICE, &global, 3).await;
+    let first = w
+        .service
+        .create_profile(ALICE, ranked("One"))
+        .await
+        .unwrap();
+    let moodboard = CreateProfile {
+        kind: ProfileKind::Moodboard,
+        version: Some("7".into()),
+        name: "Two".into(),
+    };
+    w.service.create_profile(ALICE, moodboard).await.unwrap();
+
+    let refused = w.service.create_profile(ALICE, ranked("Three")).await;
+    match refused {
+        Err(e @ Error::TooManyProfiles(2)) => {
+            let text = e.to_string();
+            assert!(text.contains("limit of 2"), "{text}");
+            assert!(text.contains("/profile delete"), "{text}");
+        }
+        other => panic!("{other:?}"),
+    }
+    // Global profiles don't count: four versions, two more profiles.
+    assert_eq!(w.service.list_profiles(ALICE).await.unwrap().len(), 6);
+    // Another user has their own room.
+    let bob_global = w.global(BOB, "7").await;
+    w.votes(BOB, &bob_global, 3).await;
+    w.service.create_profile(BOB, ranked("One")).await.unwrap();
+
+    w.service
+        .delete_profile(ALICE, &first.profile.id)
+        .await
+        .unwrap();
+    w.service
+        .create_profile(ALICE, ranked("Three"))
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn profiles_may_be_named_instead_of_identified() {
+    let w = World::new(SMALL).await;
+    let global = w.global(ALICE, "7").await;
+    w.votes(ALICE, &global, 3).await;
+    let moody = w
+        .service
+        .create_profile(ALICE, ranked("Moody Blues"))
+        .await
+        .unwrap();
+    let name = |s: &str| ProfileId(s.into());
+
+    // Any case, surrounding spaces ignored, through every method that takes a typed profile.
+    let shown = w
+        .service
+        .profile(ALICE, &name("  moody BLUES "))
+        .await
+        .unwrap();
+    assert_eq!(shown.profile.id, moody.profile.id);
+    w.service
+        .set_default_profiles(ALICE, "7", &[name("moody blues")])
+        .await
+        .unwrap();
+    let renamed = w
+        .service
+        .rename_profile(ALICE, &name("MOODY BLUES"), "Sunny")
+        .await
+        .unwrap();
+    assert_eq!(renamed.profile.id, moody.profile.id);
+    let foxes = w
+        .service
+        .create_profile(
+            ALICE,
+            CreateProfile {
+                kind: ProfileKind::Moodboard,
+                version: Some("7".into()),
+                name: "Foxes".into(),
+            },
+        )
+        .await
+        .unwrap();
+    let board = w.service.moodboard(ALICE, &name("foxes")).await.unwrap();
+    assert_eq!(board.profile.profile.id, foxes.profile.id);
+
+    // Someone else's name is as unknown as a name nobody has.
+    for err in [
+        w.service.profile(BOB, &name("Sunny")).await.unwrap_err(),
+        w.service.profile(ALICE, &name("Rainy")).await.unwrap_err(),
+    ] {
+        assert!(matches!(err, Error::ProfileNotFound(_)), "{err:?}");
+    }
+
+    // "Global" names one profile per version: ambiguous, with their IDs to choose from.
+    match w.service.profile(ALICE, &name("global")).await {
+        Err(e @ Error::AmbiguousProfile { .. }) => {
+            let text = e.to_string();
+            assert!(text.contains(&format!("`{global}` (V7)")), "{text}");
+            assert!(text.contains("Use the ID"), "{text}");
+        }
+        other => panic!("{other:?}"),
+    }
+    // With one version it is not.
+    let one = World::new(&format!("{SMALL}\npersonalization.versions = [\"7\"]")).await;
+    let only = one.global(ALICE, "7").await;
+    assert_eq!(
+        one.service
+            .profile(ALICE, &name("Global"))
+            .await
+            .unwrap()
+            .profile
+            .id,
+        only
+    );
+
+    // A deleted profile's name is free, and a live profile may take it.
+    w.service
+        .delete_profile(ALICE, &name("sunny"))
+        .await
+        .unwrap();
+    assert!(matches!(
+        w.service.profile(ALICE, &name("Sunny")).await,
+        Err(Error::ProfileNotFound(_))
+    ));
+    assert!(matches!(
+        w.service.profile(ALICE, &moody.profile.id).await,
+        Err(Error::ProfileDeleted(_))
+    ));
+}
+
+#[tokio::test]
+async fn errors_repeat_at_most_a_hundred_characters_of_what_was_typed() {
+    let w = World::new(SMALL).await;
+    let typed = "z".repeat(3000);
+    let err = w
+        .service
+        .profile(ALICE, &ProfileId(typed.clone()))
+        .await
+        .unwrap_err();
+    let text = err.to_string();
+    assert!(matches!(err, Error::ProfileNotFound(_)), "{err:?}");
+    assert!(text.matches('z').count() <= 100, "{text}");
+    assert!(
+        text.starts_with("You have no profile zzz") && text.contains('…'),
+        "{text}"
+    );
+
+    let code = w.service.code(&typed).await.unwrap_err().to_string();
+    assert!(code.chars().count() < 120, "{code}");
+
+    let prompt = format!("a fox {}", "--nope ".repeat(700));
+    let err = w
+        .service
+        .imagine(
+            ALICE,
+            tastebud::service::Imagine::new(prompt, tastebud::domain::Place::Private),
+            tastebud::render::backend::no_progress(),
+        )
+        .await
+        .unwrap_err();
+    let text = err.to_string();
+    assert!(matches!(err, Error::Prompt(_)), "{err:?}");
+    assert!(text.starts_with("Unrecognized parameter(s): "), "{text}");
+    assert!(
+        text.chars().count() <= tastebud::service::MAX_ECHO_CHARS * 2,
+        "{text}"
+    );
+}

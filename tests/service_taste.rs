@@ -4,11 +4,12 @@
 mod common;
 
 use common::World;
-use tastebud::domain::{Choice, ProfileKind, UserId};
+use tastebud::domain::{Choice, Place, ProfileKind, UserId};
 use tastebud::render::backend::no_progress;
+use tastebud::render::files::{Encoding, image_path};
 use tastebud::render::style::{SCALAR_AXES, STYLE_DIM};
-use tastebud::service::{CreateProfile, Error};
-use tastebud::store::JobStatus;
+use tastebud::service::{CreateProfile, Error, Imagine, InterruptedJob};
+use tastebud::store::{JobStatus, NewJob};
 
 /// Small numbers so tests reach checkpoints quickly: unlock at 6, a new code every 3 points;
 /// a pool of 2 prompts × 4 styles of 64 px; 64 px generations; no cooldown.
@@ -25,6 +26,9 @@ size = 64
 [limits]
 cooldown_secs = 0
 ";
+
+/// The server the tests' generations are made in.
+const HERE: Place = Place::Guild(42);
 
 const ALICE: UserId = UserId(1001);
 const BOB: UserId = UserId(1002);
@@ -81,8 +85,80 @@ async fn rank_bright(w: &World, user: UserId, n: u32) -> Vec<tastebud::service::
     results
 }
 
+/// Pair images go out on every /rank click: at most PAIR_MAX_BYTES (80 KB) for two 384-pixel
+/// pictures, built-in or photographs, while the stored pool files stay lossless PNG.
+/// `cargo test --test service_taste pair_images -- --nocapture` prints the bytes.
 #[tokio::test]
-async fn a_pair_shows_two_styles_of_one_prompt_from_the_pool_as_one_png() {
+async fn pair_images_are_light_enough_for_phones() {
+    use tastebud::render::files::{encode_png, encode_to_view, load_image, pair_image};
+    use tastebud::service::PAIR_MAX_BYTES;
+
+    let w = World::new(
+        "[ranking]
+pool_prompts = 2
+pool_styles = 3
+pool_image_size = 384
+[limits]
+cooldown_secs = 0",
+    )
+    .await;
+    let mut sizes = Vec::new();
+    for _ in 0..3 {
+        let next = w.service.next_pair(ALICE, None).await.unwrap();
+        assert_eq!(next.image.encoding, Encoding::Jpeg);
+        let shown = image::load_from_memory(&next.image.bytes).unwrap();
+        assert_eq!(shown.height(), 384, "sent at full size");
+        assert!(next.image.bytes.len() <= PAIR_MAX_BYTES);
+        let left = w.store.image(next.pair.left_image).await.unwrap().unwrap();
+        let right = w.store.image(next.pair.right_image).await.unwrap().unwrap();
+        let dir = w.service.images_dir();
+        let (left, right) = (
+            load_image(&image_path(dir, &left.image.hash)).unwrap(),
+            load_image(&image_path(dir, &right.image.hash)).unwrap(),
+        );
+        let png = encode_png(&pair_image(&left, &right)).unwrap().len();
+        sizes.push((next.image.bytes.len(), png));
+        w.service
+            .vote(ALICE, next.pair.id, Choice::Skip)
+            .await
+            .unwrap();
+    }
+    eprintln!("built-in 384-px pairs: (JPEG bytes, PNG bytes) {sizes:?}");
+
+    // Photographs (256² in tests/data) upscaled to 384², as Stable Diffusion pools would be.
+    let photo = |name: &str| {
+        let path = format!(
+            "{}/tests/data/style_photo_{name}.png",
+            env!("CARGO_MANIFEST_DIR")
+        );
+        let image = load_image(std::path::Path::new(&path)).unwrap();
+        image::imageops::resize(&image, 384, 384, image::imageops::FilterType::CatmullRom)
+    };
+    for (a, b) in [
+        ("astronaut", "chelsea"),
+        ("chelsea", "coffee"),
+        ("coffee", "astronaut"),
+    ] {
+        let pair = pair_image(&photo(a), &photo(b));
+        let viewed = encode_to_view(&pair, PAIR_MAX_BYTES).unwrap();
+        let png = encode_png(&pair).unwrap().len();
+        eprintln!(
+            "photograph pair {a}+{b}: JPEG {} bytes, PNG {png} bytes",
+            viewed.bytes.len()
+        );
+        assert_eq!(viewed.encoding, Encoding::Jpeg);
+        assert!(
+            viewed.bytes.len() <= PAIR_MAX_BYTES,
+            "{}",
+            viewed.bytes.len()
+        );
+        let shown = image::load_from_memory(&viewed.bytes).unwrap();
+        assert_eq!(shown.height(), 384, "{a}+{b} fits at full size");
+    }
+}
+
+#[tokio::test]
+async fn a_pair_shows_two_styles_of_one_prompt_from_the_pool_as_one_picture() {
     let w = World::new(SMALL).await;
     let next = w.service.next_pair(ALICE, None).await.unwrap();
     let left = w.store.image(next.pair.left_image).await.unwrap().unwrap();
@@ -92,12 +168,13 @@ async fn a_pair_shows_two_styles_of_one_prompt_from_the_pool_as_one_png() {
     assert_eq!(next.pair.prompt, left.image.prompt);
     assert_eq!(left.image.seed, right.image.seed, "one subject, two styles");
     assert_ne!(left.image.knobs, right.image.knobs);
-    let png = image::load_from_memory(&next.image_png).unwrap();
+    assert_eq!(next.image.encoding, Encoding::Jpeg);
+    let shown = image::load_from_memory(&next.image.bytes).unwrap();
     assert!(
-        png.width() > 2 * 64 && png.height() == 64,
+        shown.width() > 2 * 64 && shown.height() == 64,
         "{}x{}",
-        png.width(),
-        png.height()
+        shown.width(),
+        shown.height()
     );
     assert_eq!(next.profile.points, 0);
     assert_eq!(next.profile.profile.kind, ProfileKind::Global);
@@ -230,7 +307,11 @@ async fn bare_p_before_unlock_says_how_many_more_rankings_are_needed() {
     rank(&w, ALICE, 2).await;
     let err = w
         .service
-        .imagine(ALICE, "a fox in snow --p", no_progress())
+        .imagine(
+            ALICE,
+            Imagine::new("a fox in snow --p", HERE),
+            no_progress(),
+        )
         .await
         .unwrap_err();
     assert_eq!(
@@ -240,7 +321,11 @@ async fn bare_p_before_unlock_says_how_many_more_rankings_are_needed() {
     rank(&w, ALICE, 3).await;
     let err = w
         .service
-        .imagine(ALICE, "a fox in snow --p", no_progress())
+        .imagine(
+            ALICE,
+            Imagine::new("a fox in snow --p", HERE),
+            no_progress(),
+        )
         .await
         .unwrap_err();
     assert_eq!(
@@ -268,8 +353,11 @@ async fn a_profile_id_in_a_prompt_comes_back_as_its_code_and_codes_survive_delet
         .await
         .unwrap();
     let id = ranked.profile.id.clone();
-    for _ in 0..6 {
-        let next = w.service.next_pair(ALICE, Some(&id)).await.unwrap();
+    // /rank profile: takes the profile's name as well as its ID.
+    let by_name = tastebud::domain::ProfileId("moody".into());
+    for k in 0..6 {
+        let typed = if k % 2 == 0 { &id } else { &by_name };
+        let next = w.service.next_pair(ALICE, Some(typed)).await.unwrap();
         assert_eq!(next.pair.profile, id);
         w.service
             .vote(ALICE, next.pair.id, Choice::Right)
@@ -286,7 +374,7 @@ async fn a_profile_id_in_a_prompt_comes_back_as_its_code_and_codes_survive_delet
         .service
         .imagine(
             ALICE,
-            &format!("a fox in snow --p {} --seed 5", id.0),
+            Imagine::new(format!("a fox in snow --p {} --seed 5", id.0), HERE),
             no_progress(),
         )
         .await
@@ -301,12 +389,20 @@ async fn a_profile_id_in_a_prompt_comes_back_as_its_code_and_codes_survive_delet
     // Bob can use the public code, not the private ID.
     let bob = w
         .service
-        .imagine(BOB, &format!("a fox --p {}", code.code), no_progress())
+        .imagine(
+            BOB,
+            Imagine::new(format!("a fox --p {}", code.code), HERE),
+            no_progress(),
+        )
         .await;
     assert!(bob.is_ok(), "{bob:?}");
     let bob = w
         .service
-        .imagine(BOB, &format!("a fox --p {}", id.0), no_progress())
+        .imagine(
+            BOB,
+            Imagine::new(format!("a fox --p {}", id.0), HERE),
+            no_progress(),
+        )
         .await
         .unwrap_err();
     assert!(matches!(bob, Error::ProfileNotFound(_)), "{bob:?}");
@@ -315,13 +411,21 @@ async fn a_profile_id_in_a_prompt_comes_back_as_its_code_and_codes_survive_delet
     w.service.delete_profile(ALICE, &id).await.unwrap();
     assert!(
         w.service
-            .imagine(ALICE, &format!("a fox --p {}", id.0), no_progress())
+            .imagine(
+                ALICE,
+                Imagine::new(format!("a fox --p {}", id.0), HERE),
+                no_progress()
+            )
             .await
             .is_err()
     );
     let still = w
         .service
-        .imagine(ALICE, &format!("a fox --p {}", code.code), no_progress())
+        .imagine(
+            ALICE,
+            Imagine::new(format!("a fox --p {}", code.code), HERE),
+            no_progress(),
+        )
         .await;
     assert!(still.is_ok(), "{still:?}");
 }
@@ -333,7 +437,7 @@ async fn imagine_stores_four_images_and_a_finished_job() {
         .service
         .imagine(
             ALICE,
-            "a lighthouse --ar 2:1 --seed 77 --tile",
+            Imagine::new("a lighthouse --ar 2:1 --seed 77 --tile", HERE),
             no_progress(),
         )
         .await
@@ -371,13 +475,15 @@ async fn imagine_stores_four_images_and_a_finished_job() {
     // A reroll runs the same prompt with a new seed.
     let again = w
         .service
-        .reroll(ALICE, run.job, no_progress())
+        .reroll(ALICE, run.job, HERE, None, no_progress())
         .await
         .unwrap();
     assert_eq!(again.prompt_run, "a lighthouse --ar 2:1 --tile");
     assert_ne!(again.images, run.images);
     assert!(matches!(
-        w.service.reroll(BOB, run.job, no_progress()).await,
+        w.service
+            .reroll(BOB, run.job, HERE, None, no_progress())
+            .await,
         Err(Error::JobNotFound)
     ));
 }
@@ -391,9 +497,12 @@ async fn imagine_runs_reference_and_video_parameters_and_notes_each() {
         .service
         .imagine(
             ALICE,
-            "a lighthouse --seed 5 --cref <https://example.com/keeper.png> --cw 40 \
-             --oref https://example.com/lamp.png --sv 6 --video --motion high --bs 2 \
-             --style random-64-50",
+            Imagine::new(
+                "a lighthouse --seed 5 --cref <https://example.com/keeper.png> --cw 40 \
+                 --oref https://example.com/lamp.png --sv 6 --video --motion high --bs 2 \
+                 --style random-64-50",
+                HERE,
+            ),
             no_progress(),
         )
         .await
@@ -419,6 +528,78 @@ async fn imagine_runs_reference_and_video_parameters_and_notes_each() {
 }
 
 #[tokio::test]
+async fn explore_shows_pictures_made_in_the_same_server_by_others_who_share_them() {
+    const CAROL: UserId = UserId(1003);
+    let (one, two) = (Place::Guild(1), Place::Guild(2));
+    let w = World::new(SMALL).await;
+    let alice_one = w.generated_in(ALICE, one).await;
+    let alice_two = w.generated_in(ALICE, two).await;
+    let _alice_dm = w.generated_in(ALICE, Place::Private).await;
+    let bob_one = w.generated_in(BOB, one).await;
+    let explore = |user, place| {
+        let service = w.service.clone();
+        async move {
+            let files = service.explore(user, place, 10).await.unwrap();
+            files.iter().map(|f| f.image.id).collect::<Vec<_>>()
+        }
+    };
+
+    assert_eq!(explore(BOB, one).await, [alice_one], "never one's own");
+    assert_eq!(explore(BOB, two).await, [alice_two], "only this server's");
+    assert_eq!(
+        explore(CAROL, one).await,
+        [bob_one, alice_one],
+        "newest first"
+    );
+    assert_eq!(explore(CAROL, Place::Guild(3)).await, Vec::<i64>::new());
+    // A DM picture is shown nowhere, and /explore shows nothing in a DM.
+    let in_dm = w.service.explore(CAROL, Place::Private, 10).await;
+    match in_dm {
+        Err(e @ Error::ExploreNeedsServer) => {
+            assert!(e.to_string().contains("servers only"), "{e}")
+        }
+        other => panic!("{other:?}"),
+    }
+
+    // Alice keeps her pictures out of /explore: older ones leave it too, and the choice lasts.
+    let view = w.service.set_explore_sharing(ALICE, false).await.unwrap();
+    assert!(!view.settings.explore_sharing);
+    assert_eq!(explore(CAROL, one).await, [bob_one]);
+    assert_eq!(explore(BOB, two).await, Vec::<i64>::new());
+    let w = w.reopen(SMALL).await;
+    assert!(
+        !w.service
+            .settings(ALICE)
+            .await
+            .unwrap()
+            .settings
+            .explore_sharing
+    );
+    assert_eq!(
+        w.service
+            .explore(CAROL, one, 10)
+            .await
+            .unwrap()
+            .iter()
+            .map(|f| f.image.id)
+            .collect::<Vec<_>>(),
+        [bob_one]
+    );
+    let view = w.service.set_explore_sharing(ALICE, true).await.unwrap();
+    assert!(view.settings.explore_sharing);
+    assert_eq!(w.service.explore(CAROL, one, 10).await.unwrap().len(), 2);
+    // Sharing is on for a new user.
+    assert!(
+        w.service
+            .settings(CAROL)
+            .await
+            .unwrap()
+            .settings
+            .explore_sharing
+    );
+}
+
+#[tokio::test]
 async fn a_picture_too_large_to_post_as_png_is_posted_as_a_jpeg_within_the_limit() {
     use rand::{RngExt, SeedableRng};
     use tastebud::render::files::{Encoding, save_png};
@@ -432,7 +613,8 @@ async fn a_picture_too_large_to_post_as_png_is_posted_as_a_jpeg_within_the_limit
         image::Rgb([rng.random(), rng.random(), rng.random()])
     });
     let saved = save_png(w.service.images_dir(), &big).unwrap();
-    w.service.settings(ALICE).await.unwrap(); // an image's owner is a user the service knows
+    // An image's owner is a user the service knows; /explore shows it where its job ran.
+    let job = w.done_job(ALICE, HERE).await;
     assert!(std::fs::metadata(&saved.path).unwrap().len() > MAX_POST_BYTES as u64);
     let id = w
         .store
@@ -446,7 +628,7 @@ async fn a_picture_too_large_to_post_as_png_is_posted_as_a_jpeg_within_the_limit
             style: None,
             origin: Origin::Generated,
             owner: Some(ALICE),
-            job: None,
+            job: Some(job),
         })
         .await
         .unwrap();
@@ -455,7 +637,7 @@ async fn a_picture_too_large_to_post_as_png_is_posted_as_a_jpeg_within_the_limit
     assert_eq!(file.file.encoding, Encoding::Jpeg);
     assert!(file.file.bytes.len() <= MAX_POST_BYTES);
     assert!(image::load_from_memory(&file.file.bytes).is_ok());
-    let shown = w.service.explore(BOB, 5).await.unwrap();
+    let shown = w.service.explore(BOB, HERE, 5).await.unwrap();
     assert_eq!(shown.len(), 1);
     assert_eq!(shown[0].file, file.file);
     // The stored file itself is untouched.
@@ -470,7 +652,11 @@ async fn permutations_run_one_job_each_and_bad_prompts_change_nothing() {
     let w = World::new(SMALL).await;
     let runs = w
         .service
-        .imagine(ALICE, "a {red, blue} bird --seed 3", no_progress())
+        .imagine(
+            ALICE,
+            Imagine::new("a {red, blue} bird --seed 3", HERE),
+            no_progress(),
+        )
         .await
         .unwrap();
     assert_eq!(runs.len(), 2);
@@ -478,13 +664,13 @@ async fn permutations_run_one_job_each_and_bad_prompts_change_nothing() {
     assert_eq!(runs[1].prompt_run, "a blue bird --seed 3");
     let err = w
         .service
-        .imagine(ALICE, "a bird --foo", no_progress())
+        .imagine(ALICE, Imagine::new("a bird --foo", HERE), no_progress())
         .await
         .unwrap_err();
     assert_eq!(err.to_string(), "Unrecognized parameter(s): --foo");
     let err = w
         .service
-        .imagine(ALICE, "a bird --v 5 --p", no_progress())
+        .imagine(ALICE, Imagine::new("a bird --v 5 --p", HERE), no_progress())
         .await
         .unwrap_err();
     assert!(matches!(err, Error::NotPersonalized { .. }), "{err}");
@@ -507,7 +693,7 @@ async fn stylize_zero_with_p_gives_exactly_the_plain_images_and_stylize_changes_
         let service = w.service.clone();
         async move {
             service
-                .imagine(BOB, &text, no_progress())
+                .imagine(BOB, Imagine::new(text, HERE), no_progress())
                 .await
                 .unwrap()
                 .remove(0)
@@ -530,7 +716,11 @@ async fn auto_personalization_adds_p_and_shows_the_code() {
     w.service.set_personalization(ALICE, true).await.unwrap();
     let run = w
         .service
-        .imagine(ALICE, "a castle --seed 1", no_progress())
+        .imagine(
+            ALICE,
+            Imagine::new("a castle --seed 1", HERE),
+            no_progress(),
+        )
         .await
         .unwrap()
         .remove(0);
@@ -541,7 +731,11 @@ async fn auto_personalization_adds_p_and_shows_the_code() {
     // An unpersonalized version is left alone even with automatic --p.
     let run = w
         .service
-        .imagine(ALICE, "a castle --seed 1 --v 5", no_progress())
+        .imagine(
+            ALICE,
+            Imagine::new("a castle --seed 1 --v 5", HERE),
+            no_progress(),
+        )
         .await
         .unwrap()
         .remove(0);
@@ -575,7 +769,7 @@ async fn a_linear_code_from_before_square_terms_still_steers_and_blends() {
         let service = w.service.clone();
         async move {
             service
-                .imagine(BOB, text, no_progress())
+                .imagine(BOB, Imagine::new(text, HERE), no_progress())
                 .await
                 .unwrap()
                 .remove(0)
@@ -606,28 +800,104 @@ async fn a_linear_code_from_before_square_terms_still_steers_and_blends() {
     let text = format!("a harbour --seed 9 --p linear7 {} --s 250", curved.code);
     let blended = w
         .service
-        .imagine(BOB, &text, no_progress())
+        .imagine(BOB, Imagine::new(text, HERE), no_progress())
         .await
         .expect("a linear and a curved code blend");
     assert!(blended[0].prompt_run.contains("linear7"));
 }
 
 #[tokio::test]
-async fn jobs_interrupted_by_a_restart_are_marked_failed() {
+async fn jobs_interrupted_by_a_restart_are_marked_failed_and_returned_with_their_reply() {
     let w = World::new(SMALL).await;
     w.service.settings(ALICE).await.unwrap();
     let job = w
         .store
-        .start_job(ALICE, "a fox", "a fox", "7", 1)
+        .start_job(&NewJob {
+            user: ALICE,
+            prompt: "a fox --ar 2:1",
+            prompt_run: "a fox --ar 2:1 --v 7",
+            version: "7",
+            seed: 1,
+            place: HERE,
+            reply: Some("token-abc"),
+        })
         .await
         .unwrap();
+    let before = w.store.job(job).await.unwrap().unwrap();
+    assert_eq!(before.reply.as_deref(), Some("token-abc"));
+    assert_eq!(before.place, HERE);
     let w = w.reopen(SMALL).await;
-    assert_eq!(w.service.recover_jobs().await.unwrap(), 1);
-    match w.store.job(job).await.unwrap().unwrap().status {
+    let interrupted = w.service.recover_jobs().await.unwrap();
+    assert_eq!(
+        interrupted,
+        [InterruptedJob {
+            job,
+            user: ALICE,
+            prompt: "a fox --ar 2:1".into(),
+            reply: Some("token-abc".into()),
+            started_at_ms: before.created_at,
+        }]
+    );
+    let after = w.store.job(job).await.unwrap().unwrap();
+    match after.status {
         JobStatus::Failed(reason) => assert!(reason.contains("restarted"), "{reason}"),
         other => panic!("still {other:?}"),
     }
-    assert_eq!(w.service.recover_jobs().await.unwrap(), 0);
+    assert_eq!(after.reply, None, "no token outlives its job");
+    assert!(w.service.recover_jobs().await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn a_jobs_reply_is_forgotten_when_it_ends() {
+    let w = World::new(SMALL).await;
+    let request = Imagine {
+        prompt: "a fox --seed 1".into(),
+        place: HERE,
+        reply: Some("token-1".into()),
+    };
+    // (A running job keeps it: see the restart test above.)
+    let done = w
+        .service
+        .imagine(ALICE, request, no_progress())
+        .await
+        .unwrap();
+    let job = w.store.job(done[0].job).await.unwrap().unwrap();
+    assert_eq!(job.status, JobStatus::Done);
+    assert_eq!(job.reply, None);
+    assert_eq!(job.place, HERE);
+
+    // A failed job forgets it too: here the image generator cannot be reached.
+    let unreachable = format!(
+        "{SMALL}
+[render.versions.\"7\"]
+backend = \"automatic1111\"
+url = \"http://127.0.0.1:1\"
+model = \"\"
+timeout_secs = 5
+connect_timeout_secs = 1
+retries = 0
+steps = 5
+negative_prompt = \"\"
+"
+    );
+    let w = w.reopen(&unreachable).await;
+    let failing = w
+        .service
+        .imagine(
+            ALICE,
+            Imagine {
+                prompt: "a fox --seed 2".into(),
+                place: Place::Private,
+                reply: Some("token-2".into()),
+            },
+            no_progress(),
+        )
+        .await;
+    assert!(matches!(failing, Err(Error::Render(_))), "{failing:?}");
+    let failed = w.store.job(done[0].job + 1).await.unwrap().unwrap();
+    assert!(matches!(failed.status, JobStatus::Failed(_)), "{failed:?}");
+    assert_eq!(failed.reply, None, "no token outlives its job");
+    assert_eq!(failed.place, Place::Private);
 }
 
 #[tokio::test]
@@ -641,8 +911,10 @@ async fn too_many_concurrent_generations_are_refused() {
     )
     .await;
     let (a, b) = tokio::join!(
-        w.service.imagine(ALICE, "a fox --seed 1", no_progress()),
-        w.service.imagine(ALICE, "a fox --seed 2", no_progress()),
+        w.service
+            .imagine(ALICE, Imagine::new("a fox --seed 1", HERE), no_progress()),
+        w.service
+            .imagine(ALICE, Imagine::new("a fox --seed 2", HERE), no_progress()),
     );
     let refused = [&a, &b]
         .iter()
@@ -656,19 +928,24 @@ async fn too_many_concurrent_generations_are_refused() {
 async fn a_cooldown_spaces_generations() {
     let w = World::new("[limits]\ncooldown_secs = 60\n[render]\nsize = 64").await;
     w.service
-        .imagine(ALICE, "a fox", no_progress())
+        .imagine(ALICE, Imagine::new("a fox", HERE), no_progress())
         .await
         .unwrap();
     let err = w
         .service
-        .imagine(ALICE, "a fox", no_progress())
+        .imagine(ALICE, Imagine::new("a fox", HERE), no_progress())
         .await
         .unwrap_err();
     assert!(
         matches!(err, Error::Cooldown(s) if (59..=60).contains(&s)),
         "{err}"
     );
-    assert!(w.service.imagine(BOB, "a fox", no_progress()).await.is_ok());
+    assert!(
+        w.service
+            .imagine(BOB, Imagine::new("a fox", HERE), no_progress())
+            .await
+            .is_ok()
+    );
 }
 
 /// A PNG of `side`² pixels in one colour.
@@ -705,7 +982,11 @@ async fn a_moodboard_gets_a_code_per_image_set_and_an_equal_set_gets_its_earlier
     assert!(empty.code.is_none() && empty.images.is_empty());
     let err = w
         .service
-        .imagine(ALICE, &format!("a fox --p {}", id.0), no_progress())
+        .imagine(
+            ALICE,
+            Imagine::new(format!("a fox --p {}", id.0), HERE),
+            no_progress(),
+        )
         .await
         .unwrap_err();
     assert_eq!(
@@ -722,7 +1003,7 @@ async fn a_moodboard_gets_a_code_per_image_set_and_an_equal_set_gets_its_earlier
     assert_eq!(one.profile.points, 1);
     let mine = w
         .service
-        .imagine(ALICE, "a fox --seed 2", no_progress())
+        .imagine(ALICE, Imagine::new("a fox --seed 2", HERE), no_progress())
         .await
         .unwrap()
         .remove(0);
@@ -767,7 +1048,7 @@ async fn a_moodboard_gets_a_code_per_image_set_and_an_equal_set_gets_its_earlier
         .service
         .imagine(
             ALICE,
-            &format!("a fox --p {} --seed 3", id.0),
+            Imagine::new(format!("a fox --p {} --seed 3", id.0), HERE),
             no_progress(),
         )
         .await
@@ -791,7 +1072,7 @@ async fn bad_moodboard_images_are_refused_and_change_nothing() {
     let id = moodboard(&w, "Picky").await;
     let bobs = w
         .service
-        .imagine(BOB, "a fox --seed 2", no_progress())
+        .imagine(BOB, Imagine::new("a fox --seed 2", HERE), no_progress())
         .await
         .unwrap()
         .remove(0);
@@ -896,7 +1177,7 @@ async fn stylize_without_p_applies_the_house_style_once_enough_profiles_are_unlo
             service
                 .imagine(
                     UserId(3),
-                    &format!("a harbour --seed 4 --s {s}"),
+                    Imagine::new(format!("a harbour --seed 4 --s {s}"), HERE),
                     no_progress(),
                 )
                 .await
@@ -955,4 +1236,68 @@ async fn a_profile_shows_what_it_likes_in_words_and_as_a_chart() {
         w.service.profile_taste(BOB, &global).await,
         Err(Error::ProfileNotFound(_))
     ));
+}
+
+#[tokio::test]
+async fn recent_generations_are_the_users_finished_ones_newest_first_with_their_grids() {
+    let w = World::new(SMALL).await;
+    let made = w
+        .service
+        .imagine(
+            ALICE,
+            Imagine::new("a {red, blue} kite --seed 9 --tile", HERE),
+            no_progress(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(made.len(), 2);
+    // Neither a failed nor a running job is a result to show.
+    for error in [Some("the generator failed"), None] {
+        let job = w
+            .store
+            .start_job(&NewJob {
+                user: ALICE,
+                prompt: "a kite",
+                prompt_run: "a kite --v 7",
+                version: "7",
+                seed: 1,
+                place: HERE,
+                reply: None,
+            })
+            .await
+            .unwrap();
+        if error.is_some() {
+            w.store.finish_job(job, error).await.unwrap();
+        }
+    }
+    w.service
+        .imagine(BOB, Imagine::new("a boat", HERE), no_progress())
+        .await
+        .unwrap();
+
+    let recent = w.service.recent_generations(ALICE, 10).await.unwrap();
+    let jobs: Vec<i64> = recent.iter().map(|g| g.job).collect();
+    assert_eq!(jobs, [made[1].job, made[0].job], "newest first");
+    for (shown, original) in recent.iter().zip(made.iter().rev()) {
+        assert_eq!(shown.images, original.images);
+        assert_eq!(shown.prompt_run, original.prompt_run);
+        assert_eq!((shown.version.as_str(), shown.seed), ("7", original.seed));
+        // The grid composed again from the stored files is the one first posted.
+        assert_eq!(shown.grid, original.grid);
+        assert_eq!(shown.notes, original.notes);
+        assert!(
+            !shown.notes.is_empty(),
+            "--tile is ignored by the built-in renderer"
+        );
+    }
+    let newest = w.service.recent_generations(ALICE, 1).await.unwrap();
+    assert_eq!(newest.len(), 1);
+    assert_eq!(newest[0].job, made[1].job);
+    let bobs = w.service.recent_generations(BOB, 10).await.unwrap();
+    assert_eq!(bobs.len(), 1);
+    assert!(
+        bobs[0].prompt_run.starts_with("a boat"),
+        "{}",
+        bobs[0].prompt_run
+    );
 }

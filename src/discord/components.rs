@@ -52,6 +52,7 @@ async fn dispatch(
                 .await
         }
         Action::SetPersonalization(_)
+        | Action::SetExploreSharing(_)
         | Action::SetVersion
         | Action::SetStylize(_)
         | Action::SetDefaults(_)
@@ -82,6 +83,9 @@ async fn panel(
     match &id.action {
         Action::SetPersonalization(on) => {
             service.set_personalization(owner, *on).await?;
+        }
+        Action::SetExploreSharing(on) => {
+            service.set_explore_sharing(owner, *on).await?;
         }
         Action::SetStylize(preset) => {
             service.set_stylize_preset(owner, *preset).await?;

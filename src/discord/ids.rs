@@ -20,6 +20,8 @@ use crate::domain::{Choice, PROFILE_ID_LEN, ProfileId, StylizePreset, UserId, is
 pub enum Action {
     /// Settings panel: turn automatic `--p` on or off.
     SetPersonalization(bool),
+    /// Settings panel: show the user's pictures in `/explore` or keep them out.
+    SetExploreSharing(bool),
     /// Settings panel: the version select menu.
     SetVersion,
     /// Settings panel: a stylize preset button.
@@ -91,6 +93,9 @@ impl ComponentId {
             Action::SetPersonalization(on) => {
                 format!("set:{o}:p:{}", if *on { "on" } else { "off" })
             }
+            Action::SetExploreSharing(on) => {
+                format!("set:{o}:e:{}", if *on { "on" } else { "off" })
+            }
             Action::SetVersion => format!("set:{o}:v"),
             Action::SetStylize(p) => format!("set:{o}:s:{}", p.stylize()),
             Action::SetDefaults(version) => format!("set:{o}:d:{version}"),
@@ -115,6 +120,8 @@ impl ComponentId {
         let action = match (kind, rest.as_slice()) {
             ("set", ["p", "on"]) => Action::SetPersonalization(true),
             ("set", ["p", "off"]) => Action::SetPersonalization(false),
+            ("set", ["e", "on"]) => Action::SetExploreSharing(true),
+            ("set", ["e", "off"]) => Action::SetExploreSharing(false),
             ("set", ["v"]) => Action::SetVersion,
             ("set", ["s", v]) => Action::SetStylize(StylizePreset::from_stylize(v.parse().ok()?)?),
             ("set", ["d", version]) if !version.is_empty() => {
@@ -153,6 +160,8 @@ mod tests {
         for action in [
             Action::SetPersonalization(true),
             Action::SetPersonalization(false),
+            Action::SetExploreSharing(true),
+            Action::SetExploreSharing(false),
             Action::SetVersion,
             Action::SetStylize(StylizePreset::VeryHigh),
             Action::SetDefaults("niji 6".into()),
@@ -216,6 +225,7 @@ mod tests {
             "set:x:v",
             "set:12:s:55",
             "set:12:p:maybe",
+            "set:12:e:maybe",
             "set:12:d:",
             "codes:12:-1",
             "rank:1:2",

@@ -21,7 +21,7 @@ use tokio::sync::{oneshot, watch};
 use super::reply;
 use super::rest::{Rest, RestError};
 use super::views::View;
-use crate::domain::UserId;
+use crate::domain::{Place, UserId};
 use crate::render::backend::{Progress, ProgressFn};
 
 /// How long after the interaction its token is trusted (Discord's limit is 15 minutes).
@@ -89,6 +89,11 @@ impl Origin {
                 n => n as usize,
             },
         }
+    }
+
+    /// The place pictures made here belong to.
+    pub fn place(&self) -> Place {
+        Place::from_guild(self.guild)
     }
 }
 

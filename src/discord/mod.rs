@@ -151,17 +151,34 @@ async fn register(
     Ok(())
 }
 
-/// Marks generations a restart interrupted as failed.
-async fn tell_interrupted(service: &Service, _rest: &Rest) -> Result<(), RunError> {
+/// Tells the user of every generation a restart interrupted, by editing its message while its
+/// token is valid.
+async fn tell_interrupted(service: &Service, rest: &Rest) -> Result<(), RunError> {
     let interrupted = service
         .recover_jobs()
         .await
         .map_err(|e| RunError::Connection(format!("cannot recover interrupted jobs: {e}")))?;
-    if interrupted > 0 {
+    if !interrupted.is_empty() {
         tracing::warn!(
-            interrupted,
+            count = interrupted.len(),
             "marked generations interrupted by a restart as failed"
         );
+    }
+    for job in interrupted {
+        let Some(stored) = &job.reply else { continue };
+        let mut view = views::View::public(format!(
+            "**{}** — {} · ⚠️ tastebud restarted while this was rendering, so it was stopped. \
+             Please run it again.",
+            views::clip(&views::escape(&job.prompt), 1500),
+            views::mention(job.user)
+        ));
+        view.ping = None;
+        match interaction::Reply::edit_stored(rest, stored, &view).await {
+            Ok(edited) => tracing::info!(job = job.job, edited, "told an interrupted job"),
+            Err(e) => {
+                tracing::warn!(job = job.job, error = %e, "could not tell an interrupted job")
+            }
+        }
     }
     Ok(())
 }

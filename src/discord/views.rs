@@ -180,13 +180,15 @@ pub fn settings(owner: UserId, view: &SettingsView, profiles: &[ProfileSummary])
          Personalization (automatic `--p`): **{}**\n\
          Default version: **{}**\n\
          Stylize: **{}** (`--s {}`)\n\
-         Default profiles for {}: {}",
+         Default profiles for {}: {}\n\
+         Your pictures in /explore (in the server each was made in): **{}**",
         if s.auto_personalize { "on" } else { "off" },
         version_label(&view.version),
         s.stylize.label(),
         s.stylize.stylize(),
         version_label(&view.version),
         defaults.join(", "),
+        if s.explore_sharing { "shown" } else { "hidden" },
     );
     let toggle = if s.auto_personalize {
         button(
@@ -200,6 +202,21 @@ pub fn settings(owner: UserId, view: &SettingsView, profiles: &[ProfileSummary])
             owner,
             Action::SetPersonalization(true),
             "Personalization: off",
+            Style::Secondary,
+        )
+    };
+    let sharing = if s.explore_sharing {
+        button(
+            owner,
+            Action::SetExploreSharing(false),
+            "In /explore: shown",
+            Style::Success,
+        )
+    } else {
+        button(
+            owner,
+            Action::SetExploreSharing(true),
+            "In /explore: hidden",
             Style::Secondary,
         )
     };
@@ -232,7 +249,7 @@ pub fn settings(owner: UserId, view: &SettingsView, profiles: &[ProfileSummary])
         max: 1,
     };
     let mut rows = vec![
-        Row::Buttons(vec![toggle]),
+        Row::Buttons(vec![toggle, sharing]),
         Row::Buttons(presets),
         Row::Select(versions),
     ];

@@ -1,5 +1,7 @@
 //! Images on disk: content-addressed PNG files, the 2×2 grid and the labelled pair image, and
-//! encoding a picture to be posted within a size limit.
+//! encoding a picture to be posted within a size limit: lossless when it fits
+//! ([`encode_within`]), or lossy for pictures that only need to be looked at
+//! ([`encode_to_view`]). Stored files are always lossless PNG.
 //!
 //! A file is named by the SHA-256 of its PNG bytes (`<64 hex>.png`), so the same picture is
 //! stored once and a name can never point at different pixels. Files are written to a temporary
@@ -75,6 +77,11 @@ pub struct Encoded {
 /// JPEG qualities tried, best first, when a picture's PNG is too large to post.
 const JPEG_QUALITIES: [u8; 3] = [90, 80, 70];
 
+/// JPEG qualities tried, best first, for a picture that only needs to be looked at. 85 is
+/// where JPEG artefacts stop being visible at a glance on photographs and rendered pictures
+/// alike; the lower ones are for pictures that would otherwise not fit.
+const VIEW_QUALITIES: [u8; 4] = [85, 75, 65, 55];
+
 /// `image` encoded in at most `max_bytes`: lossless PNG when that fits; else JPEG at quality
 /// 90, 80 or 70, the first that fits; else the same at half the width and height, and so on.
 /// Photographs of 1024 pixels a side make a 2048² grid whose PNG can pass a chat service's
@@ -87,10 +94,29 @@ pub fn encode_within(image: &RgbImage, max_bytes: usize) -> Result<Encoded, Rend
             encoding: Encoding::Png,
         });
     }
+    jpeg_within(image, max_bytes, &JPEG_QUALITIES)
+}
+
+/// `image`, a picture that only needs to be looked at (the `/rank` pair), as a JPEG of at
+/// most `max_bytes`: quality 85, 75, 65 or 55, the first that fits; else the same at half the
+/// width and height, and so on. A pair of two 384-pixel pictures is several times smaller than
+/// its PNG, which matters when it is sent on every click. (The `image` crate's WebP encoder is
+/// lossless only, so WebP would not be smaller.)
+pub fn encode_to_view(image: &RgbImage, max_bytes: usize) -> Result<Encoded, RenderError> {
+    jpeg_within(image, max_bytes, &VIEW_QUALITIES)
+}
+
+/// `image` as a JPEG of at most `max_bytes`: at each of `qualities` in turn, the first that
+/// fits, then the same at half the width and height, and so on.
+fn jpeg_within(
+    image: &RgbImage,
+    max_bytes: usize,
+    qualities: &[u8],
+) -> Result<Encoded, RenderError> {
     let mut scaled: Option<RgbImage> = None;
     loop {
         let current = scaled.as_ref().unwrap_or(image);
-        for quality in JPEG_QUALITIES {
+        for &quality in qualities {
             let jpeg = encode_jpeg(current, quality)?;
             if jpeg.len() <= max_bytes {
                 return Ok(Encoded {
@@ -363,6 +389,18 @@ mod tests {
             decoded.height() * 2,
             "the aspect ratio is kept"
         );
+    }
+
+    #[test]
+    fn a_picture_to_view_is_a_jpeg_within_the_limit_even_when_its_png_fits() {
+        let image = noise(64, 48, 1);
+        let viewed = encode_to_view(&image, 1 << 20).unwrap();
+        assert_eq!(viewed.encoding, Encoding::Jpeg);
+        assert_eq!(decode_image(&viewed.bytes).unwrap().dimensions(), (64, 48));
+        let random = random_pixels(256, 128);
+        let tight = encode_to_view(&random, 4000).unwrap();
+        assert!(tight.bytes.len() <= 4000);
+        assert!(decode_image(&tight.bytes).unwrap().width() < 256);
     }
 
     #[test]

@@ -1,11 +1,54 @@
 //! The service's error: each variant's `Display` is the sentence the user sees.
+//!
+//! A sentence that repeats what the user typed (a profile ID or name, a code, a version, a
+//! prompt's parameters) repeats at most [`MAX_ECHO_CHARS`] characters of it ([`clip`]), so a
+//! 5,000-character option never makes a message too long to send.
+
+use std::borrow::Cow;
 
 use crate::store::StoreError;
+
+/// Most characters of a user's text that an error sentence repeats.
+pub const MAX_ECHO_CHARS: usize = 100;
+
+/// Most characters of a sentence from another layer that quotes the user's text (prompt
+/// errors, unusable images and links): the sentence around the quote is short, so the quote
+/// stays near [`MAX_ECHO_CHARS`].
+pub(crate) const MAX_QUOTING_CHARS: usize = 160;
+
+/// `text` as an error repeats it: whole when it has at most `max` characters, else its first
+/// two thirds and its last third around an ellipsis, `max` characters in all, so that both the
+/// start and the end of a long quote (and of a sentence quoting one) stay readable.
+pub(crate) fn clip(text: &str, max: usize) -> Cow<'_, str> {
+    let count = text.chars().count();
+    if count <= max {
+        return Cow::Borrowed(text);
+    }
+    let keep = max.saturating_sub(1);
+    let head = keep * 2 / 3;
+    let tail = keep - head;
+    let start: String = text.chars().take(head).collect();
+    let end: String = text.chars().skip(count - tail).collect();
+    Cow::Owned(format!("{start}…{end}"))
+}
+
+/// `text` clipped to [`MAX_ECHO_CHARS`].
+fn echo(text: &str) -> Cow<'_, str> {
+    clip(text, MAX_ECHO_CHARS)
+}
+
+/// A sentence quoting the user, clipped to [`MAX_QUOTING_CHARS`].
+fn quoting(text: &str) -> Cow<'_, str> {
+    clip(text, MAX_QUOTING_CHARS)
+}
 
 /// Why a user action did not happen. Nothing was changed when one of these is returned.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    #[error("{version:?} is not a version personalization works with; choose one of: {known}.")]
+    #[error(
+        "{:?} is not a version personalization works with; choose one of: {known}.",
+        echo(version)
+    )]
     UnknownVersion { version: String, known: String },
     #[error(
         "Unlock your {label} global profile first: rank {remaining} more {pairs} with /rank.",
@@ -13,8 +56,14 @@ pub enum Error {
         pairs = if *remaining == 1 { "pair" } else { "pairs" }
     )]
     GlobalLocked { version: String, remaining: u32 },
-    #[error("You have no profile {0}.")]
+    #[error("You have no profile {}.", echo(.0))]
     ProfileNotFound(String),
+    #[error(
+        "You have several profiles named \"{}\": {}. Use the ID of the one you mean.",
+        echo(name),
+        quoting(matches)
+    )]
+    AmbiguousProfile { name: String, matches: String },
     #[error("The profile \"{0}\" was deleted; it takes no new data.")]
     ProfileDeleted(String),
     #[error("Your global profile can't be deleted.")]
@@ -26,9 +75,18 @@ pub enum Error {
          profile instead."
     )]
     CannotCreateGlobal,
+    #[error(
+        "You have reached the limit of {0} ranked and moodboard profiles; delete one with \
+         /profile delete to make room."
+    )]
+    TooManyProfiles(u32),
     #[error("A profile name {0}.")]
     InvalidName(String),
-    #[error("You already have a {version} profile named \"{name}\".", version = crate::service::version_label(version))]
+    #[error(
+        "You already have a {version} profile named \"{}\".",
+        echo(name),
+        version = crate::service::version_label(version)
+    )]
     NameTaken { name: String, version: String },
     #[error(
         "The profile \"{name}\" is for {profile_label}, not {label}.",
@@ -52,7 +110,7 @@ pub enum Error {
     OwnImage,
     #[error("You already liked that image.")]
     AlreadyLiked,
-    #[error("There is no code {0}.")]
+    #[error("There is no code {}.", echo(.0))]
     CodeNotFound(String),
     #[error("{name:?} is a moodboard: it learns from its images, not from ranking. Add images with /moodboard add.", name = .0)]
     MoodboardNotRanked(String),
@@ -75,7 +133,7 @@ pub enum Error {
         label = crate::service::version_label(version)
     )]
     NotPersonalized { version: String, known: String },
-    #[error("{0}")]
+    #[error("{}", quoting(.0))]
     Prompt(String),
     #[error(
         "Personalization isn't ready for {label} yet: the server's admin needs to run `tastebud calibrate --version {version}`.",
@@ -86,6 +144,11 @@ pub enum Error {
     TooManyJobs(u32),
     #[error("Please wait {0} more second(s) before your next /imagine.")]
     Cooldown(u64),
+    #[error(
+        "/explore shows pictures made in the server you use it in, so it works in servers only, \
+         not in DMs."
+    )]
+    ExploreNeedsServer,
     #[error("That generation doesn't exist, or isn't yours.")]
     JobNotFound,
     #[error("\"{0}\" is not a moodboard; images can only be added to moodboards.")]
@@ -97,7 +160,7 @@ pub enum Error {
     #[error("Image {0} is not on that moodboard.")]
     NotOnMoodboard(i64),
     /// An upload or link that is not a usable image; the sentence says why.
-    #[error("{0}")]
+    #[error("{}", quoting(.0))]
     BadImage(String),
     /// The backend failed; the cause is for the logs.
     #[error("The image generator failed; please try again in a moment.")]
@@ -125,3 +188,65 @@ impl Error {
 
 /// The service's result type.
 pub type Result<T> = std::result::Result<T, Error>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn short_text_is_repeated_whole() {
+        assert_eq!(clip("moody", 10), "moody");
+        assert_eq!(clip(&"é".repeat(10), 10), "é".repeat(10));
+    }
+
+    #[test]
+    fn long_text_keeps_its_start_and_end_within_the_limit() {
+        let text: String = ('a'..='z').cycle().take(3000).collect();
+        let clipped = clip(&text, 100);
+        assert_eq!(clipped.chars().count(), 100);
+        assert!(clipped.starts_with("abcdefghij"), "{clipped}");
+        assert!(clipped.ends_with(&text[text.len() - 10..]), "{clipped}");
+        assert_eq!(clipped.matches('…').count(), 1);
+        // Characters, not bytes: no panic in the middle of a multi-byte character.
+        assert_eq!(clip(&"日本".repeat(500), 100).chars().count(), 100);
+    }
+
+    #[test]
+    fn every_sentence_that_repeats_user_text_clips_it() {
+        let long = "x".repeat(5000);
+        let errors = [
+            Error::ProfileNotFound(long.clone()),
+            Error::CodeNotFound(long.clone()),
+            Error::UnknownVersion {
+                version: long.clone(),
+                known: "6, 7".into(),
+            },
+            Error::AmbiguousProfile {
+                name: long.clone(),
+                matches: long.clone(),
+            },
+            Error::NameTaken {
+                name: long.clone(),
+                version: "7".into(),
+            },
+            Error::Prompt(format!("Unrecognized parameter(s): {long}")),
+            Error::BadImage(long.clone()),
+        ];
+        for e in errors {
+            let text = e.to_string();
+            let quoted = text.matches('x').count();
+            assert!(
+                quoted <= MAX_QUOTING_CHARS * 2,
+                "{e:?}: {quoted} of 5000 repeated"
+            );
+            assert!(text.chars().count() < 400, "{text}");
+            assert!(text.contains('…'), "{text}");
+        }
+        let one = Error::ProfileNotFound(long).to_string();
+        assert!(one.matches('x').count() < MAX_ECHO_CHARS, "{one}");
+        assert!(
+            one.starts_with("You have no profile x") && one.ends_with("x."),
+            "{one}"
+        );
+    }
+}

@@ -12,16 +12,17 @@ use std::time::{Duration, Instant};
 use super::learn::to_standardized;
 use super::{Error, Result, Service};
 use crate::config::Limits;
-use crate::domain::{Code, ProfileKind, UserId};
+use crate::domain::{Code, Place, ProfileKind, UserId};
 use crate::prompt::{Aspect, Limits as PromptLimits, ProfileRef, Prompt, RefTarget, parse};
+use crate::render::RenderError;
 use crate::render::backend::{AnyBackend, Backend, Progress, ProgressFn, RenderRequest};
 use crate::render::calibrate::sketch_calibration;
 use crate::render::files::{
-    Encoded, Encoding, decode_image, encode_within, grid, image_path, save_png,
+    Encoded, Encoding, decode_image, encode_within, grid, image_path, load_image, save_png,
 };
 use crate::render::personalize::{Steering, render_personalized};
 use crate::render::style::{SPACE, STYLE_DIM};
-use crate::store::{Image, JobStatus, NewImage, Origin};
+use crate::store::{Image, JobStatus, NewImage, NewJob, Origin};
 use crate::taste::codes::blend;
 use crate::taste::quadratic;
 use crate::taste::steer::Calibration;
@@ -48,6 +49,43 @@ pub struct Generation {
     pub seed: u32,
     /// What the backend could not honour, one sentence each.
     pub notes: Vec<String>,
+}
+
+/// A request to generate: `/imagine`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Imagine {
+    /// The prompt as the user typed it, parameters included.
+    pub prompt: String,
+    /// Where it was asked for; its pictures are explorable there only.
+    pub place: Place,
+    /// Opaque to the service: what the frontend wants kept with each job while it runs (the
+    /// Discord frontend keeps the interaction token, to tell the user after a restart that
+    /// their job was interrupted). Forgotten when the job finishes or fails.
+    pub reply: Option<String>,
+}
+
+impl Imagine {
+    /// A request for `prompt` in `place`, with no reply handle.
+    pub fn new(prompt: impl Into<String>, place: Place) -> Imagine {
+        Imagine {
+            prompt: prompt.into(),
+            place,
+            reply: None,
+        }
+    }
+}
+
+/// A generation a restart interrupted, found (and marked failed) by [`Service::recover_jobs`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct InterruptedJob {
+    pub job: i64,
+    pub user: UserId,
+    /// The prompt as the user typed it.
+    pub prompt: String,
+    /// The frontend's handle given with the request (see [`Imagine::reply`]).
+    pub reply: Option<String>,
+    /// When the job started, in Unix milliseconds.
+    pub started_at_ms: i64,
 }
 
 /// One stored image and the file to post it as.
@@ -135,6 +173,12 @@ impl Drop for JobSlot {
     }
 }
 
+/// Where a generation was asked for, and the frontend's handle to keep with its job.
+struct Asked<'a> {
+    place: Place,
+    reply: Option<&'a str>,
+}
+
 /// A taste ready to steer with, and the references it came from (as codes).
 struct Resolved {
     /// Per raw style unit.
@@ -143,13 +187,24 @@ struct Resolved {
 }
 
 impl Service {
-    /// Marks generations a restart interrupted as failed; call once at start-up. Returns how
-    /// many there were.
-    pub async fn recover_jobs(&self) -> Result<u64> {
-        Ok(self
+    /// Marks generations a restart interrupted as failed and forgets their reply handles; call
+    /// once at start-up. Returns those jobs, oldest first, each with the handle it had, so the
+    /// frontend can tell its user.
+    pub async fn recover_jobs(&self) -> Result<Vec<InterruptedJob>> {
+        let jobs = self
             .store
             .fail_running_jobs("interrupted: tastebud restarted while it was running")
-            .await?)
+            .await?;
+        Ok(jobs
+            .into_iter()
+            .map(|job| InterruptedJob {
+                job: job.id,
+                user: job.user,
+                prompt: job.prompt,
+                reply: job.reply,
+                started_at_ms: job.created_at,
+            })
+            .collect())
     }
 
     /// Runs `/imagine`: one generation per job the prompt expands to (permutations and
@@ -157,26 +212,43 @@ impl Service {
     pub async fn imagine(
         &self,
         user: UserId,
-        text: &str,
+        request: Imagine,
         progress: ProgressFn,
     ) -> Result<Vec<Generation>> {
         let user = self.user(user).await?;
         let limits = PromptLimits::from_config(&self.config);
+        let text = request.prompt.as_str();
         let parsed = parse(text, &limits).map_err(|e| Error::Prompt(e.to_string()))?;
+        let asked = Asked {
+            place: request.place,
+            reply: request.reply.as_deref(),
+        };
         let slot = self.jobs.claim(user)?;
         let total: u32 = parsed.prompts.iter().map(|p| p.repeat).sum();
         let mut out = Vec::new();
         for prompt in &parsed.prompts {
             for _ in 0..prompt.repeat {
                 let job = job_progress(&progress, out.len() as u32, total);
-                out.push(self.generate(user, text, prompt, &slot, job).await?);
+                out.push(
+                    self.generate(user, text, prompt, &asked, &slot, job)
+                        .await?,
+                );
             }
         }
         Ok(out)
     }
 
-    /// Runs the prompt of one of the user's earlier generations again with a new seed.
-    pub async fn reroll(&self, user: UserId, job: i64, progress: ProgressFn) -> Result<Generation> {
+    /// Runs the prompt of one of the user's earlier generations again with a new seed, in
+    /// `place` (where the reroll was asked for), keeping `reply` with the job while it runs
+    /// (see [`Imagine::reply`]).
+    pub async fn reroll(
+        &self,
+        user: UserId,
+        job: i64,
+        place: Place,
+        reply: Option<String>,
+        progress: ProgressFn,
+    ) -> Result<Generation> {
         let user = self.user(user).await?;
         let job = self
             .store
@@ -197,7 +269,12 @@ impl Service {
             ..prompt.clone()
         };
         let slot = self.jobs.claim(user)?;
-        self.generate(user, &text, &prompt, &slot, progress).await
+        let asked = Asked {
+            place,
+            reply: reply.as_deref(),
+        };
+        self.generate(user, &text, &prompt, &asked, &slot, progress)
+            .await
     }
 
     /// A stored image and the file to post it as: its PNG, or a JPEG when the PNG is larger
@@ -228,6 +305,58 @@ impl Service {
         Ok(ImageFile { image, file })
     }
 
+    /// The user's `limit` newest finished generations, newest first, each with its grid
+    /// composed again from the stored images (for results that could not be delivered when
+    /// they were made). A generation whose image files are gone is left out (and logged).
+    pub async fn recent_generations(&self, user: UserId, limit: u32) -> Result<Vec<Generation>> {
+        let user = self.user(user).await?;
+        let limits = PromptLimits::from_config(&self.config);
+        let mut out = Vec::new();
+        for job in self.store.recent_done_jobs(user, limit).await? {
+            let images = self.store.job_images(job.id).await?;
+            let Some(first) = images.first() else {
+                tracing::warn!(job = job.id, "a finished generation has no images");
+                continue;
+            };
+            let backend = first.image.backend.clone();
+            let paths: Vec<_> = images
+                .iter()
+                .map(|i| image_path(&self.images_dir, &i.image.hash))
+                .collect();
+            let composed = tokio::task::spawn_blocking(move || {
+                let pictures = paths
+                    .iter()
+                    .map(|p| load_image(p))
+                    .collect::<std::result::Result<Vec<_>, _>>()?;
+                grid_file(&pictures)
+            })
+            .await
+            .map_err(|e| Error::Bug(format!("grid task: {e}")))?;
+            let grid = match composed {
+                Ok(grid) => grid,
+                Err(e) => {
+                    tracing::warn!(job = job.id, error = %e, "a generation's grid cannot be composed");
+                    continue;
+                }
+            };
+            let prompt_run = job.prompt_run.unwrap_or(job.prompt);
+            let notes = parse(&prompt_run, &limits)
+                .ok()
+                .and_then(|parsed| parsed.prompts.first().map(|p| unsupported(p, &backend)))
+                .unwrap_or_default();
+            out.push(Generation {
+                job: job.id,
+                images: images.iter().map(|i| i.id).collect(),
+                grid,
+                prompt_run,
+                version: job.version,
+                seed: job.seed.and_then(|s| u32::try_from(s).ok()).unwrap_or(0),
+                notes,
+            });
+        }
+        Ok(out)
+    }
+
     /// The images of a generation, in grid order.
     pub async fn generation_images(&self, job: i64) -> Result<Vec<Image>> {
         let images = self.store.job_images(job).await?;
@@ -243,6 +372,7 @@ impl Service {
         user: UserId,
         typed: &str,
         prompt: &Prompt,
+        asked: &Asked<'_>,
         slot: &JobSlot,
         progress: ProgressFn,
     ) -> Result<Generation> {
@@ -299,7 +429,15 @@ impl Service {
         slot.started()?;
         let job = self
             .store
-            .start_job(user, typed, &prompt_run, &version, u64::from(seed))
+            .start_job(&NewJob {
+                user,
+                prompt: typed,
+                prompt_run: &prompt_run,
+                version: &version,
+                seed: u64::from(seed),
+                place: asked.place,
+                reply: asked.reply,
+            })
             .await?;
         let rendered = {
             let steering = steering_parts
@@ -361,7 +499,7 @@ impl Service {
                 .iter()
                 .map(|p| save_png(&dir, p))
                 .collect::<std::result::Result<Vec<_>, _>>()?;
-            let grid_file = encode_within(&grid(&pictures)?, MAX_POST_BYTES)?;
+            let grid_file = grid_file(&pictures)?;
             Ok::<_, crate::render::RenderError>((saved, grid_file))
         })
         .await
@@ -508,6 +646,12 @@ impl Service {
             },
         })
     }
+}
+
+/// A generation's grid of `pictures`, ready to post: a PNG, or a JPEG when its PNG would be
+/// larger than [`MAX_POST_BYTES`].
+fn grid_file(pictures: &[image::RgbImage]) -> std::result::Result<Encoded, RenderError> {
+    encode_within(&grid(pictures)?, MAX_POST_BYTES)
 }
 
 /// Width and height for `aspect` with about `size`² pixels, each a multiple of 8.

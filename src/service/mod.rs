@@ -20,11 +20,11 @@ mod settings;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-pub use error::{Error, Result};
+pub use error::{Error, MAX_ECHO_CHARS, Result};
 pub use explain::ProfileTaste;
-pub use imagine::{Generation, ImageFile, JobLimits, MAX_POST_BYTES};
+pub use imagine::{Generation, ImageFile, Imagine, InterruptedJob, JobLimits, MAX_POST_BYTES};
 pub use moodboard::{MOODBOARD_MAX_IMAGES, Moodboard, MoodboardImage};
-pub use pool::{NextPair, POOL_PROMPTS, PoolProgress};
+pub use pool::{NextPair, PAIR_MAX_BYTES, POOL_PROMPTS, PoolProgress};
 pub use profiles::{CreateProfile, ProfileSummary};
 pub use ranking::{LikeResult, VoteResult};
 pub use settings::SettingsView;

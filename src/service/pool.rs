@@ -16,7 +16,7 @@ use super::learn::{Refit, standardized};
 use super::{Error, ProfileSummary, Result, Service};
 use crate::domain::{Pair, Profile, ProfileId, ProfileKind, UserId};
 use crate::render::backend::{AnyBackend, Backend, RenderRequest, no_progress};
-use crate::render::files::{encode_png, image_path, load_image, pair_image, save_png};
+use crate::render::files::{Encoded, encode_to_view, image_path, load_image, pair_image, save_png};
 use crate::render::style::{SPACE, Standardizer, StyleVector, describe};
 use crate::store::{Image, NewImage, Origin};
 use crate::taste::quadratic::features;
@@ -51,14 +51,19 @@ const RECENT_PAIRS: u32 = 5;
 /// Generated jobs of a version whose images join the ranking candidates.
 const GENERATED_JOBS: u32 = 32;
 
+/// The largest pair image, in bytes: a pair goes out on every `/rank` click, so it is sent
+/// as a JPEG light enough for a phone on a slow connection (two 384-pixel pictures fit at
+/// quality 85; larger pool pictures are sent at lower quality or smaller).
+pub const PAIR_MAX_BYTES: usize = 80_000;
+
 /// A pair ready to show.
 #[derive(Debug, Clone)]
 pub struct NextPair {
     pub pair: Pair,
     /// The profile being ranked, with its points so far.
     pub profile: ProfileSummary,
-    /// The two images side by side, labelled 1 and 2, as PNG.
-    pub image_png: Vec<u8>,
+    /// The two images side by side, labelled 1 and 2: a JPEG of at most [`PAIR_MAX_BYTES`].
+    pub image: Encoded,
 }
 
 /// Progress of building a pool: images present out of the target.
@@ -88,7 +93,7 @@ impl Service {
         } else {
             (&images[right], &images[left])
         };
-        let png = self.pair_png(left, right).await?;
+        let image = self.pair_file(left, right).await?;
         let pair = self
             .store
             .create_pair(user, &profile.id, left.id, right.id, &prompt)
@@ -96,7 +101,7 @@ impl Service {
         Ok(NextPair {
             pair,
             profile: self.summary(profile).await?,
-            image_png: png,
+            image,
         })
     }
 
@@ -162,8 +167,8 @@ impl Service {
         Ok(pairs[pick])
     }
 
-    /// The two images side by side as PNG.
-    async fn pair_png(&self, left: &Ranked, right: &Ranked) -> Result<Vec<u8>> {
+    /// The two images side by side, to be looked at: within [`PAIR_MAX_BYTES`].
+    async fn pair_file(&self, left: &Ranked, right: &Ranked) -> Result<Encoded> {
         let paths = (
             image_path(&self.images_dir, &left.image.hash),
             image_path(&self.images_dir, &right.image.hash),
@@ -175,10 +180,12 @@ impl Service {
         let task = |e: tokio::task::JoinError| Error::Bug(format!("pair image task: {e}"));
         let left = left.map_err(task)?.map_err(Error::Render)?;
         let right = right.map_err(task)?.map_err(Error::Render)?;
-        tokio::task::spawn_blocking(move || encode_png(&pair_image(&left, &right)))
-            .await
-            .map_err(task)?
-            .map_err(Error::Render)
+        tokio::task::spawn_blocking(move || {
+            encode_to_view(&pair_image(&left, &right), PAIR_MAX_BYTES)
+        })
+        .await
+        .map_err(task)?
+        .map_err(Error::Render)
     }
 
     /// The candidates for pairs of `version`: pool images and recent generations, measured.

@@ -2,6 +2,7 @@
 
 use super::{Error, Result, Service};
 use crate::domain::{Profile, ProfileId, ProfileKind, UserId};
+use crate::store::NotCreated;
 
 /// Longest profile name, in characters.
 pub const MAX_NAME_CHARS: usize = 32;
@@ -65,13 +66,17 @@ impl Service {
                 remaining: global.remaining(),
             });
         }
+        let most = self.config.limits.max_profiles;
         let profile = self
             .store
-            .create_profile(user, request.kind, &version, name)
+            .create_profile(user, request.kind, &version, name, most)
             .await?
-            .map_err(|_| Error::NameTaken {
-                name: name.to_string(),
-                version: version.clone(),
+            .map_err(|refused| match refused {
+                NotCreated::NameTaken => Error::NameTaken {
+                    name: name.to_string(),
+                    version: version.clone(),
+                },
+                NotCreated::TooMany => Error::TooManyProfiles(most),
             })?;
         self.summary(profile).await
     }
@@ -152,14 +157,47 @@ impl Service {
         self.summary(profile).await
     }
 
-    /// The user's own profile `id`, not deleted. Someone else's profile is reported exactly
-    /// like a missing one: profile IDs are private.
+    /// The user's own live profile that `id` names: what the user typed, either a profile ID
+    /// or the name of one of their live profiles (ignoring case; the global profiles' name
+    /// too). Every service method that takes a profile a user typed resolves it here. An ID
+    /// wins over a name; a name several profiles have (in different versions) is an error
+    /// listing their IDs. Someone else's profile is reported exactly like a missing one:
+    /// profile IDs are private.
     pub(super) async fn own_live_profile(&self, user: UserId, id: &ProfileId) -> Result<Profile> {
-        let wanted = ProfileId(id.0.trim().to_ascii_lowercase());
-        match self.store.profile(&wanted).await? {
-            Some(p) if p.owner == user && p.deleted_at.is_none() => Ok(p),
-            Some(p) if p.owner == user => Err(Error::ProfileDeleted(p.name)),
-            _ => Err(Error::ProfileNotFound(id.0.clone())),
+        let typed = id.0.trim();
+        let by_id = self
+            .store
+            .profile(&ProfileId(typed.to_ascii_lowercase()))
+            .await?
+            .filter(|p| p.owner == user);
+        if let Some(p) = &by_id
+            && p.deleted_at.is_none()
+        {
+            return Ok(p.clone());
+        }
+        let wanted = typed.to_lowercase();
+        let mut named: Vec<Profile> = if typed.is_empty() {
+            Vec::new()
+        } else {
+            self.store
+                .live_profiles(user)
+                .await?
+                .into_iter()
+                .filter(|p| p.name.to_lowercase() == wanted)
+                .collect()
+        };
+        match (named.len(), by_id) {
+            (1, _) => Ok(named.remove(0)),
+            (0, Some(deleted)) => Err(Error::ProfileDeleted(deleted.name)),
+            (0, None) => Err(Error::ProfileNotFound(id.0.clone())),
+            _ => Err(Error::AmbiguousProfile {
+                name: typed.to_string(),
+                matches: named
+                    .iter()
+                    .map(|p| format!("`{}` ({})", p.id, super::version_label(&p.version)))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            }),
         }
     }
 

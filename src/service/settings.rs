@@ -36,6 +36,12 @@ impl Service {
             .await
     }
 
+    /// Lets `/explore` show the user's pictures (in the server each was made in), or keeps all
+    /// of them out of it, older ones included.
+    pub async fn set_explore_sharing(&self, user: UserId, on: bool) -> Result<SettingsView> {
+        self.update_settings(user, |s| s.explore_sharing = on).await
+    }
+
     /// Chooses the version prompts use when they name none; `None` returns to the default.
     pub async fn set_default_version(
         &self,

@@ -4,9 +4,10 @@ use sqlx::Row;
 use sqlx::sqlite::SqliteRow;
 
 use super::{
-    Store, StoreError, blob_to_vector, now_ms, user_from_sql, user_to_sql, vector_to_blob,
+    Store, StoreError, blob_to_vector, now_ms, place_to_sql, user_from_sql, user_to_sql,
+    vector_to_blob,
 };
-use crate::domain::UserId;
+use crate::domain::{Place, UserId};
 
 /// Where an image came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -148,18 +149,24 @@ impl Store {
         rows.iter().map(image_from_row).collect()
     }
 
-    /// The newest generated images not made by `user`, newest first.
-    pub async fn recent_images_by_others(
+    /// What `/explore` may show `user` in `guild`: the newest images generated in that server
+    /// by other users who share their pictures in `/explore`, newest first.
+    pub async fn explorable_images(
         &self,
         user: UserId,
+        guild: u64,
         limit: u32,
     ) -> Result<Vec<Image>, StoreError> {
         let rows = sqlx::query(
-            "SELECT * FROM images
-             WHERE origin = 'generated' AND owner IS NOT NULL AND owner != ?
-             ORDER BY created_at DESC, id DESC LIMIT ?",
+            "SELECT images.* FROM images
+             JOIN jobs ON jobs.id = images.job_id
+             JOIN settings ON settings.user_id = images.owner
+             WHERE images.origin = 'generated' AND images.owner != ?1
+               AND jobs.guild_id = ?2 AND settings.explore_sharing = 1
+             ORDER BY images.created_at DESC, images.id DESC LIMIT ?3",
         )
         .bind(user_to_sql(user))
+        .bind(place_to_sql(Place::Guild(guild)))
         .bind(i64::from(limit))
         .fetch_all(&self.pool)
         .await?;

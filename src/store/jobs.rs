@@ -1,9 +1,10 @@
 //! Generation jobs: written before rendering starts, completed or failed after.
 
 use sqlx::Row;
+use sqlx::sqlite::SqliteRow;
 
-use super::{Store, StoreError, now_ms, user_from_sql, user_to_sql};
-use crate::domain::UserId;
+use super::{Store, StoreError, now_ms, place_from_sql, place_to_sql, user_from_sql, user_to_sql};
+use crate::domain::{Place, UserId};
 
 /// Where a job stands.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -12,6 +13,22 @@ pub enum JobStatus {
     Done,
     /// With the reason.
     Failed(String),
+}
+
+/// A job to record as it starts.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewJob<'a> {
+    pub user: UserId,
+    /// As the user typed it.
+    pub prompt: &'a str,
+    /// Canonical, with codes in place of profile IDs.
+    pub prompt_run: &'a str,
+    pub version: &'a str,
+    pub seed: u64,
+    /// Where it was asked for.
+    pub place: Place,
+    /// What the frontend keeps with the job while it runs; cleared when it ends.
+    pub reply: Option<&'a str>,
 }
 
 /// A generation job.
@@ -26,29 +43,29 @@ pub struct Job {
     pub version: String,
     pub seed: Option<u64>,
     pub status: JobStatus,
+    /// Where it was asked for (jobs from before places were recorded are private).
+    pub place: Place,
+    /// The frontend's handle while the job runs; `None` once it has ended.
+    pub reply: Option<String>,
     pub created_at: i64,
     pub finished_at: Option<i64>,
 }
 
 impl Store {
     /// Records a job about to run and returns its id.
-    pub async fn start_job(
-        &self,
-        user: UserId,
-        prompt: &str,
-        prompt_run: &str,
-        version: &str,
-        seed: u64,
-    ) -> Result<i64, StoreError> {
+    pub async fn start_job(&self, job: &NewJob<'_>) -> Result<i64, StoreError> {
         let id = sqlx::query(
-            "INSERT INTO jobs (user_id, prompt, prompt_run, version, seed, status, created_at)
-             VALUES (?, ?, ?, ?, ?, 'running', ?)",
+            "INSERT INTO jobs
+                (user_id, prompt, prompt_run, version, seed, status, guild_id, reply, created_at)
+             VALUES (?, ?, ?, ?, ?, 'running', ?, ?, ?)",
         )
-        .bind(user_to_sql(user))
-        .bind(prompt)
-        .bind(prompt_run)
-        .bind(version)
-        .bind(seed as i64)
+        .bind(user_to_sql(job.user))
+        .bind(job.prompt)
+        .bind(job.prompt_run)
+        .bind(job.version)
+        .bind(job.seed as i64)
+        .bind(place_to_sql(job.place))
+        .bind(job.reply)
         .bind(now_ms())
         .execute(&self.pool)
         .await?
@@ -56,10 +73,11 @@ impl Store {
         Ok(id)
     }
 
-    /// Marks a running job done, or failed with `error`.
+    /// Marks a running job done, or failed with `error`, and forgets its reply handle.
     pub async fn finish_job(&self, id: i64, error: Option<&str>) -> Result<(), StoreError> {
         sqlx::query(
-            "UPDATE jobs SET status = ?, error = ?, finished_at = ? WHERE id = ? AND status = 'running'",
+            "UPDATE jobs SET status = ?, error = ?, finished_at = ?, reply = NULL
+             WHERE id = ? AND status = 'running'",
         )
         .bind(if error.is_some() { "failed" } else { "done" })
         .bind(error)
@@ -70,46 +88,75 @@ impl Store {
         Ok(())
     }
 
-    /// Marks every job still running as failed with `reason` (at start-up, after a restart
-    /// interrupted them); returns how many there were.
-    pub async fn fail_running_jobs(&self, reason: &str) -> Result<u64, StoreError> {
-        let result = sqlx::query(
-            "UPDATE jobs SET status = 'failed', error = ?, finished_at = ? WHERE status = 'running'",
-        )
-        .bind(reason)
-        .bind(now_ms())
-        .execute(&self.pool)
-        .await?;
-        Ok(result.rows_affected())
+    /// Marks every job still running as failed with `reason` and forgets its reply handle (at
+    /// start-up, after a restart interrupted them); returns those jobs as they were before,
+    /// reply handles included, oldest first.
+    pub async fn fail_running_jobs(&self, reason: &str) -> Result<Vec<Job>, StoreError> {
+        let rows = sqlx::query("SELECT * FROM jobs WHERE status = 'running' ORDER BY id")
+            .fetch_all(&self.pool)
+            .await?;
+        let mut failed = Vec::with_capacity(rows.len());
+        for row in &rows {
+            let job = job_from_row(row)?;
+            let result = sqlx::query(
+                "UPDATE jobs SET status = 'failed', error = ?, finished_at = ?, reply = NULL
+                 WHERE id = ? AND status = 'running'",
+            )
+            .bind(reason)
+            .bind(now_ms())
+            .bind(job.id)
+            .execute(&self.pool)
+            .await?;
+            // A job that ended meanwhile was not interrupted.
+            if result.rows_affected() == 1 {
+                failed.push(job);
+            }
+        }
+        Ok(failed)
     }
 
     /// The job with this id.
     pub async fn job(&self, id: i64) -> Result<Option<Job>, StoreError> {
-        let Some(row) = sqlx::query("SELECT * FROM jobs WHERE id = ?")
+        let row = sqlx::query("SELECT * FROM jobs WHERE id = ?")
             .bind(id)
             .fetch_optional(&self.pool)
-            .await?
-        else {
-            return Ok(None);
-        };
-        let status: String = row.try_get("status")?;
-        let error: Option<String> = row.try_get("error")?;
-        let status = match status.as_str() {
-            "running" => JobStatus::Running,
-            "done" => JobStatus::Done,
-            "failed" => JobStatus::Failed(error.unwrap_or_default()),
-            other => return Err(StoreError::Corrupt(format!("job status {other:?}"))),
-        };
-        Ok(Some(Job {
-            id: row.try_get("id")?,
-            user: user_from_sql(row.try_get("user_id")?),
-            prompt: row.try_get("prompt")?,
-            prompt_run: row.try_get("prompt_run")?,
-            version: row.try_get("version")?,
-            seed: row.try_get::<Option<i64>, _>("seed")?.map(|s| s as u64),
-            status,
-            created_at: row.try_get("created_at")?,
-            finished_at: row.try_get("finished_at")?,
-        }))
+            .await?;
+        row.as_ref().map(job_from_row).transpose()
     }
+
+    /// The user's `limit` newest finished (done) jobs, newest first.
+    pub async fn recent_done_jobs(&self, user: UserId, limit: u32) -> Result<Vec<Job>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT * FROM jobs WHERE user_id = ? AND status = 'done' ORDER BY id DESC LIMIT ?",
+        )
+        .bind(user_to_sql(user))
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(job_from_row).collect()
+    }
+}
+
+fn job_from_row(row: &SqliteRow) -> Result<Job, StoreError> {
+    let status: String = row.try_get("status")?;
+    let error: Option<String> = row.try_get("error")?;
+    let status = match status.as_str() {
+        "running" => JobStatus::Running,
+        "done" => JobStatus::Done,
+        "failed" => JobStatus::Failed(error.unwrap_or_default()),
+        other => return Err(StoreError::Corrupt(format!("job status {other:?}"))),
+    };
+    Ok(Job {
+        id: row.try_get("id")?,
+        user: user_from_sql(row.try_get("user_id")?),
+        prompt: row.try_get("prompt")?,
+        prompt_run: row.try_get("prompt_run")?,
+        version: row.try_get("version")?,
+        seed: row.try_get::<Option<i64>, _>("seed")?.map(|s| s as u64),
+        status,
+        place: place_from_sql(row.try_get("guild_id")?),
+        reply: row.try_get("reply")?,
+        created_at: row.try_get("created_at")?,
+        finished_at: row.try_get("finished_at")?,
+    })
 }

@@ -22,8 +22,8 @@ use sqlx::sqlite::{
 
 pub use codes::CodeTaken;
 pub use images::{Image, NewImage, Origin};
-pub use jobs::{Job, JobStatus};
-pub use profiles::{GLOBAL_NAME, NameTaken};
+pub use jobs::{Job, JobStatus, NewJob};
+pub use profiles::{GLOBAL_NAME, NameTaken, NotCreated};
 pub use votes::{AnsweredPair, LikeOutcome, VoteOutcome};
 
 /// The database file's name inside the data directory.
@@ -159,6 +159,18 @@ pub(crate) fn user_to_sql(user: crate::domain::UserId) -> i64 {
 
 pub(crate) fn user_from_sql(id: i64) -> crate::domain::UserId {
     crate::domain::UserId(id as u64)
+}
+
+/// A place as SQLite's signed guild id (`NULL`: a private place), and back.
+pub(crate) fn place_to_sql(place: crate::domain::Place) -> Option<i64> {
+    match place {
+        crate::domain::Place::Guild(id) => Some(id as i64),
+        crate::domain::Place::Private => None,
+    }
+}
+
+pub(crate) fn place_from_sql(guild: Option<i64>) -> crate::domain::Place {
+    crate::domain::Place::from_guild(guild.map(|id| id as u64))
 }
 
 #[cfg(test)]

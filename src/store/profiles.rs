@@ -18,6 +18,15 @@ pub(crate) fn new_profile_id() -> ProfileId {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct NameTaken;
 
+/// Why a profile was not created.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NotCreated {
+    /// Another live profile of the same user and version has this name (ignoring case).
+    NameTaken,
+    /// The user already has the most ranked and moodboard profiles allowed.
+    TooMany,
+}
+
 fn profile_from_row(row: &SqliteRow) -> Result<Profile, StoreError> {
     let kind: String = row.try_get("kind")?;
     Ok(Profile {
@@ -37,20 +46,25 @@ fn is_unique_violation(e: &sqlx::Error) -> bool {
 }
 
 impl Store {
-    /// Creates a ranked or moodboard profile. `Ok(Err(NameTaken))` when the name is in use.
+    /// Creates a ranked or moodboard profile, unless the name is in use or the owner already
+    /// has `most` live ranked and moodboard profiles (checked in the same statement, so
+    /// concurrent requests cannot pass the cap together).
     pub async fn create_profile(
         &self,
         owner: UserId,
         kind: ProfileKind,
         version: &str,
         name: &str,
-    ) -> Result<Result<Profile, NameTaken>, StoreError> {
+        most: u32,
+    ) -> Result<Result<Profile, NotCreated>, StoreError> {
         let created_at = now_ms();
         loop {
             let id = new_profile_id();
             let inserted = sqlx::query(
                 "INSERT INTO profiles (id, owner, kind, version, name, created_at)
-                 VALUES (?, ?, ?, ?, ?, ?)",
+                 SELECT ?1, ?2, ?3, ?4, ?5, ?6
+                 WHERE (SELECT COUNT(*) FROM profiles
+                        WHERE owner = ?2 AND kind != 'global' AND deleted_at IS NULL) < ?7",
             )
             .bind(&id.0)
             .bind(user_to_sql(owner))
@@ -58,9 +72,11 @@ impl Store {
             .bind(version)
             .bind(name)
             .bind(created_at)
+            .bind(i64::from(most))
             .execute(&self.pool)
             .await;
             match inserted {
+                Ok(done) if done.rows_affected() == 0 => return Ok(Err(NotCreated::TooMany)),
                 Ok(_) => {
                     return Ok(Ok(Profile {
                         id,
@@ -75,7 +91,7 @@ impl Store {
                 Err(e) if is_unique_violation(&e) => {
                     // Either the name is taken or (one chance in 36^10) the random ID is.
                     if self.profile(&id).await?.is_none() {
-                        return Ok(Err(NameTaken));
+                        return Ok(Err(NotCreated::NameTaken));
                     }
                 }
                 Err(e) => return Err(e.into()),

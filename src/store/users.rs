@@ -53,7 +53,8 @@ impl Store {
     /// The user's settings; defaults if the user has none yet.
     pub async fn settings(&self, user: UserId) -> Result<Settings, StoreError> {
         let row = sqlx::query(
-            "SELECT auto_personalize, default_version, stylize FROM settings WHERE user_id = ?",
+            "SELECT auto_personalize, default_version, stylize, explore_sharing
+             FROM settings WHERE user_id = ?",
         )
         .bind(user_to_sql(user))
         .fetch_optional(&self.pool)
@@ -70,21 +71,25 @@ impl Store {
             auto_personalize: row.try_get::<i64, _>("auto_personalize")? != 0,
             default_version: row.try_get("default_version")?,
             stylize,
+            explore_sharing: row.try_get::<i64, _>("explore_sharing")? != 0,
         })
     }
 
     /// Saves the user's settings (the user must exist: see [`Store::ensure_user`]).
     pub async fn save_settings(&self, user: UserId, settings: &Settings) -> Result<(), StoreError> {
         sqlx::query(
-            "INSERT INTO settings (user_id, auto_personalize, default_version, stylize)
-             VALUES (?1, ?2, ?3, ?4)
+            "INSERT INTO settings
+                (user_id, auto_personalize, default_version, stylize, explore_sharing)
+             VALUES (?1, ?2, ?3, ?4, ?5)
              ON CONFLICT (user_id) DO UPDATE SET
-                auto_personalize = ?2, default_version = ?3, stylize = ?4",
+                auto_personalize = ?2, default_version = ?3, stylize = ?4,
+                explore_sharing = ?5",
         )
         .bind(user_to_sql(user))
         .bind(settings.auto_personalize as i64)
         .bind(&settings.default_version)
         .bind(settings.stylize.stylize() as i64)
+        .bind(settings.explore_sharing as i64)
         .execute(&self.pool)
         .await?;
         Ok(())

@@ -2,9 +2,9 @@
 #![allow(dead_code)]
 
 use tastebud::config::Config;
-use tastebud::domain::{Choice, Pair, ProfileId, UserId};
+use tastebud::domain::{Choice, Pair, Place, ProfileId, UserId};
 use tastebud::service::Service;
-use tastebud::store::{NewImage, Origin, Store};
+use tastebud::store::{NewImage, NewJob, Origin, Store};
 use tempfile::TempDir;
 
 /// A temp dir holding a database, the store on it, and a service with `overrides` applied to
@@ -59,6 +59,54 @@ impl World {
                 },
                 owner,
                 job: None,
+            })
+            .await
+            .expect("insert image")
+    }
+
+    /// Records a finished generation job of `user` made in `place` (without images).
+    pub async fn done_job(&self, user: UserId, place: Place) -> i64 {
+        // Job owners are users the service has met.
+        self.service.settings(user).await.expect("settings");
+        let job = self
+            .store
+            .start_job(&NewJob {
+                user,
+                prompt: "a lighthouse at dusk",
+                prompt_run: "a lighthouse at dusk --v 7",
+                version: "7",
+                seed: 7,
+                place,
+                reply: None,
+            })
+            .await
+            .expect("start job");
+        self.store.finish_job(job, None).await.expect("finish job");
+        job
+    }
+
+    /// Records a picture `owner` generated in `place`: a finished job with one image whose
+    /// PNG file exists (a few pixels, different for every call). Returns the image's id.
+    pub async fn generated_in(&self, owner: UserId, place: Place) -> i64 {
+        let job = self.done_job(owner, place).await;
+        let n = unique();
+        let pixels = image::RgbImage::from_fn(4, 4, |x, y| {
+            image::Rgb([n as u8, (n >> 8) as u8, (x * 4 + y) as u8])
+        });
+        let saved = tastebud::render::files::save_png(self.service.images_dir(), &pixels)
+            .expect("save png");
+        self.store
+            .insert_image(&NewImage {
+                hash: saved.hash,
+                prompt: "a lighthouse at dusk --v 7".into(),
+                version: "7".into(),
+                backend: "sketch".into(),
+                seed: 7,
+                knobs: vec![],
+                style: Some(("style-v1".into(), style_vector(n))),
+                origin: Origin::Generated,
+                owner: Some(owner),
+                job: Some(job),
             })
             .await
             .expect("insert image")

@@ -12,7 +12,7 @@ use crate::discord::rest::RestError;
 use crate::discord::views::{self, View};
 use crate::discord::{BotError, Data};
 use crate::domain::UserId;
-use crate::service::{self, Generation};
+use crate::service::{self, Generation, Imagine};
 
 /// Generate four images; add --p to personalize them with your taste.
 #[poise::command(slash_command)]
@@ -30,10 +30,16 @@ pub async fn imagine(
     let author = user(ctx.author().id);
     let service = ctx.data().service.clone();
     let shown = prompt.clone();
+    // The token is kept with the job while it runs, so that a restart can say it stopped.
+    let request = Imagine {
+        prompt,
+        place: reply.origin().place(),
+        reply: Some(reply.stored()),
+    };
     let result = reply
         .with_progress(
             move |p| views::rendering(author, &shown, p),
-            |progress| async move { service.imagine(author, &prompt, progress).await },
+            |progress| async move { service.imagine(author, request, progress).await },
         )
         .await;
     deliver(&reply, author, result).await;
@@ -69,10 +75,17 @@ pub async fn reroll(
 ) -> Result<(), RestError> {
     reply.defer(false).await?;
     let service = data.service.clone();
+    let place = reply.origin().place();
+    let stored = reply.stored();
     let result = reply
         .with_progress(
             move |p| views::rendering(author, "Rerolling", p),
-            |progress| async move { service.reroll(author, job, progress).await.map(|g| vec![g]) },
+            |progress| async move {
+                service
+                    .reroll(author, job, place, Some(stored), progress)
+                    .await
+                    .map(|g| vec![g])
+            },
         )
         .await;
     deliver(reply, author, result).await;

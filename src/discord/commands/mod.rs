@@ -16,7 +16,7 @@ use super::error::user_message;
 use super::interaction::Reply;
 use super::views::View;
 use super::{BotError, Data};
-use crate::domain::{ProfileKind, UserId};
+use crate::domain::{Place, ProfileKind, UserId};
 use crate::service::ProfileSummary;
 
 pub type Context<'a> = poise::Context<'a, Data, BotError>;
@@ -61,6 +61,11 @@ pub async fn answer_privately(
         .unwrap_or_else(|e| View::private(user_message(&e)));
     reply.answer(&view).await?;
     Ok(())
+}
+
+/// Where an interaction came from: its server, or a private place when it has none.
+pub fn place(guild: Option<serenity::GuildId>) -> Place {
+    Place::from_guild(guild.map(|g| g.get()))
 }
 
 /// The tastebud user behind a Discord user.

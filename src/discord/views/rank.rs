@@ -3,10 +3,13 @@
 use super::{Attachment, Row, Style, View, button, clip};
 use crate::discord::ids::Action;
 use crate::domain::{Choice, ProfileKind};
+use crate::render::files::Encoding;
 use crate::service::{NextPair, ProfileSummary, VoteResult, version_label};
 
-/// File name of a pair's image.
-pub const PAIR_FILE: &str = "pair.png";
+/// File name of a pair's image in `encoding`: `pair.jpg`, `pair.png`.
+pub fn pair_file(encoding: Encoding) -> String {
+    format!("pair.{}", encoding.extension())
+}
 
 /// "your V7 profile", or "your V7 profile “Moody”" for a profile beside the global one.
 pub(super) fn whose(p: &ProfileSummary) -> String {
@@ -67,8 +70,8 @@ pub fn pair(next: &NextPair, note: Option<&str>) -> View {
             answer(Choice::Skip, "Skip", Style::Secondary),
         ])],
         files: vec![Attachment {
-            name: PAIR_FILE.to_string(),
-            bytes: next.image_png.clone(),
+            name: pair_file(next.image.encoding),
+            bytes: next.image.bytes.clone(),
         }],
         ping: None,
     }
@@ -100,6 +103,7 @@ mod tests {
     use super::*;
     use crate::discord::ids::ComponentId;
     use crate::domain::{Code, Pair, Profile, ProfileId, UserId};
+    use crate::render::files::Encoded;
 
     fn summary(kind: ProfileKind, points: u32, next_code_at: u32) -> ProfileSummary {
         ProfileSummary {
@@ -165,7 +169,10 @@ mod tests {
                 created_at: 0,
             },
             profile: summary(ProfileKind::Global, 5, 200),
-            image_png: vec![1, 2, 3],
+            image: Encoded {
+                bytes: vec![1, 2, 3],
+                encoding: Encoding::Jpeg,
+            },
         };
         let view = pair(&next, Some("Note."));
         assert!(view.ephemeral);
@@ -173,7 +180,8 @@ mod tests {
         assert!(view.content.contains("*a canyon at sunset*"));
         assert!(view.content.contains("5 of 200 to unlock your V7 profile"));
         assert_eq!(view.files.len(), 1);
-        assert_eq!(view.files[0].name, PAIR_FILE);
+        assert_eq!(view.files[0].name, "pair.jpg");
+        assert_eq!(view.files[0].bytes, [1, 2, 3]);
         let Row::Buttons(buttons) = &view.rows[0] else {
             panic!("buttons")
         };
