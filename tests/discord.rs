@@ -397,6 +397,15 @@ fn png_files(r: &Request) -> Vec<String> {
     r.files.iter().map(|f| f.filename.clone()).collect()
 }
 
+/// The names of a request's files, each checked to be a JPEG of at most `most` bytes.
+fn jpeg_files(r: &Request, most: usize) -> Vec<String> {
+    for f in &r.files {
+        assert!(f.is_jpeg(), "{f:?} is not a JPEG");
+        assert!(f.bytes.len() <= most, "{f:?} is over {most} bytes");
+    }
+    r.files.iter().map(|f| f.filename.clone()).collect()
+}
+
 /// Component labels of a message, in order.
 fn labels(data: &Value) -> Vec<String> {
     components(data).into_iter().map(|(_, l)| l).collect()
@@ -461,7 +470,8 @@ async fn rank_shows_a_pair_and_each_click_votes_and_brings_the_next_pair() {
     fake.wait_ready(1).await;
 
     let shown = rank(&fake, ALICE).await;
-    assert_eq!(png_files(&shown), ["pair.png"]);
+    // Pairs only need looking at: a JPEG within 80 KB (the stored pictures stay PNG).
+    assert_eq!(jpeg_files(&shown, 80_000), ["pair.jpg"]);
     assert_eq!(labels(&shown.json), ["1", "2", "Skip"]);
     assert!(
         content(&shown.json).contains("0 of 3 to unlock your V7 profile"),
@@ -486,7 +496,7 @@ async fn rank_shows_a_pair_and_each_click_votes_and_brings_the_next_pair() {
     // Alice clicks 1: a vote, and the same message shows a new pair with a new image.
     let next = click_rank(&fake, ALICE, &left).await;
     assert_eq!(points(&world, ALICE).await, 1);
-    assert_eq!(png_files(&next), ["pair.png"]);
+    assert_eq!(jpeg_files(&next, 80_000), ["pair.jpg"]);
     assert_ne!(pair_id(&next.json), first);
     assert!(
         content(&next.json).contains("1 of 3 to unlock"),
