@@ -5,7 +5,7 @@ mod fake_discord;
 
 use axum::http::Method;
 use common::World;
-use fake_discord::{FakeDiscord, Request, TOKEN};
+use fake_discord::{FakeDiscord, Place, Request, TOKEN};
 use serde_json::{Value, json};
 use tastebud::discord::{self, Options, RunError};
 use tastebud::domain::{Code, ProfileId, ProfileKind, UserId};
@@ -14,6 +14,7 @@ use tokio::task::JoinHandle;
 
 const ALICE: u64 = 111_111_111_111_111_111;
 const BOB: u64 = 222_222_222_222_222_222;
+const CAROL: u64 = 333_333_333_333_333_333;
 const EPHEMERAL: u64 = 64;
 
 /// Small numbers so a few clicks unlock a profile: unlock at 3 points, a new code every 2; a
@@ -1328,5 +1329,261 @@ async fn a_5000_character_prompt_is_answered_within_discords_limits() {
     assert!(text.contains('…'), "{text}");
     assert!(text.contains(r"\*\*deep\*\*"), "markdown escaped: {text}");
     assert!(text.contains(&format!("<@{ALICE}>")), "{text}");
+    bot.stop(&fake).await;
+}
+
+/// `/imagine prompt` from `user` at `place`, whose token expires while the bot delivers the
+/// result: its first follow-up is held until the fake clock is past fifteen minutes. Returns
+/// the interaction's token.
+async fn imagine_past_the_token(
+    fake: &FakeDiscord,
+    place: &Place,
+    user: u64,
+    prompt: &str,
+) -> String {
+    let mut held = fake
+        .hold_next(
+            Method::POST,
+            &format!("/webhooks/{}/", fake_discord::APP_ID),
+        )
+        .await;
+    let token = fake
+        .slash_from(
+            place,
+            user,
+            "imagine",
+            json!([{"name": "prompt", "type": 3, "value": prompt}]),
+            None,
+        )
+        .await;
+    held.arrived().await;
+    fake.advance(std::time::Duration::from_secs(15 * 60 + 1))
+        .await;
+    held.release();
+    token
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_result_after_fifteen_minutes_is_posted_in_the_channel_mentioning_its_author() {
+    let world = World::new(SMALL).await;
+    let fake = FakeDiscord::start().await;
+    let bot = start_bot(&world, &fake);
+    fake.wait_ready(1).await;
+    let here = FakeDiscord::test_guild();
+    let token = imagine_past_the_token(&fake, &here, ALICE, "a fox in snow").await;
+    let posted = fake
+        .channel_message(fake_discord::CHANNEL_ID, |r| !r.files.is_empty())
+        .await;
+    assert!(
+        content(&posted.json).contains(&format!("<@{ALICE}>")),
+        "{}",
+        posted.json
+    );
+    assert_eq!(
+        posted.json["allowed_mentions"]["users"],
+        json!([ALICE.to_string()])
+    );
+    let refused = fake
+        .wait_for("the late follow-up", |r| {
+            r.method == Method::POST && r.path.ends_with(&token)
+        })
+        .await;
+    assert_eq!(refused.status, 401, "the token had expired");
+    bot.stop(&fake).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_channel_permission_a_late_result_goes_by_dm_and_else_waits_in_recent() {
+    let world = World::new(SMALL).await;
+    let fake = FakeDiscord::start().await;
+    let bot = start_bot(&world, &fake);
+    fake.wait_ready(1).await;
+    let closed = FakeDiscord::test_guild().without_channel_permissions();
+    imagine_past_the_token(&fake, &closed, ALICE, "a fox in snow").await;
+    let dm = fake.dm(ALICE, |r| !r.files.is_empty()).await;
+    assert!(content(&dm.json).contains("a fox in snow"), "{}", dm.json);
+    assert!(
+        fake.channel_messages(fake_discord::CHANNEL_ID)
+            .await
+            .is_empty(),
+        "nothing is tried where the bot may not post"
+    );
+
+    // Bob's DMs are closed too: the result is kept, and /recent shows it to him.
+    fake.close_dms(BOB).await;
+    imagine_past_the_token(&fake, &closed, BOB, "a whale at dawn").await;
+    let refused = fake
+        .wait_for("Bob's refused DM", |r| {
+            r.method == Method::POST && r.path.contains("/channels/") && r.status == 403
+        })
+        .await;
+    assert!(refused.path.ends_with("/messages"), "{}", refused.path);
+    let token = fake.slash(BOB, "recent", json!([])).await;
+    let (kind, recent) = answered(&fake, &token).await;
+    assert_eq!(kind, 4);
+    assert!(is_ephemeral(&recent.json));
+    assert!(
+        content(&recent.json).contains("a whale at dawn"),
+        "{}",
+        recent.json
+    );
+    assert_eq!(png_files(&recent).len(), 1);
+    bot.stop(&fake).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn explore_shows_pictures_made_in_this_server_only_and_never_dm_ones() {
+    let world = World::new(SMALL).await;
+    let fake = FakeDiscord::start().await;
+    // Global commands, so that they work in DMs and in the second server.
+    let bot = start_bot_with(&world, options(&fake, None));
+    fake.wait_ready(1).await;
+    let here = FakeDiscord::test_guild();
+    let other_guild = fake_discord::GUILD_ID + 77;
+    let there = Place::guild(other_guild, other_guild + 1);
+    let dm = Place::dm();
+    for (place, user, prompt) in [
+        (&here, ALICE, "a red fox"),
+        (&there, BOB, "a blue whale"),
+        (&dm, BOB, "a secret garden"),
+    ] {
+        let token = fake
+            .slash_from(
+                place,
+                user,
+                "imagine",
+                json!([{"name": "prompt", "type": 3, "value": prompt}]),
+                None,
+            )
+            .await;
+        fake.follow_up(&token, |r| !r.files.is_empty()).await;
+    }
+    let explore = |place: Place| {
+        let fake = fake.clone();
+        async move {
+            let token = fake
+                .slash_from(&place, CAROL, "explore", json!([]), None)
+                .await;
+            content(&seen(&fake, &token).await.1).to_string()
+        }
+    };
+    let seen_here = explore(here.clone()).await;
+    assert!(seen_here.contains("a red fox"), "{seen_here}");
+    assert!(
+        !seen_here.contains("whale") && !seen_here.contains("garden"),
+        "{seen_here}"
+    );
+    let seen_there = explore(there.clone()).await;
+    assert!(seen_there.contains("a blue whale"), "{seen_there}");
+    assert!(
+        !seen_there.contains("fox") && !seen_there.contains("garden"),
+        "{seen_there}"
+    );
+    let seen_in_dm = explore(Place::dm()).await;
+    assert!(seen_in_dm.contains("works in servers only"), "{seen_in_dm}");
+
+    // Alice keeps her pictures out of /explore: gone from it, old ones included.
+    world
+        .service
+        .set_explore_sharing(UserId(ALICE), false)
+        .await
+        .unwrap();
+    let seen_here = explore(here).await;
+    assert!(
+        seen_here.starts_with("Nothing to explore yet"),
+        "{seen_here}"
+    );
+    bot.stop(&fake).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sixty_profiles_are_listed_in_one_message_and_the_cap_is_clear() {
+    let config = SMALL.replace("[limits]\n", "[limits]\nmax_profiles = 60\n");
+    let world = World::new(&config).await;
+    let fake = FakeDiscord::start().await;
+    let bot = start_bot(&world, &fake);
+    fake.wait_ready(1).await;
+    let global = world.global(UserId(ALICE), "7").await;
+    world.votes(UserId(ALICE), &global, 3).await;
+    for n in 0..60 {
+        let request = CreateProfile {
+            kind: ProfileKind::Ranked,
+            version: Some("7".into()),
+            name: format!("A profile with a long name {n:02}"),
+        };
+        world
+            .service
+            .create_profile(UserId(ALICE), request)
+            .await
+            .unwrap();
+    }
+    let list = json!([{"name": "list", "type": 1, "options": []}]);
+    let (_, listed) = seen(&fake, &fake.slash(ALICE, "profile", list).await).await;
+    let text = content(&listed);
+    assert!(text.chars().count() <= 2000);
+    assert!(text.contains("more; use a profile's name or ID"), "{text}");
+    // The settings panel offers at most 25 of them as defaults (the fake checks the limit).
+    let (_, panel) = seen(&fake, &fake.slash(ALICE, "settings", json!([])).await).await;
+    assert!(content(&panel).starts_with("**Settings**"), "{panel}");
+    // One more is refused with the cap named; a profile can be named instead of identified.
+    let create = json!([{"name": "create", "type": 1, "options": [
+        {"name": "name", "type": 3, "value": "One too many"},
+        {"name": "kind", "type": 4, "value": 0}
+    ]}]);
+    let (_, refused) = seen(&fake, &fake.slash(ALICE, "profile", create).await).await;
+    assert!(content(&refused).contains("limit of 60"), "{refused}");
+    let show = json!([{"name": "show", "type": 1, "options": [
+        {"name": "profile", "type": 3, "value": "a profile with a long name 07"}
+    ]}]);
+    let (_, shown) = seen(&fake, &fake.slash(ALICE, "profile", show).await).await;
+    assert!(
+        content(&shown).starts_with("**A profile with a long name 07**"),
+        "{shown}"
+    );
+    bot.stop(&fake).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn after_a_crash_mid_job_the_restarted_bot_says_so_in_the_jobs_message() {
+    let world = World::new("").await;
+    let fake = FakeDiscord::start().await;
+    let config = world.dir.path().join("slow.toml");
+    // Large pictures, so that the job is still rendering when the process is killed.
+    std::fs::write(&config, "[render]\nsize = 1024\n").unwrap();
+    let mut first = tokio::process::Command::new(env!("CARGO_BIN_EXE_tastebud"))
+        .arg("--data-dir")
+        .arg(world.dir.path())
+        .arg("--config")
+        .arg(&config)
+        .arg("run")
+        .arg("--guild")
+        .arg(fake_discord::GUILD_ID.to_string())
+        .env("DISCORD_TOKEN", TOKEN)
+        .env("TASTEBUD_DISCORD__REST_PROXY", &fake.base)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("start tastebud");
+    fake.wait_ready(1).await;
+    // The first progress edit says the job is running; the process dies right then.
+    let mut progress = fake.hold_next(Method::PATCH, "/messages/@original").await;
+    let token = imagine(&fake, ALICE, "a lighthouse at dusk").await;
+    progress.arrived().await;
+    first.start_kill().unwrap();
+    first.wait().await.unwrap();
+    progress.release();
+
+    let bot = start_bot(&world, &fake);
+    let told = fake
+        .edit(&token, |r| content(&r.json).contains("restarted"))
+        .await;
+    assert!(
+        content(&told.json).contains("a lighthouse at dusk"),
+        "{}",
+        told.json
+    );
+    assert_eq!(told.json["allowed_mentions"]["users"], json!([]));
+    fake.wait_ready(2).await;
     bot.stop(&fake).await;
 }

@@ -124,3 +124,43 @@ pub async fn like(data: &Data, liker: UserId, image: i64) -> View {
         Err(e) => View::private(user_message(&e.into())),
     }
 }
+
+/// Generations `/recent` shows.
+const RECENT: u32 = 3;
+
+// Where a result waits when Discord's 15-minute window had closed and neither the channel nor
+// the author's DMs could take it.
+/// Your newest finished generations, privately, with their buttons.
+#[poise::command(slash_command)]
+pub async fn recent(ctx: Context<'_>) -> Result<(), BotError> {
+    let reply = super::reply(ctx)?;
+    if let Err(e) = reply.defer(true).await {
+        tracing::warn!(error = %e, "could not acknowledge /recent");
+        return Ok(());
+    }
+    let author = user(ctx.author().id);
+    let generations = match ctx.data().service.recent_generations(author, RECENT).await {
+        Ok(generations) => generations,
+        Err(e) => {
+            reply
+                .answer(&View::private(user_message(&e.into())))
+                .await?;
+            return Ok(());
+        }
+    };
+    if generations.is_empty() {
+        let none = View::private("You have no finished generations yet. Try /imagine!");
+        reply.answer(&none).await?;
+    }
+    for (k, generation) in generations.iter().enumerate() {
+        let mut view = views::generation(author, generation, 0, 1);
+        view.ephemeral = true;
+        view.ping = None;
+        if k == 0 {
+            reply.answer(&view).await?;
+        } else {
+            reply.follow_up(&view).await?;
+        }
+    }
+    Ok(())
+}

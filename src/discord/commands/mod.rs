@@ -29,6 +29,7 @@ pub fn all() -> Vec<poise::Command<Data, BotError>> {
         codes::list_personalize_codes(),
         rank::rank(),
         imagine::imagine(),
+        imagine::recent(),
         explore::explore(),
         moodboard::moodboard(),
     ]
