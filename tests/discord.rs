@@ -58,6 +58,16 @@ fn options(fake: &FakeDiscord, guild: Option<u64>) -> Options {
     }
 }
 
+/// A world with `overrides` to its configuration, a fake Discord, and the bot connected to it
+/// with its commands registered in the test guild.
+async fn started(overrides: &str) -> (World, FakeDiscord, Bot) {
+    let world = World::new(overrides).await;
+    let fake = FakeDiscord::start().await;
+    let bot = start_bot(&world, &fake);
+    fake.wait_ready(1).await;
+    (world, fake, bot)
+}
+
 fn start_bot(world: &World, fake: &FakeDiscord) -> Bot {
     start_bot_with(world, options(fake, Some(fake_discord::GUILD_ID)))
 }
@@ -201,10 +211,7 @@ async fn a_rejected_token_is_a_clear_error() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_settings_toggle_persists_and_survives_a_restart_and_others_cannot_click_it() {
-    let world = World::new("").await;
-    let fake = FakeDiscord::start().await;
-    let bot = start_bot(&world, &fake);
-    fake.wait_ready(1).await;
+    let (world, fake, bot) = started("").await;
 
     let token = fake.slash(ALICE, "settings", json!([])).await;
     let (kind, panel) = seen(&fake, &token).await;
@@ -465,10 +472,7 @@ async fn imagine(fake: &FakeDiscord, user: u64, prompt: &str) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rank_shows_a_pair_and_each_click_votes_and_brings_the_next_pair() {
-    let world = World::new(SMALL).await;
-    let fake = FakeDiscord::start().await;
-    let bot = start_bot(&world, &fake);
-    fake.wait_ready(1).await;
+    let (world, fake, bot) = started(SMALL).await;
 
     let shown = rank(&fake, ALICE).await;
     // Pairs only need looking at: a JPEG within 80 KB (the stored pictures stay PNG).
@@ -535,10 +539,7 @@ async fn rank_shows_a_pair_and_each_click_votes_and_brings_the_next_pair() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn p_needs_an_unlock_then_carries_the_code_and_the_grid_can_be_upscaled_and_liked() {
-    let world = World::new(SMALL).await;
-    let fake = FakeDiscord::start().await;
-    let bot = start_bot(&world, &fake);
-    fake.wait_ready(1).await;
+    let (world, fake, bot) = started(SMALL).await;
 
     // Before unlocking: the service's sentence, privately; the public response is removed.
     let token = imagine(&fake, ALICE, "a fox in snow --p").await;
@@ -751,10 +752,7 @@ async fn p_needs_an_unlock_then_carries_the_code_and_the_grid_can_be_upscaled_an
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reroll_is_the_authors_and_explore_shows_other_peoples_images_to_like() {
-    let world = World::new(SMALL).await;
-    let fake = FakeDiscord::start().await;
-    let bot = start_bot(&world, &fake);
-    fake.wait_ready(1).await;
+    let (world, fake, bot) = started(SMALL).await;
 
     // A prompt that expands to two jobs: two new messages, one grid each.
     let token = imagine(&fake, ALICE, "a {red, blue} bird").await;
@@ -1216,10 +1214,7 @@ async fn a_command_upload_that_keeps_failing_ends_the_process_with_a_message() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_429_on_an_edit_is_waited_out_for_its_retry_after_and_sent_again() {
-    let world = World::new("").await;
-    let fake = FakeDiscord::start().await;
-    let bot = start_bot(&world, &fake);
-    fake.wait_ready(1).await;
+    let (_world, fake, bot) = started("").await;
     let wait = std::time::Duration::from_millis(1500);
     fake.rate_limit_next(Method::PATCH, "/messages/@original", wait)
         .await;
@@ -1285,10 +1280,7 @@ async fn two_shards_from_gateway_bot_each_answer_their_servers_and_ask_for_no_ev
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_upscale_from_a_slow_disk_is_acknowledged_within_three_seconds() {
-    let world = World::new(SMALL).await;
-    let fake = FakeDiscord::start().await;
-    let bot = start_bot(&world, &fake);
-    fake.wait_ready(1).await;
+    let (world, fake, bot) = started(SMALL).await;
     let token = imagine(&fake, ALICE, "a fox in snow").await;
     let grid = fake.follow_up(&token, |r| !r.files.is_empty()).await;
     let u1 = find_component(&grid.json, "U1");
@@ -1316,10 +1308,7 @@ async fn an_upscale_from_a_slow_disk_is_acknowledged_within_three_seconds() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_5000_character_prompt_is_answered_within_discords_limits() {
-    let world = World::new(SMALL).await;
-    let fake = FakeDiscord::start().await;
-    let bot = start_bot(&world, &fake);
-    fake.wait_ready(1).await;
+    let (_world, fake, bot) = started(SMALL).await;
     let mut prompt = "a fox in **deep** snow ".repeat(220);
     prompt.truncate(5000);
     let token = imagine(&fake, ALICE, &prompt).await;
@@ -1365,10 +1354,7 @@ async fn imagine_past_the_token(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_result_after_fifteen_minutes_is_posted_in_the_channel_mentioning_its_author() {
-    let world = World::new(SMALL).await;
-    let fake = FakeDiscord::start().await;
-    let bot = start_bot(&world, &fake);
-    fake.wait_ready(1).await;
+    let (_world, fake, bot) = started(SMALL).await;
     let here = FakeDiscord::test_guild();
     let token = imagine_past_the_token(&fake, &here, ALICE, "a fox in snow").await;
     let posted = fake
@@ -1394,10 +1380,7 @@ async fn a_result_after_fifteen_minutes_is_posted_in_the_channel_mentioning_its_
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn without_channel_permission_a_late_result_goes_by_dm_and_else_waits_in_recent() {
-    let world = World::new(SMALL).await;
-    let fake = FakeDiscord::start().await;
-    let bot = start_bot(&world, &fake);
-    fake.wait_ready(1).await;
+    let (_world, fake, bot) = started(SMALL).await;
     let closed = FakeDiscord::test_guild().without_channel_permissions();
     imagine_past_the_token(&fake, &closed, ALICE, "a fox in snow").await;
     let dm = fake.dm(ALICE, |r| !r.files.is_empty()).await;
@@ -1499,10 +1482,7 @@ async fn explore_shows_pictures_made_in_this_server_only_and_never_dm_ones() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sixty_profiles_are_listed_in_one_message_and_the_cap_is_clear() {
     let config = SMALL.replace("[limits]\n", "[limits]\nmax_profiles = 60\n");
-    let world = World::new(&config).await;
-    let fake = FakeDiscord::start().await;
-    let bot = start_bot(&world, &fake);
-    fake.wait_ready(1).await;
+    let (world, fake, bot) = started(&config).await;
     let global = world.global(UserId(ALICE), "7").await;
     world.votes(UserId(ALICE), &global, 3).await;
     for n in 0..60 {
