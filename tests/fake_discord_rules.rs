@@ -402,7 +402,7 @@ async fn a_429_carries_retry_after_and_the_body_and_an_early_retry_is_a_violatio
 }
 
 #[tokio::test]
-async fn a_closed_dm_gets_50007_and_a_channel_without_view_channel_50001() {
+async fn a_closed_dm_gets_50007_and_the_invite_lets_the_bot_post_in_its_channel() {
     let fake = FakeDiscord::start().await;
     fake.close_dms(USER).await;
     let (_, _, dm) = call(
@@ -424,16 +424,25 @@ async fn a_closed_dm_gets_50007_and_a_channel_without_view_channel_50001() {
         body,
         json!({"code": 50007, "message": "Cannot send messages to this user"})
     );
-    // The invite link grants no View Channel.
-    let (status, _, body) = call(
+    // The invite link grants View Channel and Send Messages: a plain message is taken; a
+    // channel the fake does not know is 10003.
+    let (status, _, _) = call(
         &fake,
         Method::POST,
         &format!("/channels/{}/messages", fake_discord::CHANNEL_ID),
         Some(json!({"content": "hello"})),
     )
     .await;
-    assert_eq!(status, 403);
-    assert_eq!(body["code"], 50001);
+    assert_eq!(status, 200);
+    let (status, _, body) = call(
+        &fake,
+        Method::POST,
+        "/channels/42/messages",
+        Some(json!({"content": "hello"})),
+    )
+    .await;
+    assert_eq!(status, 404);
+    assert_eq!(body["code"], 10003);
     fake.assert_no_violations().await;
     assert!(fake.dm_messages(USER).await.is_empty());
 }
