@@ -498,8 +498,13 @@ async fn rank_shows_a_pair_and_each_click_votes_and_brings_the_next_pair() {
     assert_eq!(points(&world, ALICE).await, 0);
     assert_eq!(points(&world, BOB).await, 0);
 
-    // Alice clicks 1: a vote, and the same message shows a new pair with a new image.
-    let next = click_rank(&fake, ALICE, &left).await;
+    // Alice clicks 1: a vote, and the same message shows a new pair with a new image, in the
+    // click's own callback (UpdateMessage): no edit, so no bucket shared with other answers.
+    let token = fake.click(ALICE, &left, None).await;
+    let callback = fake.response(&token).await;
+    assert_eq!(callback.json["type"], 7, "{}", callback.json);
+    assert!(fake.edits(&token).await.is_empty());
+    let (_, next) = answered(&fake, &token).await;
     assert_eq!(points(&world, ALICE).await, 1);
     assert_eq!(jpeg_files(&next, 80_000), ["pair.jpg"]);
     assert_ne!(pair_id(&next.json), first);
