@@ -1301,3 +1301,51 @@ async fn recent_generations_are_the_users_finished_ones_newest_first_with_their_
         bobs[0].prompt_run
     );
 }
+
+#[tokio::test]
+async fn pairs_show_pool_pictures_and_the_rankers_own_generations_never_someone_elses() {
+    let w = World::new(SMALL).await;
+    // Bob's generation was made in a DM: it must never reach anyone else's pairs.
+    let bob = w
+        .service
+        .imagine(
+            BOB,
+            Imagine::new("a secret garden", Place::Private),
+            no_progress(),
+        )
+        .await
+        .unwrap();
+    let bobs: Vec<i64> = bob.iter().flat_map(|g| g.images.clone()).collect();
+    let alice = w
+        .service
+        .imagine(ALICE, Imagine::new("a red fox", HERE), no_progress())
+        .await
+        .unwrap();
+    let alices: Vec<i64> = alice.iter().flat_map(|g| g.images.clone()).collect();
+    let mut own = 0;
+    for _ in 0..40 {
+        let next = w.service.next_pair(ALICE, None).await.unwrap();
+        for id in [next.pair.left_image, next.pair.right_image] {
+            assert!(!bobs.contains(&id), "Bob's picture {id} in Alice's pair");
+            own += usize::from(alices.contains(&id));
+        }
+        w.service
+            .vote(ALICE, next.pair.id, Choice::Skip)
+            .await
+            .unwrap();
+    }
+    // Bob's own pairs may show his pictures: the rule is about others, not about generations.
+    let mut bobs_seen = 0;
+    for _ in 0..40 {
+        let next = w.service.next_pair(BOB, None).await.unwrap();
+        for id in [next.pair.left_image, next.pair.right_image] {
+            assert!(!alices.contains(&id), "Alice's picture {id} in Bob's pair");
+            bobs_seen += usize::from(bobs.contains(&id));
+        }
+        w.service
+            .vote(BOB, next.pair.id, Choice::Skip)
+            .await
+            .unwrap();
+    }
+    eprintln!("own generations shown: Alice {own}, Bob {bobs_seen} (of 80 pictures each)");
+}

@@ -30,7 +30,7 @@ impl Service {
     pub(super) async fn standardizer(&self, version: &str) -> Result<Standardizer> {
         let pool: Vec<StyleVector> = self
             .store
-            .rankable_images(version, SPACE, 0)
+            .rankable_images(version, SPACE, 0, None)
             .await?
             .into_iter()
             .filter(|i| i.image.origin == crate::store::Origin::Pool)

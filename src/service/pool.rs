@@ -48,7 +48,7 @@ pub const POOL_PROMPTS: &[&str] = &[
 
 /// Pairs shown most recently that a new pair should not resemble.
 const RECENT_PAIRS: u32 = 5;
-/// Generated jobs of a version whose images join the ranking candidates.
+/// A user's generated jobs of a version whose images join their ranking candidates.
 const GENERATED_JOBS: u32 = 32;
 
 /// The largest pair image, in bytes: a pair goes out on every `/rank` click, so it is sent
@@ -85,7 +85,7 @@ impl Service {
             return Err(Error::MoodboardNotRanked(profile.name));
         }
         self.ensure_pool(&profile.version).await?;
-        let images = self.rankable(&profile.version).await?;
+        let images = self.rankable(&profile.version, user).await?;
         let (left, right) = self.choose_pair(&profile, &images).await?;
         let prompt = images[left].image.prompt.clone();
         let (left, right) = if self.rng().random_bool(0.5) {
@@ -110,7 +110,7 @@ impl Service {
         self.check_version(version)?;
         Ok(self
             .store
-            .rankable_images(version, SPACE, 0)
+            .rankable_images(version, SPACE, 0, None)
             .await?
             .into_iter()
             .filter(|i| i.image.origin == Origin::Pool)
@@ -188,11 +188,12 @@ impl Service {
         .map_err(Error::Render)
     }
 
-    /// The candidates for pairs of `version`: pool images and recent generations, measured.
-    async fn rankable(&self, version: &str) -> Result<Vec<Ranked>> {
+    /// The candidates for `user`'s pairs of `version`: pool images and the user's own recent
+    /// generations, measured.
+    async fn rankable(&self, version: &str, user: UserId) -> Result<Vec<Ranked>> {
         let images = self
             .store
-            .rankable_images(version, SPACE, GENERATED_JOBS)
+            .rankable_images(version, SPACE, GENERATED_JOBS, Some(user))
             .await?;
         Ok(images.into_iter().filter_map(Ranked::new).collect())
     }
@@ -280,7 +281,7 @@ impl Service {
         let r = &self.config.ranking;
         let pool: Vec<Image> = self
             .store
-            .rankable_images(version, SPACE, 0)
+            .rankable_images(version, SPACE, 0, None)
             .await?
             .into_iter()
             .filter(|i| i.image.origin == Origin::Pool)

@@ -107,24 +107,28 @@ impl Store {
     }
 
     /// The images of `version` measured in style space `space` that ranking pairs are drawn
-    /// from: the pool, and the images of the `recent_jobs` newest finished generation jobs.
+    /// from: the pool, and the images of `user`'s `recent_jobs` newest finished generations
+    /// (only their own: another user's pictures may come from a DM or another server).
     pub async fn rankable_images(
         &self,
         version: &str,
         space: &str,
         recent_jobs: u32,
+        user: Option<UserId>,
     ) -> Result<Vec<Image>, StoreError> {
         let rows = sqlx::query(
             "SELECT * FROM images
              WHERE version = ?1 AND style_space = ?2
                AND (origin = 'pool'
                     OR job_id IN (SELECT id FROM jobs WHERE version = ?1 AND status = 'done'
+                                    AND user_id = ?4
                                   ORDER BY id DESC LIMIT ?3))
              ORDER BY id",
         )
         .bind(version)
         .bind(space)
         .bind(i64::from(recent_jobs))
+        .bind(user.map(user_to_sql))
         .fetch_all(&self.pool)
         .await?;
         rows.iter().map(image_from_row).collect()
