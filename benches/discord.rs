@@ -119,9 +119,13 @@ fn main() {
             let _ = stopped.await;
         }));
         fake.wait_ready(1).await;
-        // Draw the ranking pool before timing anything.
-        let warm = fake.slash(1, "rank", json!([])).await;
-        answered(&fake, &warm).await;
+        // Draw the whole ranking pool before timing anything (the built-in renderer otherwise
+        // draws it one prompt per /rank).
+        world
+            .service
+            .build_pool("7", None, &|_, _| {})
+            .await
+            .expect("pool");
 
         let done = Arc::new(AtomicBool::new(false));
         let imaginers: Vec<_> = (0..IMAGINERS)

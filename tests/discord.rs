@@ -462,12 +462,13 @@ async fn click_rank(fake: &FakeDiscord, user: u64, custom_id: &str) -> Request {
 
 /// `/imagine prompt` from `user`: the interaction token.
 async fn imagine(fake: &FakeDiscord, user: u64, prompt: &str) -> String {
-    fake.slash(
-        user,
-        "imagine",
-        json!([{"name": "prompt", "type": 3, "value": prompt}]),
-    )
-    .await
+    imagine_from(fake, &FakeDiscord::test_guild(), user, prompt).await
+}
+
+/// `/imagine prompt` from `user` at `place`; returns the interaction's token.
+async fn imagine_from(fake: &FakeDiscord, place: &Place, user: u64, prompt: &str) -> String {
+    let options = json!([{"name": "prompt", "type": 3, "value": prompt}]);
+    fake.slash_from(place, user, "imagine", options, None).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -1341,15 +1342,7 @@ async fn imagine_past_the_token(
             &format!("/webhooks/{}/", fake_discord::APP_ID),
         )
         .await;
-    let token = fake
-        .slash_from(
-            place,
-            user,
-            "imagine",
-            json!([{"name": "prompt", "type": 3, "value": prompt}]),
-            None,
-        )
-        .await;
+    let token = imagine_from(fake, place, user, prompt).await;
     held.arrived().await;
     fake.advance(std::time::Duration::from_secs(15 * 60 + 1))
         .await;
@@ -1435,15 +1428,7 @@ async fn explore_shows_pictures_made_in_this_server_only_and_never_dm_ones() {
         (&there, BOB, "a blue whale"),
         (&dm, BOB, "a secret garden"),
     ] {
-        let token = fake
-            .slash_from(
-                place,
-                user,
-                "imagine",
-                json!([{"name": "prompt", "type": 3, "value": prompt}]),
-                None,
-            )
-            .await;
+        let token = imagine_from(&fake, place, user, prompt).await;
         fake.follow_up(&token, |r| !r.files.is_empty()).await;
     }
     let explore = |place: Place| {
