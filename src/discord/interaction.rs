@@ -517,7 +517,8 @@ impl Reply {
                 if late {
                     view.content.push_str(
                         "\n-# This is taking longer than Discord lets tastebud edit this \
-                         message; the result will come as a new message.",
+                         message; the result will come as a new message here or in your DMs \
+                         (if neither can take it, find it with /recent).",
                     );
                 }
                 if let Err(e) = this.edit_original(&view).await {
