@@ -26,6 +26,7 @@ pub struct Config {
     pub render: Render,
     pub ranking: Ranking,
     pub limits: Limits,
+    pub retention: Retention,
 }
 
 /// Which versions are personalized, and when profiles unlock and refresh.
@@ -133,6 +134,32 @@ pub struct Limits {
     pub cooldown_secs: u64,
     /// Most live ranked and moodboard profiles one user may have (global profiles aside).
     pub max_profiles: u32,
+    /// Renders running at once for all users together.
+    pub renders: u32,
+    /// Per user and minute: `/moodboard add` requests.
+    pub moodboard_adds_per_minute: u32,
+    /// Per user and minute: `/rank` pairs shown (each `/rank` and each vote or skip).
+    pub rank_pairs_per_minute: u32,
+    /// Per user and minute: `/profile show` (a fit and a chart).
+    pub profile_shows_per_minute: u32,
+    /// Per user and minute: likes.
+    pub likes_per_minute: u32,
+}
+
+/// What garbage collection deletes, and how often the bot runs it.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Retention {
+    /// Days a generation's pictures are kept unless something still needs them.
+    pub generations_days: u32,
+    /// Days a finished generation job is kept.
+    pub jobs_days: u32,
+    /// Hours an unanswered `/rank` pair is kept.
+    pub unanswered_pairs_hours: u32,
+    /// Minutes before a leftover temporary file is deleted.
+    pub temp_files_minutes: u32,
+    /// Minutes between collections in the running bot; 0: never by itself.
+    pub gc_every_minutes: u32,
 }
 
 /// Discord settings other than the token (which only ever comes from `DISCORD_TOKEN`).
@@ -424,8 +451,32 @@ impl Config {
                 format!("must be 0 to {MAX_ARD_ROUNDS}"),
             ));
         }
-        if self.limits.jobs_per_user == 0 {
-            return Err(invalid("limits.jobs_per_user", "must be at least 1"));
+        let l = &self.limits;
+        for (key, value) in [
+            ("limits.jobs_per_user", l.jobs_per_user),
+            ("limits.renders", l.renders),
+            ("limits.moodboard_adds_per_minute", l.moodboard_adds_per_minute),
+            ("limits.rank_pairs_per_minute", l.rank_pairs_per_minute),
+            ("limits.profile_shows_per_minute", l.profile_shows_per_minute),
+            ("limits.likes_per_minute", l.likes_per_minute),
+        ] {
+            if value == 0 {
+                return Err(invalid(key, "must be at least 1"));
+            }
+        }
+        let keep = &self.retention;
+        if keep.generations_days == 0 || keep.jobs_days == 0 || keep.unanswered_pairs_hours == 0
+        {
+            return Err(invalid(
+                "retention",
+                "generations_days, jobs_days and unanswered_pairs_hours must be at least 1",
+            ));
+        }
+        if keep.temp_files_minutes < 5 {
+            return Err(invalid(
+                "retention.temp_files_minutes",
+                "must be at least 5, so that a file being written is never taken for a leftover",
+            ));
         }
         if self.prompt.max_jobs == 0 {
             return Err(invalid("prompt.max_jobs", "must be at least 1"));

@@ -295,6 +295,9 @@ async fn run_strategy(
     config.personalization.unlock_threshold = 10;
     config.personalization.refresh_every = 10;
     config.limits.cooldown_secs = 0;
+    // A simulated rater answers as fast as the machine allows; that is no flood.
+    config.limits.rank_pairs_per_minute = u32::MAX;
+    config.limits.profile_shows_per_minute = u32::MAX;
     let dir = tempfile::tempdir().map_err(|e| EvalError::Setup(format!("temp dir: {e}")))?;
     let store = Store::open_in(dir.path()).await?;
     let service = Service::new(store.clone(), config, dir.path()).with_seed(options.seed);

@@ -101,6 +101,18 @@ enum Command {
         #[arg(long, value_name = "DIR")]
         out: PathBuf,
     },
+    /// Delete what nothing needs any more: old unkept generations, unanswered pairs, finished
+    /// jobs, image files no row names and leftover temporary files (see `[retention]`). Codes
+    /// and everything they need are never deleted. The running bot does this by itself every
+    /// `retention.gc_every_minutes`.
+    Gc {
+        /// Only say what would be deleted.
+        #[arg(long)]
+        dry_run: bool,
+        /// Also read every kept image file and check that it holds the right bytes.
+        #[arg(long)]
+        verify: bool,
+    },
     /// The pools of ranking images.
     Pool {
         #[command(subcommand)]
@@ -198,6 +210,24 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 Ok(ExitCode::SUCCESS)
             })
         }
+        Command::Gc { dry_run, verify } => block_on(async {
+            let store = Store::open_in(&data_dir).await?;
+            let service = tastebud::service::Service::new(store.clone(), config, &data_dir);
+            let report = service
+                .collect_garbage(
+                    tastebud::service::GcOptions { dry_run, verify },
+                    std::time::SystemTime::now(),
+                )
+                .await;
+            store.close().await;
+            let report = report.map_err(|e| anyhow::anyhow!(e.internal_cause().unwrap_or_else(|| e.to_string())))?;
+            println!("{report}");
+            Ok(if report.broken.is_empty() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(3)
+            })
+        }),
         Command::Pool {
             action: PoolAction::Build { version, count },
         } => block_on(build_pool(config, &data_dir, version, count)),
@@ -317,7 +347,14 @@ async fn run_bot(
         );
         return Ok(ExitCode::FAILURE);
     }
+    let every = u64::from(config.retention.gc_every_minutes) * 60;
     let service = tastebud::service::Service::new(store, config, data_dir);
+    if every > 0 {
+        tokio::spawn(collect_garbage_every(
+            service.clone(),
+            std::time::Duration::from_secs(every),
+        ));
+    }
     let options = tastebud::discord::Options {
         token,
         guild_id: guild,
@@ -326,4 +363,26 @@ async fn run_bot(
     };
     tastebud::discord::run(service, options, stop_signal()).await?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// Collects garbage now and then every `period`, logging what it did.
+async fn collect_garbage_every(service: tastebud::service::Service, period: std::time::Duration) {
+    let mut ticks = tokio::time::interval(period);
+    loop {
+        ticks.tick().await;
+        match service
+            .collect_garbage(
+                tastebud::service::GcOptions::default(),
+                std::time::SystemTime::now(),
+            )
+            .await
+        {
+            Ok(report) if !report.broken.is_empty() => tracing::warn!(%report, "garbage collected"),
+            Ok(report) => tracing::info!(%report, "garbage collected"),
+            Err(e) => tracing::error!(
+                error = %e.internal_cause().unwrap_or_else(|| e.to_string()),
+                "garbage collection failed"
+            ),
+        }
+    }
 }

@@ -5,7 +5,8 @@
 //!
 //! A file is named by the SHA-256 of its PNG bytes (`<64 hex>.png`), so the same picture is
 //! stored once and a name can never point at different pixels. Files are written to a temporary
-//! name and renamed into place, so a reader never sees half a file.
+//! name, synced to disk and renamed into place, and the folder is synced, so a reader never sees
+//! half a file and a database row written afterwards never names a file a power cut lost.
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -142,6 +143,17 @@ fn jpeg_within(
     }
 }
 
+/// `image` made smaller, keeping its proportions, when a side is longer than `max_side`.
+pub fn fit_within(image: RgbImage, max_side: u32) -> RgbImage {
+    let (w, h) = image.dimensions();
+    if w <= max_side && h <= max_side {
+        return image;
+    }
+    let scale = f64::from(max_side) / f64::from(w.max(h));
+    let side = |n: u32| ((f64::from(n) * scale).round() as u32).clamp(1, max_side);
+    imageops::resize(&image, side(w), side(h), imageops::FilterType::Triangle)
+}
+
 /// The JPEG bytes of `image` at `quality` (1–100).
 fn encode_jpeg(image: &RgbImage, quality: u8) -> Result<Vec<u8>, RenderError> {
     let mut bytes = Vec::new();
@@ -169,7 +181,10 @@ pub fn save_png(dir: &Path, image: &RgbImage) -> Result<SavedImage, RenderError>
     save_png_bytes(dir, &bytes)
 }
 
-/// Stores already-encoded PNG bytes in `dir` under their content hash.
+/// Stores already-encoded PNG bytes in `dir` under their content hash, durably: the file and
+/// the folder's entry for it are on disk when this returns, so a database row naming the file
+/// can be committed after it. A file already there is kept only if it holds exactly these
+/// bytes (a power cut can leave an empty or partial file behind); otherwise it is replaced.
 pub fn save_png_bytes(dir: &Path, bytes: &[u8]) -> Result<SavedImage, RenderError> {
     let hash = content_hash(bytes);
     let path = image_path(dir, &hash);
@@ -177,18 +192,115 @@ pub fn save_png_bytes(dir: &Path, bytes: &[u8]) -> Result<SavedImage, RenderErro
         path: path.clone(),
         reason: e.to_string(),
     };
-    if !path.is_file() {
+    if holds_hash(&path, &hash) {
+        // Saved again just now: garbage collection must not take it for an old file that
+        // nothing names (it spares files changed within `retention.temp_files_minutes`).
+        std::fs::File::options()
+            .append(true)
+            .open(&path)
+            .and_then(|f| f.set_modified(std::time::SystemTime::now()))
+            .map_err(write_error)?;
+    } else {
         std::fs::create_dir_all(dir).map_err(write_error)?;
         static WRITES: AtomicU64 = AtomicU64::new(0);
         let temp = dir.join(format!(
-            ".{hash}.{}.{}.tmp",
+            ".{hash}.{}.{}{TEMP_SUFFIX}",
             std::process::id(),
             WRITES.fetch_add(1, Ordering::Relaxed)
         ));
-        std::fs::write(&temp, bytes).map_err(write_error)?;
-        std::fs::rename(&temp, &path).map_err(write_error)?;
+        let written = write_synced(&temp, bytes)
+            .and_then(|()| std::fs::rename(&temp, &path))
+            .and_then(|()| sync_dir(dir));
+        if let Err(e) = written {
+            let _ = std::fs::remove_file(&temp);
+            return Err(write_error(e));
+        }
     }
     Ok(SavedImage { hash, path })
+}
+
+/// The ending of the temporary files [`save_png_bytes`] writes before renaming them into
+/// place; one left behind by a crash is garbage.
+pub const TEMP_SUFFIX: &str = ".tmp";
+
+/// What a file in the images folder is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FileKind {
+    /// A stored image, `<hash>.png`.
+    Image { hash: String },
+    /// A temporary file of [`save_png_bytes`].
+    Temp,
+    /// Anything else (left alone).
+    Other,
+}
+
+/// A file in the images folder.
+#[derive(Debug, Clone)]
+pub struct StoredFile {
+    pub path: PathBuf,
+    pub kind: FileKind,
+    pub bytes: u64,
+    pub modified: std::time::SystemTime,
+}
+
+/// The files in the images folder `dir`; none if it does not exist yet.
+pub fn stored_files(dir: &Path) -> std::io::Result<Vec<StoredFile>> {
+    let entries = match std::fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(e),
+    };
+    let mut files = Vec::new();
+    for entry in entries {
+        let entry = entry?;
+        let meta = entry.metadata()?;
+        if !meta.is_file() {
+            continue;
+        }
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let kind = match name.strip_suffix(".png") {
+            Some(hash) if hash.len() == 64 && hash.bytes().all(|b| b.is_ascii_hexdigit()) => {
+                FileKind::Image {
+                    hash: hash.to_ascii_lowercase(),
+                }
+            }
+            _ if name.starts_with('.') && name.ends_with(TEMP_SUFFIX) => FileKind::Temp,
+            _ => FileKind::Other,
+        };
+        files.push(StoredFile {
+            path: entry.path(),
+            kind,
+            bytes: meta.len(),
+            modified: meta.modified()?,
+        });
+    }
+    Ok(files)
+}
+
+/// Whether the file at `path` exists and its content hash is `hash`.
+pub fn holds_hash(path: &Path, hash: &str) -> bool {
+    std::fs::read(path).is_ok_and(|bytes| content_hash(&bytes) == hash)
+}
+
+/// Writes `bytes` to a new file at `path` and waits until they are on disk.
+fn write_synced(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut file = std::fs::File::create(path)?;
+    file.write_all(bytes)?;
+    file.sync_all()
+}
+
+/// Waits until the entries of folder `dir` (a file just renamed into it) are on disk.
+fn sync_dir(dir: &Path) -> std::io::Result<()> {
+    #[cfg(unix)]
+    {
+        std::fs::File::open(dir)?.sync_all()
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = dir;
+        Ok(())
+    }
 }
 
 /// Writes `image` as a PNG at exactly `path` (for `tastebud render --out`).

@@ -104,7 +104,10 @@ pub enum Error {
     NotYourPair,
     #[error("You already answered that pair.")]
     AlreadyAnswered,
-    #[error("That image doesn't exist.")]
+    #[error(
+        "That picture doesn't exist (any more: pictures nobody liked, ranked or put on a moodboard \
+         are deleted after a while)."
+    )]
     ImageNotFound,
     #[error("Likes of your own images don't count; like someone else's.")]
     OwnImage,
@@ -159,6 +162,18 @@ pub enum Error {
     NotYourGeneration(i64),
     #[error("Image {0} is not on that moodboard.")]
     NotOnMoodboard(i64),
+    #[error(
+        "You're going faster than tastebud can keep up with: you can {action} again in {seconds} {unit}.",
+        unit = if *.seconds == 1 { "second" } else { "seconds" }
+    )]
+    SlowDown { action: &'static str, seconds: u64 },
+    #[error("You are already {0}; wait for that to finish, then try again.")]
+    AlreadyRunning(&'static str),
+    #[error(
+        "tastebud is already drawing as many pictures as it can at once ({0}); please try again \
+         in a minute."
+    )]
+    Busy(u32),
     /// An upload or link that is not a usable image; the sentence says why.
     #[error("{}", quoting(.0))]
     BadImage(String),

@@ -27,19 +27,21 @@ pub struct ProfileTaste {
 }
 
 impl Service {
-    /// A profile's taste: its latest code if it has one, else a fit of its data so far.
+    /// A profile's taste: its current code if it has one, else a fit of its data so far.
     pub async fn profile_taste(&self, user: UserId, id: &ProfileId) -> Result<ProfileTaste> {
         let summary = self.profile(user, id).await?;
+        self.actions.take(user, super::Action::ProfileShow)?;
         let profile = &summary.profile;
         let std = self.pool_standardizer(&profile.version).await?;
-        let (weights, code) = match self.store.latest_code(&profile.id).await? {
+        // A moodboard's code is the one of the images it holds now, which after a removal
+        // may be older than its newest.
+        let code = match profile.kind {
+            ProfileKind::Moodboard => self.moodboard_code(profile).await?,
+            _ => self.store.latest_code(&profile.id).await?,
+        };
+        let (weights, code) = match code {
             Some(code) => (to_standardized(&code.vector, &std), Some(code.code)),
-            None if profile.kind == ProfileKind::Moodboard => {
-                match self.moodboard_code(profile).await? {
-                    Some(code) => (to_standardized(&code.vector, &std), Some(code.code)),
-                    None => (vec![0.0; std.std.len()], None),
-                }
-            }
+            None if profile.kind == ProfileKind::Moodboard => (vec![0.0; std.std.len()], None),
             None => (
                 self.posterior(profile, &std, Refit::Tuned)
                     .await?

@@ -96,12 +96,15 @@ pub struct ImageFile {
     pub file: Encoded,
 }
 
-/// Per-user generation limits: concurrent jobs and a cooldown between starts.
+/// Generation limits: concurrent jobs and a cooldown between starts per user, and renders
+/// running at once for everyone (`limits.renders`).
 #[derive(Debug, Clone)]
 pub struct JobLimits {
     per_user: u32,
     cooldown: Duration,
     state: Arc<Mutex<HashMap<UserId, UserJobs>>>,
+    renders: Arc<tokio::sync::Semaphore>,
+    max_renders: u32,
 }
 
 impl JobLimits {
@@ -110,6 +113,8 @@ impl JobLimits {
             per_user: limits.jobs_per_user,
             cooldown: Duration::from_secs(limits.cooldown_secs),
             state: Arc::new(Mutex::new(HashMap::new())),
+            renders: Arc::new(tokio::sync::Semaphore::new(limits.renders as usize)),
+            max_renders: limits.renders,
         }
     }
 
@@ -130,10 +135,18 @@ impl JobLimits {
                 }
             }
         }
+        // Refused at once when every render is taken: a queue nobody sees would only look
+        // like a bot that hangs.
+        let render = self
+            .renders
+            .clone()
+            .try_acquire_owned()
+            .map_err(|_| Error::Busy(self.max_renders))?;
         state.entry(user).or_insert((0, None)).0 += 1;
         Ok(JobSlot {
             limits: self.clone(),
             user,
+            _render: render,
         })
     }
 
@@ -151,6 +164,7 @@ type UserJobs = (u32, Option<Instant>);
 struct JobSlot {
     limits: JobLimits,
     user: UserId,
+    _render: tokio::sync::OwnedSemaphorePermit,
 }
 
 impl JobSlot {
@@ -288,9 +302,16 @@ impl Service {
     /// the PNG is larger than [`MAX_POST_BYTES`].
     pub(super) async fn load_image_file(&self, image: Image) -> Result<ImageFile> {
         let path = image_path(&self.images_dir, &image.image.hash);
-        let png = tokio::fs::read(&path)
-            .await
-            .map_err(|e| Error::Bug(format!("cannot read {}: {e}", path.display())))?;
+        let png = match tokio::fs::read(&path).await {
+            Ok(png) if !png.is_empty() => png,
+            // A row whose file is gone: the picture is lost, which the user hears as such and
+            // the operator finds in the log (and in `tastebud gc`'s report).
+            Ok(_) => return Err(lost_file(&image, "is empty")),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(lost_file(&image, "is missing"));
+            }
+            Err(e) => return Err(Error::Bug(format!("cannot read {}: {e}", path.display()))),
+        };
         let file = if png.len() <= MAX_POST_BYTES {
             Encoded {
                 bytes: png,
@@ -623,16 +644,19 @@ impl Service {
         Ok(Resolved { taste, refs })
     }
 
-    /// What a profile ID resolves to: its newest code, or why it has none yet.
+    /// What a profile ID resolves to: a moodboard's code for the images it holds now, another
+    /// profile's newest code, or why it has none yet.
     async fn profile_code(&self, profile: &crate::domain::Profile) -> Result<Code> {
-        if let Some(code) = self.store.latest_code(&profile.id).await? {
-            return Ok(code);
-        }
         if profile.kind == ProfileKind::Moodboard {
+            // Not the newest code minted: after an image is removed, the current set's code
+            // may be an earlier one.
             return self
                 .moodboard_code(profile)
                 .await?
                 .ok_or_else(|| Error::MoodboardEmpty(profile.name.clone()));
+        }
+        if let Some(code) = self.store.latest_code(&profile.id).await? {
+            return Ok(code);
         }
         let summary = self.summary(profile.clone()).await?;
         Err(match profile.kind {
@@ -646,6 +670,16 @@ impl Service {
             },
         })
     }
+}
+
+/// The error for a stored image whose file `what` (is missing, is empty), logged.
+fn lost_file(image: &Image, what: &str) -> Error {
+    tracing::error!(
+        image = image.id,
+        hash = %image.image.hash,
+        "the file of a stored image {what}; `tastebud gc --verify` lists every such file"
+    );
+    Error::ImageNotFound
 }
 
 /// A generation's grid of `pictures`, ready to post: a PNG, or a JPEG when its PNG would be

@@ -181,6 +181,12 @@ impl Service {
         if let Some(code) = self.store.code_for_image_set(&profile.id, &key).await? {
             return Ok(Some(code));
         }
+        // Concurrent adds or views of one set must mint one code for it: look again under the
+        // mint lock before minting.
+        let _guard = self.mint_lock.lock().await;
+        if let Some(code) = self.store.code_for_image_set(&profile.id, &key).await? {
+            return Ok(Some(code));
+        }
         let std = self.standardizer(&profile.version).await?;
         let squared = self.squared_axes();
         let pool_mean = vec![0.0; STYLE_DIM + squared];

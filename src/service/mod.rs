@@ -9,8 +9,10 @@ mod codes;
 mod error;
 mod explain;
 mod explore;
+mod gc;
 mod imagine;
 mod learn;
+mod limits;
 mod moodboard;
 mod pool;
 mod profiles;
@@ -22,8 +24,12 @@ use std::sync::Arc;
 
 pub use error::{Error, MAX_ECHO_CHARS, Result};
 pub use explain::ProfileTaste;
+pub use gc::{GcOptions, GcReport};
+pub use limits::{Action, ActionLimits};
 pub use imagine::{Generation, ImageFile, Imagine, InterruptedJob, JobLimits, MAX_POST_BYTES};
-pub use moodboard::{MOODBOARD_MAX_IMAGES, Moodboard, MoodboardImage};
+pub use moodboard::{
+    MOODBOARD_MAX_IMAGES, Moodboard, MoodboardAdd, MoodboardImage, STORED_UPLOAD_SIDE,
+};
 pub use pool::{NextPair, PAIR_MAX_BYTES, POOL_PROMPTS, PoolProgress};
 pub use profiles::{CreateProfile, ProfileSummary};
 pub use ranking::{LikeResult, VoteResult};
@@ -50,6 +56,8 @@ pub struct Service {
     mint_lock: Arc<tokio::sync::Mutex<()>>,
     /// Running generations and cooldowns per user.
     jobs: JobLimits,
+    /// Per-user allowances of the other actions that cost work.
+    actions: ActionLimits,
     /// Fetches image links users give, from public addresses only.
     fetcher: Fetcher,
     /// The service's randomness (pair choice and sides, seeds, codes); seeded by
@@ -64,6 +72,7 @@ impl Service {
     /// A service on `store`, keeping image files under `data_dir/images`.
     pub fn new(store: Store, config: Config, data_dir: &Path) -> Service {
         let jobs = JobLimits::new(&config.limits);
+        let actions = ActionLimits::new(&config.limits);
         Service {
             store,
             config: Arc::new(config),
@@ -71,6 +80,7 @@ impl Service {
             pool_lock: Arc::new(tokio::sync::Mutex::new(())),
             mint_lock: Arc::new(tokio::sync::Mutex::new(())),
             jobs,
+            actions,
             fetcher: Fetcher::new(FetchLimits::default()),
             rng: Arc::new(std::sync::Mutex::new(StdRng::from_rng(&mut rand::rng()))),
             house: Arc::default(),

@@ -3,15 +3,28 @@
 //! Every change of a moodboard's image set gives it a code: a new one, or the earlier code of
 //! an equal set.
 
-use super::{Error, ProfileSummary, Result, Service};
+use super::limits::Running;
+use super::{Action, Error, ProfileSummary, Result, Service};
 use crate::domain::{Code, ProfileId, ProfileKind, UserId};
-use crate::render::files::save_png;
+use crate::render::files::{fit_within, save_png};
 use crate::render::style::{SPACE, describe};
 use crate::render::upload::{UploadLimits, check_upload};
-use crate::store::{Image, NewImage, Origin};
+use crate::store::{Full, Image, NewImage, Origin};
 
 /// Most images a moodboard holds.
 pub const MOODBOARD_MAX_IMAGES: usize = 50;
+
+/// Largest side of a stored upload, in pixels: enough to describe its style and to show it.
+pub const STORED_UPLOAD_SIDE: u32 = 1024;
+
+/// A `/moodboard add` that has passed its checks and holds the user's turn (see
+/// [`Service::moodboard_add_begin`]).
+#[derive(Debug)]
+pub struct MoodboardAdd {
+    user: UserId,
+    profile: crate::domain::Profile,
+    _turn: Running,
+}
 
 /// Where an image for a moodboard comes from.
 #[derive(Debug, Clone, PartialEq)]
@@ -47,12 +60,44 @@ impl Service {
         id: &ProfileId,
         sources: Vec<MoodboardImage>,
     ) -> Result<Moodboard> {
+        let add = self.moodboard_add_begin(user, id, sources.len()).await?;
+        self.moodboard_add_finish(add, sources).await
+    }
+
+    /// The checks before images for a moodboard are downloaded: the moodboard is the user's,
+    /// `count` more images fit, and the user may add images now (one request at a time,
+    /// `limits.moodboard_adds_per_minute`). The request holds the user's turn until
+    /// [`Service::moodboard_add_finish`] is done with it.
+    pub async fn moodboard_add_begin(
+        &self,
+        user: UserId,
+        id: &ProfileId,
+        count: usize,
+    ) -> Result<MoodboardAdd> {
         let user = self.user(user).await?;
         let profile = self.own_moodboard(user, id).await?;
         let present = self.store.moodboard_images(&profile.id).await?.len();
-        if present + sources.len() > MOODBOARD_MAX_IMAGES {
+        if present + count > MOODBOARD_MAX_IMAGES {
             return Err(Error::MoodboardFull(MOODBOARD_MAX_IMAGES));
         }
+        let turn = self.actions.begin(user, Action::MoodboardAdd)?;
+        Ok(MoodboardAdd {
+            user,
+            profile,
+            _turn: turn,
+        })
+    }
+
+    /// Checks, stores and adds `sources` to the moodboard of `add`. The cap is checked again
+    /// as the images are added, in one transaction with them.
+    pub async fn moodboard_add_finish(
+        &self,
+        add: MoodboardAdd,
+        sources: Vec<MoodboardImage>,
+    ) -> Result<Moodboard> {
+        let MoodboardAdd { user, profile, .. } = &add;
+        let user = *user;
+        // One image at a time: the decoding budget is shared by everyone.
         let mut pictures = Vec::new();
         let mut generated = Vec::new();
         for source in sources {
@@ -84,6 +129,9 @@ impl Service {
         for picture in pictures {
             let dir = self.images_dir.clone();
             let (saved, style) = tokio::task::spawn_blocking(move || {
+                // Kept at the size a moodboard needs, not the size uploaded: a noisy 4096²
+                // photograph would otherwise be a 50 MB file.
+                let picture = fit_within(picture, STORED_UPLOAD_SIDE);
                 save_png(&dir, &picture).map(|s| (s, describe(&picture)))
             })
             .await
@@ -106,10 +154,15 @@ impl Service {
                     .await?,
             );
         }
-        for image in ids {
-            self.store.add_moodboard_image(&profile.id, image).await?;
+        // Uploads stored for a request refused here are left to garbage collection.
+        if let Err(Full { .. }) = self
+            .store
+            .add_moodboard_images(&profile.id, &ids, MOODBOARD_MAX_IMAGES)
+            .await?
+        {
+            return Err(Error::MoodboardFull(MOODBOARD_MAX_IMAGES));
         }
-        self.moodboard_view(profile).await
+        self.moodboard_view(add.profile).await
     }
 
     /// Removes an image from one of the user's moodboards.

@@ -1,6 +1,6 @@
 //! Answering pairs and liking images: the data that teaches a profile.
 
-use super::{Error, ProfileSummary, Result, Service};
+use super::{Action, Error, ProfileSummary, Result, Service};
 use crate::domain::{Choice, Code, UserId};
 use crate::store::{LikeOutcome, VoteOutcome};
 
@@ -33,6 +33,9 @@ impl Service {
     /// shown to, while its profile exists; skips are kept but earn no points.
     pub async fn vote(&self, user: UserId, pair_id: i64, choice: Choice) -> Result<VoteResult> {
         let user = self.user(user).await?;
+        // A vote leads to a new pair: refused before it is stored when the user has shown
+        // too many pairs lately, so that the click can simply be repeated.
+        self.actions.check(user, Action::Rank)?;
         let pair = self.store.pair(pair_id).await?.ok_or(Error::PairNotFound)?;
         if pair.user != user {
             return Err(Error::NotYourPair);
@@ -64,6 +67,7 @@ impl Service {
     /// Likes someone else's image: a point for the liker's global profile of its version.
     pub async fn like(&self, user: UserId, image_id: i64) -> Result<LikeResult> {
         let user = self.user(user).await?;
+        self.actions.take(user, Action::Like)?;
         let image = self
             .store
             .image(image_id)

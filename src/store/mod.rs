@@ -5,6 +5,7 @@
 
 mod calibrations;
 mod codes;
+mod gc;
 mod images;
 mod jobs;
 mod moodboards;
@@ -21,8 +22,10 @@ use sqlx::sqlite::{
 };
 
 pub use codes::CodeTaken;
+pub use gc::{Cutoffs, Garbage};
 pub use images::{Image, NewImage, Origin};
 pub use jobs::{Job, JobStatus, NewJob};
+pub use moodboards::Full;
 pub use profiles::{GLOBAL_NAME, NameTaken, NotCreated};
 pub use votes::{AnsweredPair, LikeOutcome, VoteOutcome};
 

@@ -4,23 +4,51 @@ use super::images::image_from_row;
 use super::{Image, Store, StoreError, now_ms};
 use crate::domain::ProfileId;
 
+/// A moodboard would hold more images than allowed; it holds `held` now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Full {
+    pub held: usize,
+}
+
 impl Store {
-    /// Adds an image to a moodboard; `false` if it was there already.
-    pub async fn add_moodboard_image(
+    /// Adds `images` to a moodboard unless that would make it hold more than `max`: all of
+    /// them (those there already count once), or none. Returns how many it then holds, or
+    /// `Err(Full)` with how many it holds now. The count and the inserts are one write
+    /// transaction, so two requests at once cannot both pass the cap.
+    pub async fn add_moodboard_images(
         &self,
         profile: &ProfileId,
-        image: i64,
-    ) -> Result<bool, StoreError> {
-        let result = sqlx::query(
-            "INSERT INTO moodboard_images (profile_id, image_id, added_at) VALUES (?, ?, ?)
-             ON CONFLICT (profile_id, image_id) DO NOTHING",
-        )
-        .bind(&profile.0)
-        .bind(image)
-        .bind(now_ms())
-        .execute(&self.pool)
-        .await?;
-        Ok(result.rows_affected() == 1)
+        images: &[i64],
+        max: usize,
+    ) -> Result<Result<usize, Full>, StoreError> {
+        // IMMEDIATE takes the write lock before the count is read.
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let mut held: std::collections::HashSet<i64> =
+            sqlx::query_scalar("SELECT image_id FROM moodboard_images WHERE profile_id = ?")
+                .bind(&profile.0)
+                .fetch_all(&mut *tx)
+                .await?
+                .into_iter()
+                .collect();
+        let before = held.len();
+        held.extend(images);
+        if held.len() > max {
+            return Ok(Err(Full { held: before }));
+        }
+        let now = now_ms();
+        for image in images {
+            sqlx::query(
+                "INSERT INTO moodboard_images (profile_id, image_id, added_at) VALUES (?, ?, ?)
+                 ON CONFLICT (profile_id, image_id) DO NOTHING",
+            )
+            .bind(&profile.0)
+            .bind(image)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(Ok(held.len()))
     }
 
     /// Removes an image from a moodboard; `false` if it was not there.

@@ -1,6 +1,8 @@
 //! Shared setup for integration tests: a service on a real SQLite file in a temp dir.
 #![allow(dead_code)]
 
+pub mod bombs;
+
 use tastebud::config::Config;
 use tastebud::domain::{Choice, Pair, Place, ProfileId, UserId};
 use tastebud::service::Service;

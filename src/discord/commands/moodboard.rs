@@ -108,6 +108,10 @@ async fn add_images(
     link: Option<String>,
     generation: Option<i64>,
 ) -> Result<(Moodboard, usize), BotError> {
+    // Whether the moodboard is theirs, has room and they may add now is settled before
+    // anything is downloaded.
+    let count = files.len() + usize::from(link.is_some()) + usize::from(generation.is_some());
+    let add = data.service.moodboard_add_begin(owner, id, count).await?;
     let mut sources = Vec::new();
     for file in &files {
         sources.push(MoodboardImage::Upload(
@@ -117,7 +121,7 @@ async fn add_images(
     sources.extend(link.map(MoodboardImage::Link));
     sources.extend(generation.map(MoodboardImage::Generation));
     let added = sources.len();
-    let board = data.service.moodboard_add(owner, id, sources).await?;
+    let board = data.service.moodboard_add_finish(add, sources).await?;
     Ok((board, added))
 }
 
