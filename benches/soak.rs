@@ -45,7 +45,10 @@ fn kind(e: &Error) -> String {
         return "ERROR".into();
     }
     let name = format!("{e:?}");
-    name.split(['(', ' ', '{']).next().unwrap_or("?").to_string()
+    name.split(['(', ' ', '{'])
+        .next()
+        .unwrap_or("?")
+        .to_string()
 }
 
 /// A small picture, different for every `n`.
@@ -161,14 +164,23 @@ async fn user_loop(service: Service, user: UserId, until: Instant, tally: Tally,
                 (Ok(_), true) => count(&tally, "BOMB ACCEPTED"),
                 _ => {}
             }
-            result.map(|_| if bomb { "bomb refused?" } else { "moodboard add" })
+            result.map(|_| {
+                if bomb {
+                    "bomb refused?"
+                } else {
+                    "moodboard add"
+                }
+            })
         } else {
             let global = service
                 .global_profile(user, "7")
                 .await
                 .map(|g| g.profile.id);
             match global {
-                Ok(id) => service.profile_taste(user, &id).await.map(|_| "profile show"),
+                Ok(id) => service
+                    .profile_taste(user, &id)
+                    .await
+                    .map(|_| "profile show"),
                 Err(e) => Err(e),
             }
         };

@@ -455,9 +455,15 @@ impl Config {
         for (key, value) in [
             ("limits.jobs_per_user", l.jobs_per_user),
             ("limits.renders", l.renders),
-            ("limits.moodboard_adds_per_minute", l.moodboard_adds_per_minute),
+            (
+                "limits.moodboard_adds_per_minute",
+                l.moodboard_adds_per_minute,
+            ),
             ("limits.rank_pairs_per_minute", l.rank_pairs_per_minute),
-            ("limits.profile_shows_per_minute", l.profile_shows_per_minute),
+            (
+                "limits.profile_shows_per_minute",
+                l.profile_shows_per_minute,
+            ),
             ("limits.likes_per_minute", l.likes_per_minute),
         ] {
             if value == 0 {
@@ -465,8 +471,7 @@ impl Config {
             }
         }
         let keep = &self.retention;
-        if keep.generations_days == 0 || keep.jobs_days == 0 || keep.unanswered_pairs_hours == 0
-        {
+        if keep.generations_days == 0 || keep.jobs_days == 0 || keep.unanswered_pairs_hours == 0 {
             return Err(invalid(
                 "retention",
                 "generations_days, jobs_days and unanswered_pairs_hours must be at least 1",

@@ -220,7 +220,9 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 )
                 .await;
             store.close().await;
-            let report = report.map_err(|e| anyhow::anyhow!(e.internal_cause().unwrap_or_else(|| e.to_string())))?;
+            let report = report.map_err(|e| {
+                anyhow::anyhow!(e.internal_cause().unwrap_or_else(|| e.to_string()))
+            })?;
             println!("{report}");
             Ok(if report.broken.is_empty() {
                 ExitCode::SUCCESS

@@ -96,7 +96,11 @@ async fn moodboard(service: &Service, user: UserId, name: &str) -> ProfileId {
         .id
 }
 
-async fn imagine(service: &Service, user: UserId, prompt: &str) -> tastebud::service::Result<String> {
+async fn imagine(
+    service: &Service,
+    user: UserId,
+    prompt: &str,
+) -> tastebud::service::Result<String> {
     service
         .imagine(user, Imagine::new(prompt, HERE), no_progress())
         .await
@@ -213,13 +217,25 @@ async fn two_processes_adding_at_once_cannot_pass_the_cap() {
         w.dir.path(),
     );
     // Each request fits on its own (47 + 3 = 50); both together would make 53.
-    let batch = |from: u32| (from..from + 3).map(|k| Upload(tile(k))).collect::<Vec<_>>();
+    let batch = |from: u32| {
+        (from..from + 3)
+            .map(|k| Upload(tile(k)))
+            .collect::<Vec<_>>()
+    };
     let (a, b) = tokio::join!(
         w.service.moodboard_add(ALICE, &id, batch(100)),
         second.moodboard_add(ALICE, &id, batch(200)),
     );
-    let refused: Vec<_> = [&a, &b].into_iter().filter_map(|r| r.as_ref().err()).collect();
-    assert_eq!(refused.len(), 1, "{a:?} {b:?}");
+    let refused: Vec<_> = [&a, &b]
+        .into_iter()
+        .filter_map(|r| r.as_ref().err())
+        .collect();
+    let held = |r: &tastebud::service::Result<tastebud::service::Moodboard>| {
+        r.as_ref()
+            .map(|m| m.images.len())
+            .map_err(|e| e.to_string())
+    };
+    assert_eq!(refused.len(), 1, "{:?} {:?}", held(&a), held(&b));
     assert_eq!(
         refused[0].to_string(),
         "A moodboard holds at most 50 images; remove some first."
@@ -256,13 +272,22 @@ async fn one_user_adds_to_moodboards_one_request_at_a_time_and_so_often() {
         .await
         .unwrap_err();
     assert!(
-        matches!(err, Error::SlowDown { seconds: 25..=30, .. }),
+        matches!(
+            err,
+            Error::SlowDown {
+                seconds: 25..=30,
+                ..
+            }
+        ),
         "{err}"
     );
     assert!(err.to_string().starts_with(
         "You're going faster than tastebud can keep up with: you can add images to a moodboard again in "
     ));
-    assert_eq!(w.service.moodboard(ALICE, &id).await.unwrap().images.len(), 2);
+    assert_eq!(
+        w.service.moodboard(ALICE, &id).await.unwrap().images.len(),
+        2
+    );
     // Someone else's moodboard is refused before anything would be downloaded.
     let err = w
         .service
@@ -318,7 +343,11 @@ async fn a_flood_of_rank_clicks_is_refused_before_any_vote_is_stored() {
     );
     // A click on a pair shown earlier would lead to a fourth pair: refused, and not stored,
     // so the same click works later.
-    let err = w.service.vote(ALICE, pairs[0], Choice::Left).await.unwrap_err();
+    let err = w
+        .service
+        .vote(ALICE, pairs[0], Choice::Left)
+        .await
+        .unwrap_err();
     assert!(matches!(err, Error::SlowDown { .. }), "{err}");
     assert_eq!(w.store.vote(pairs[0]).await.unwrap(), None);
     // Other users are not held up.
@@ -327,12 +356,24 @@ async fn a_flood_of_rank_clicks_is_refused_before_any_vote_is_stored() {
 
 #[tokio::test]
 async fn likes_and_profile_views_have_allowances_too() {
-    let w = World::new(&limits("likes_per_minute = 1\nprofile_shows_per_minute = 1")).await;
+    let w = World::new(&limits(
+        "likes_per_minute = 1\nprofile_shows_per_minute = 1",
+    ))
+    .await;
     let a = w.generated_in(BOB, HERE).await;
     let b = w.generated_in(BOB, HERE).await;
     w.service.like(ALICE, a).await.unwrap();
     let err = w.service.like(ALICE, b).await.unwrap_err();
-    assert!(matches!(err, Error::SlowDown { seconds: 55..=60, .. }), "{err}");
+    assert!(
+        matches!(
+            err,
+            Error::SlowDown {
+                seconds: 55..=60,
+                ..
+            }
+        ),
+        "{err}"
+    );
     let global = w.global(ALICE, "7").await;
     let points = w.service.profile(ALICE, &global).await.unwrap().points;
     assert_eq!(points, 1, "the refused like counted nothing");
@@ -348,7 +389,10 @@ async fn renders_for_everyone_together_are_capped() {
         imagine(&w.service, ALICE, "a fox --seed 1"),
         imagine(&w.service, BOB, "a fox --seed 2"),
     );
-    let busy: Vec<_> = [&a, &b].into_iter().filter_map(|r| r.as_ref().err()).collect();
+    let busy: Vec<_> = [&a, &b]
+        .into_iter()
+        .filter_map(|r| r.as_ref().err())
+        .collect();
     assert_eq!(busy.len(), 1, "{a:?} {b:?}");
     assert_eq!(
         busy[0].to_string(),
@@ -377,13 +421,23 @@ async fn garbage_collection_keeps_what_codes_votes_likes_and_moodboards_need() {
         .create_pair(ALICE, &global, voted, other, "a fox")
         .await
         .unwrap();
-    w.service.vote(ALICE, answered.id, Choice::Left).await.unwrap();
+    w.service
+        .vote(ALICE, answered.id, Choice::Left)
+        .await
+        .unwrap();
     let liked = w.generated_in(BOB, HERE).await;
     w.service.like(ALICE, liked).await.unwrap();
     let pinned = w.generated_in(ALICE, HERE).await;
     let unkept = w.generated_in(ALICE, HERE).await;
-    let unkept_file = image_path(&dir, &w.store.image(unkept).await.unwrap().unwrap().image.hash);
-    let unanswered = w.store.create_pair(ALICE, &global, unkept, other, "a fox").await.unwrap();
+    let unkept_file = image_path(
+        &dir,
+        &w.store.image(unkept).await.unwrap().unwrap().image.hash,
+    );
+    let unanswered = w
+        .store
+        .create_pair(ALICE, &global, unkept, other, "a fox")
+        .await
+        .unwrap();
     // Uploads: one kept on the moodboard, one removed but named by a code's image set.
     w.service
         .moodboard_add(ALICE, &id, vec![Upload(tile(1)), Generation(pinned)])
@@ -395,7 +449,10 @@ async fn garbage_collection_keeps_what_codes_votes_likes_and_moodboards_need() {
         .await
         .unwrap();
     let removed = board.images[2].id;
-    w.service.moodboard_remove(ALICE, &id, removed).await.unwrap();
+    w.service
+        .moodboard_remove(ALICE, &id, removed)
+        .await
+        .unwrap();
     // A temporary file a crash left behind, and a file no row names.
     let temp = dir.join(".0123.99.0.tmp");
     std::fs::write(&temp, b"half a picture").unwrap();
@@ -410,7 +467,12 @@ async fn garbage_collection_keeps_what_codes_votes_likes_and_moodboards_need() {
         .await
         .unwrap();
     assert_eq!(
-        (today.rows.images, today.rows.pairs, today.files, today.temp_files),
+        (
+            today.rows.images,
+            today.rows.pairs,
+            today.files,
+            today.temp_files
+        ),
         (0, 0, 0, 0),
         "{today}"
     );
@@ -460,7 +522,12 @@ async fn garbage_collection_keeps_what_codes_votes_likes_and_moodboards_need() {
         .await
         .unwrap();
     assert_eq!(
-        (twice.rows.images, twice.rows.pairs, twice.rows.jobs, twice.files),
+        (
+            twice.rows.images,
+            twice.rows.pairs,
+            twice.rows.jobs,
+            twice.files
+        ),
         (0, 0, 0, 0),
         "{twice}"
     );
@@ -473,7 +540,11 @@ async fn garbage_collection_keeps_what_codes_votes_likes_and_moodboards_need() {
     }
     let again = w.service.moodboard(ALICE, &id).await.unwrap();
     assert_eq!(again.images.len(), 2);
-    assert!(codes_before.iter().any(|c| Some(&c.code) == again.code.as_ref().map(|c| &c.code)));
+    assert!(
+        codes_before
+            .iter()
+            .any(|c| Some(&c.code) == again.code.as_ref().map(|c| &c.code))
+    );
 }
 
 #[tokio::test]
@@ -505,7 +576,11 @@ async fn a_missing_or_damaged_file_is_reported_and_rewritten_when_saved_again() 
     let mut expected = vec![ha.clone(), hb];
     expected.sort();
     assert_eq!(report.broken, expected, "{report}");
-    assert!(report.to_string().contains("2 kept images have a missing or damaged file"));
+    assert!(
+        report
+            .to_string()
+            .contains("2 kept images have a missing or damaged file")
+    );
     // Saving the same picture again rewrites the empty file instead of trusting it.
     let saved = tastebud::render::files::save_png_bytes(&dir, &good).unwrap();
     assert_eq!(saved.hash, ha);

@@ -133,10 +133,7 @@ impl Service {
                     && let Err(e) = std::fs::remove_file(&file.path)
                     && e.kind() != std::io::ErrorKind::NotFound
                 {
-                    return Err(Error::Bug(format!(
-                        "deleting {}: {e}",
-                        file.path.display()
-                    )));
+                    return Err(Error::Bug(format!("deleting {}: {e}", file.path.display())));
                 }
             }
             let mut broken: Vec<String> = kept

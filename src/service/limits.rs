@@ -187,7 +187,9 @@ mod tests {
         let user = UserId(1);
         let start = Instant::now();
         for _ in 0..6 {
-            limits.take_at(user, Action::Rank, start, true).expect("within the burst");
+            limits
+                .take_at(user, Action::Rank, start, true)
+                .expect("within the burst");
         }
         let refused = limits.take_at(user, Action::Rank, start, true).unwrap_err();
         assert_eq!(
@@ -197,12 +199,18 @@ mod tests {
         // One comes back every ten seconds, and only one.
         let later = start + Duration::from_secs(10);
         assert!(limits.take_at(user, Action::Rank, later, false).is_ok());
-        limits.take_at(user, Action::Rank, later, true).expect("refilled");
+        limits
+            .take_at(user, Action::Rank, later, true)
+            .expect("refilled");
         assert!(limits.take_at(user, Action::Rank, later, false).is_err());
         assert!(limits.take_at(user, Action::Rank, later, true).is_err());
         // Other users and other actions have their own allowance.
-        limits.take_at(UserId(2), Action::Rank, start, true).expect("another user");
-        limits.take_at(user, Action::Like, start, true).expect("another action");
+        limits
+            .take_at(UserId(2), Action::Rank, start, true)
+            .expect("another user");
+        limits
+            .take_at(user, Action::Like, start, true)
+            .expect("another action");
     }
 
     #[test]
@@ -214,6 +222,8 @@ mod tests {
         assert!(matches!(second, Error::AlreadyRunning(_)), "{second}");
         limits.begin(UserId(4), Action::Rank).expect("someone else");
         drop(first);
-        limits.begin(user, Action::Rank).expect("after the first ended");
+        limits
+            .begin(user, Action::Rank)
+            .expect("after the first ended");
     }
 }

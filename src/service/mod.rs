@@ -25,8 +25,8 @@ use std::sync::Arc;
 pub use error::{Error, MAX_ECHO_CHARS, Result};
 pub use explain::ProfileTaste;
 pub use gc::{GcOptions, GcReport};
-pub use limits::{Action, ActionLimits};
 pub use imagine::{Generation, ImageFile, Imagine, InterruptedJob, JobLimits, MAX_POST_BYTES};
+pub use limits::{Action, ActionLimits};
 pub use moodboard::{
     MOODBOARD_MAX_IMAGES, Moodboard, MoodboardAdd, MoodboardImage, STORED_UPLOAD_SIDE,
 };

@@ -118,7 +118,10 @@ impl Store {
     }
 
     /// The content hashes of the images that are not garbage: the files that must stay.
-    pub async fn kept_image_hashes(&self, cutoffs: &Cutoffs) -> Result<HashSet<String>, StoreError> {
+    pub async fn kept_image_hashes(
+        &self,
+        cutoffs: &Cutoffs,
+    ) -> Result<HashSet<String>, StoreError> {
         let sql = format!(
             "SELECT DISTINCT hash FROM images g WHERE NOT {}",
             image_is_garbage("g")
