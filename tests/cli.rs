@@ -1,4 +1,4 @@
-//! The `tastebud` binary: `migrate`, `run` without a token, configuration errors, `--help`.
+//! The `tastebud` binary: `migrate`, `gc`, `run` without a token, configuration errors, `--help`.
 
 use std::path::Path;
 use std::process::{Command, Output};
@@ -240,4 +240,34 @@ fn unknown_keys_and_bad_values_are_errors_that_name_them() {
     );
     // Nothing was created by any of the refused runs.
     assert!(!Path::new(data).exists());
+}
+
+#[test]
+fn gc_says_what_it_would_delete_then_deletes_leftovers() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().to_str().unwrap();
+    let images = dir.path().join("images");
+    std::fs::create_dir_all(&images).unwrap();
+    // A temporary file a crash left behind, made old enough to be garbage.
+    let temp = images.join(".abc.1.0.tmp");
+    std::fs::write(&temp, b"half").unwrap();
+    let old = std::time::SystemTime::now() - std::time::Duration::from_secs(2 * 3600);
+    std::fs::File::options()
+        .append(true)
+        .open(&temp)
+        .unwrap()
+        .set_modified(old)
+        .unwrap();
+    let out = tastebud(&["gc", "--dry-run", "--data-dir", data], &[]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(
+        text(&out.stdout).trim(),
+        "Would delete 0 images, 0 unanswered pairs, 0 finished jobs, 0 image files and 1 \
+         temporary files (0.0 MB)."
+    );
+    assert!(temp.exists());
+    let out = tastebud(&["gc", "--data-dir", data], &[]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).starts_with("Deleted 0 images"));
+    assert!(!temp.exists());
 }
