@@ -27,7 +27,7 @@ use tastebud::store::Store;
 /// Small enough to unlock moodboards during the run; otherwise the defaults.
 const CONFIG: &str = "
 [personalization]
-unlock_threshold = 20
+unlock_threshold = 10
 refresh_every = 10
 ";
 
