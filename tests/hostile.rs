@@ -7,50 +7,39 @@ mod common;
 
 use std::time::{Duration, SystemTime};
 
-use common::World;
+use common::{SMALL, World};
 use tastebud::domain::{Choice, Place, ProfileId, ProfileKind, UserId};
 use tastebud::render::backend::no_progress;
 use tastebud::render::files::image_path;
 use tastebud::service::MoodboardImage::{Generation, Upload};
 use tastebud::service::{CreateProfile, Error, GcOptions, Imagine, MOODBOARD_MAX_IMAGES, Service};
 
-/// Unlock at 6; a small pool; 64 px pictures; no cooldown; allowances wide enough that only
-/// the tests about them meet them.
-const SMALL: &str = "
-[personalization]
-unlock_threshold = 6
-refresh_every = 3
-[ranking]
-pool_prompts = 2
-pool_styles = 4
-pool_image_size = 64
-[render]
-size = 64
-[limits]
-cooldown_secs = 0
-moodboard_adds_per_minute = 1000
+/// Allowances wide enough that only the tests about them meet them.
+const WIDE: &str = "moodboard_adds_per_minute = 1000
 rank_pairs_per_minute = 1000
 likes_per_minute = 1000
 profile_shows_per_minute = 1000
 ";
 
+/// [`common::SMALL`] (unlock at 6, a small pool, 64 px pictures, no cooldown) with wide
+/// allowances.
+fn small() -> String {
+    format!("{SMALL}{WIDE}")
+}
+
 const HERE: Place = Place::Guild(42);
 const ALICE: UserId = UserId(2001);
 const BOB: UserId = UserId(2002);
 
-/// `SMALL` with the `[limits]` keys in `extra` (lines `key = value`) set to other values.
+/// [`small`] with the `[limits]` keys in `extra` (lines `key = value`) set to other values.
 fn limits(extra: &str) -> String {
-    let mut config = SMALL.to_string();
+    let mut config = small();
     for line in extra.lines() {
         let key = line.split('=').next().unwrap().trim();
-        let old = config
-            .lines()
-            .find(|l| l.split('=').next().unwrap().trim() == key)
-            .map(str::to_string);
-        config = match old {
-            Some(old) => config.replace(&old, line),
-            None => config.replace("[limits]\n", &format!("[limits]\n{line}\n")),
-        };
+        match config.lines().find(|l| l.starts_with(&format!("{key} ="))) {
+            Some(old) => config = config.replace(old, line),
+            None => config.push_str(&format!("{line}\n")),
+        }
     }
     config
 }
@@ -109,7 +98,7 @@ async fn imagine(
 
 #[tokio::test]
 async fn a_moodboard_id_runs_the_code_of_the_images_it_holds_now() {
-    let w = World::new(SMALL).await;
+    let w = World::new(&small()).await;
     let id = moodboard(&w.service, ALICE, "Now").await;
     let one = w
         .service
@@ -164,7 +153,7 @@ async fn a_moodboard_id_runs_the_code_of_the_images_it_holds_now() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn one_image_set_mints_one_code_however_many_ask_at_once() {
-    let w = World::new(SMALL).await;
+    let w = World::new(&small()).await;
     let id = moodboard(&w.service, ALICE, "Once").await;
     let mine = imagine(&w.service, ALICE, "a fox --seed 2").await;
     assert!(mine.is_ok());
@@ -199,7 +188,7 @@ async fn one_image_set_mints_one_code_however_many_ask_at_once() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn two_processes_adding_at_once_cannot_pass_the_cap() {
-    let w = World::new(SMALL).await;
+    let w = World::new(&small()).await;
     let id = moodboard(&w.service, ALICE, "Full").await;
     let mut n = 0;
     while n < MOODBOARD_MAX_IMAGES as u32 - 3 {
@@ -213,7 +202,7 @@ async fn two_processes_adding_at_once_cannot_pass_the_cap() {
     // A second process on the same database file: its own memory and connections.
     let second = Service::new(
         tastebud::store::Store::open_in(w.dir.path()).await.unwrap(),
-        tastebud::config::Config::with_overrides(SMALL).unwrap(),
+        tastebud::config::Config::with_overrides(&small()).unwrap(),
         w.dir.path(),
     );
     // Each request fits on its own (47 + 3 = 50); both together would make 53.
@@ -299,7 +288,7 @@ async fn one_user_adds_to_moodboards_one_request_at_a_time_and_so_often() {
 
 #[tokio::test]
 async fn a_webp_bomb_is_refused_and_changes_nothing() {
-    let w = World::new(SMALL).await;
+    let w = World::new(&small()).await;
     let id = moodboard(&w.service, ALICE, "Bombed").await;
     let bomb = common::bombs::webp_frame_bomb();
     let err = w
@@ -314,7 +303,7 @@ async fn a_webp_bomb_is_refused_and_changes_nothing() {
 
 #[tokio::test]
 async fn a_large_upload_is_kept_at_the_size_a_moodboard_needs() {
-    let w = World::new(SMALL).await;
+    let w = World::new(&small()).await;
     let id = moodboard(&w.service, ALICE, "Big").await;
     let board = w
         .service
@@ -409,7 +398,7 @@ fn later() -> SystemTime {
 
 #[tokio::test]
 async fn garbage_collection_keeps_what_codes_votes_likes_and_moodboards_need() {
-    let w = World::new(SMALL).await;
+    let w = World::new(&small()).await;
     let dir = w.service.images_dir().to_path_buf();
     let id = moodboard(&w.service, ALICE, "Keep").await;
     let global = w.global(ALICE, "7").await;
@@ -549,7 +538,7 @@ async fn garbage_collection_keeps_what_codes_votes_likes_and_moodboards_need() {
 
 #[tokio::test]
 async fn a_missing_or_damaged_file_is_reported_and_rewritten_when_saved_again() {
-    let w = World::new(SMALL).await;
+    let w = World::new(&small()).await;
     let dir = w.service.images_dir().to_path_buf();
     let a = w.generated_in(ALICE, HERE).await;
     let b = w.generated_in(ALICE, HERE).await;

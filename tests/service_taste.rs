@@ -3,29 +3,13 @@
 
 mod common;
 
-use common::World;
+use common::{SMALL, World};
 use tastebud::domain::{Choice, Place, ProfileKind, UserId};
 use tastebud::render::backend::no_progress;
 use tastebud::render::files::{Encoding, image_path};
 use tastebud::render::style::{SCALAR_AXES, STYLE_DIM};
 use tastebud::service::{CreateProfile, Error, Imagine, InterruptedJob};
 use tastebud::store::{JobStatus, NewJob};
-
-/// Small numbers so tests reach checkpoints quickly: unlock at 6, a new code every 3 points;
-/// a pool of 2 prompts × 4 styles of 64 px; 64 px generations; no cooldown.
-const SMALL: &str = "
-[personalization]
-unlock_threshold = 6
-refresh_every = 3
-[ranking]
-pool_prompts = 2
-pool_styles = 4
-pool_image_size = 64
-[render]
-size = 64
-[limits]
-cooldown_secs = 0
-";
 
 /// The server the tests' generations are made in.
 const HERE: Place = Place::Guild(42);

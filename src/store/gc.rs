@@ -9,6 +9,9 @@
 
 use std::collections::HashSet;
 
+use sqlx::Arguments;
+use sqlx::sqlite::SqliteArguments;
+
 use super::{Store, StoreError};
 
 /// Rows created before these times (Unix milliseconds) may be garbage.
@@ -19,6 +22,24 @@ pub struct Cutoffs {
     /// Uploads no moodboard holds (from a removal, or a request refused after they were stored).
     pub uploads: i64,
     pub finished_jobs: i64,
+}
+
+impl Cutoffs {
+    /// The cutoffs as the conditions' parameters ?1 to ?4.
+    fn arguments(&self) -> Result<SqliteArguments, StoreError> {
+        let mut arguments = SqliteArguments::default();
+        for value in [
+            self.unanswered_pairs,
+            self.generated_images,
+            self.uploads,
+            self.finished_jobs,
+        ] {
+            arguments
+                .add(value)
+                .map_err(|e| StoreError::Corrupt(format!("binding a cutoff: {e}")))?;
+        }
+        Ok(arguments)
+    }
 }
 
 /// What garbage there is (or was deleted): row counts.
@@ -72,13 +93,10 @@ impl Store {
         let jobs = count("jobs", "g", job_is_garbage("g"));
         let mut found = [0u64; 3];
         for (n, sql) in found.iter_mut().zip([pairs, images, jobs]) {
-            let value: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
-                .bind(cutoffs.unanswered_pairs)
-                .bind(cutoffs.generated_images)
-                .bind(cutoffs.uploads)
-                .bind(cutoffs.finished_jobs)
-                .fetch_one(&self.pool)
-                .await?;
+            let value: i64 =
+                sqlx::query_scalar_with(sqlx::AssertSqlSafe(sql), cutoffs.arguments()?)
+                    .fetch_one(&self.pool)
+                    .await?;
             *n = value as u64;
         }
         Ok(Garbage {
@@ -100,11 +118,7 @@ impl Store {
             ("jobs", job_is_garbage("jobs")),
         ]) {
             let sql = format!("DELETE FROM {table} WHERE {condition}");
-            *n = sqlx::query(sqlx::AssertSqlSafe(sql))
-                .bind(cutoffs.unanswered_pairs)
-                .bind(cutoffs.generated_images)
-                .bind(cutoffs.uploads)
-                .bind(cutoffs.finished_jobs)
+            *n = sqlx::query_with(sqlx::AssertSqlSafe(sql), cutoffs.arguments()?)
                 .execute(&mut *tx)
                 .await?
                 .rows_affected();
@@ -126,13 +140,10 @@ impl Store {
             "SELECT DISTINCT hash FROM images g WHERE NOT {}",
             image_is_garbage("g")
         );
-        let hashes: Vec<String> = sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
-            .bind(cutoffs.unanswered_pairs)
-            .bind(cutoffs.generated_images)
-            .bind(cutoffs.uploads)
-            .bind(cutoffs.finished_jobs)
-            .fetch_all(&self.pool)
-            .await?;
+        let hashes: Vec<String> =
+            sqlx::query_scalar_with(sqlx::AssertSqlSafe(sql), cutoffs.arguments()?)
+                .fetch_all(&self.pool)
+                .await?;
         Ok(hashes.into_iter().collect())
     }
 }

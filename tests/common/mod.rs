@@ -9,6 +9,23 @@ use tastebud::service::Service;
 use tastebud::store::{NewImage, NewJob, Origin, Store};
 use tempfile::TempDir;
 
+/// Small numbers so tests reach checkpoints quickly: unlock at 6, a new code every 3 points;
+/// a pool of 2 prompts × 4 styles of 64 px; 64 px generations; no cooldown. `[limits]` comes
+/// last, so a test may append more of its keys.
+pub const SMALL: &str = "
+[personalization]
+unlock_threshold = 6
+refresh_every = 3
+[ranking]
+pool_prompts = 2
+pool_styles = 4
+pool_image_size = 64
+[render]
+size = 64
+[limits]
+cooldown_secs = 0
+";
+
 /// A temp dir holding a database, the store on it, and a service with `overrides` applied to
 /// the default configuration.
 pub struct World {
