@@ -7,12 +7,12 @@ mod common;
 
 use std::time::{Duration, SystemTime};
 
-use common::{SMALL, World};
-use tastebud::domain::{Choice, Place, ProfileId, ProfileKind, UserId};
+use common::{SMALL, World, moodboard, png};
+use tastebud::domain::{Choice, Place, UserId};
 use tastebud::render::backend::no_progress;
 use tastebud::render::files::image_path;
 use tastebud::service::MoodboardImage::{Generation, Upload};
-use tastebud::service::{CreateProfile, Error, GcOptions, Imagine, MOODBOARD_MAX_IMAGES, Service};
+use tastebud::service::{Error, GcOptions, Imagine, MOODBOARD_MAX_IMAGES, Service};
 
 /// Allowances wide enough that only the tests about them meet them.
 const WIDE: &str = "moodboard_adds_per_minute = 1000
@@ -44,45 +44,9 @@ fn limits(extra: &str) -> String {
     config
 }
 
-async fn rank(service: &Service, user: UserId, n: u32) {
-    for _ in 0..n {
-        let next = service.next_pair(user, None).await.expect("next pair");
-        service
-            .vote(user, next.pair.id, Choice::Left)
-            .await
-            .expect("vote");
-    }
-}
-
-/// A PNG of `width` × `height` pixels in one colour.
-fn png(width: u32, height: u32, rgb: [u8; 3]) -> Vec<u8> {
-    let image = image::RgbImage::from_pixel(width, height, image::Rgb(rgb));
-    let mut out = std::io::Cursor::new(Vec::new());
-    image.write_to(&mut out, image::ImageFormat::Png).unwrap();
-    out.into_inner()
-}
-
 /// A small PNG whose colour is different for every `n`.
 fn tile(n: u32) -> Vec<u8> {
     png(8, 8, [(n * 37) as u8, (n * 11) as u8, 200])
-}
-
-/// Unlocks `user` and makes them a moodboard.
-async fn moodboard(service: &Service, user: UserId, name: &str) -> ProfileId {
-    rank(service, user, 6).await;
-    service
-        .create_profile(
-            user,
-            CreateProfile {
-                kind: ProfileKind::Moodboard,
-                version: None,
-                name: name.into(),
-            },
-        )
-        .await
-        .unwrap()
-        .profile
-        .id
 }
 
 async fn imagine(

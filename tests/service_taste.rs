@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{SMALL, World};
+use common::{SMALL, World, moodboard, png};
 use tastebud::domain::{Choice, Place, ProfileKind, UserId};
 use tastebud::render::backend::no_progress;
 use tastebud::render::files::{Encoding, image_path};
@@ -932,36 +932,11 @@ async fn a_cooldown_spaces_generations() {
     );
 }
 
-/// A PNG of `side`² pixels in one colour.
-fn png(side: u32, rgb: [u8; 3]) -> Vec<u8> {
-    let image = image::RgbImage::from_pixel(side, side, image::Rgb(rgb));
-    let mut out = std::io::Cursor::new(Vec::new());
-    image.write_to(&mut out, image::ImageFormat::Png).unwrap();
-    out.into_inner()
-}
-
-async fn moodboard(w: &World, name: &str) -> tastebud::domain::ProfileId {
-    rank(w, ALICE, 6).await;
-    w.service
-        .create_profile(
-            ALICE,
-            CreateProfile {
-                kind: ProfileKind::Moodboard,
-                version: None,
-                name: name.into(),
-            },
-        )
-        .await
-        .unwrap()
-        .profile
-        .id
-}
-
 #[tokio::test]
 async fn a_moodboard_gets_a_code_per_image_set_and_an_equal_set_gets_its_earlier_code() {
     use tastebud::service::MoodboardImage::{Generation, Upload};
     let w = World::new(SMALL).await;
-    let id = moodboard(&w, "Warm").await;
+    let id = moodboard(&w.service, ALICE, "Warm").await;
     let empty = w.service.moodboard(ALICE, &id).await.unwrap();
     assert!(empty.code.is_none() && empty.images.is_empty());
     let err = w
@@ -980,7 +955,7 @@ async fn a_moodboard_gets_a_code_per_image_set_and_an_equal_set_gets_its_earlier
 
     let one = w
         .service
-        .moodboard_add(ALICE, &id, vec![Upload(png(32, [220, 120, 40]))])
+        .moodboard_add(ALICE, &id, vec![Upload(png(32, 32, [220, 120, 40]))])
         .await
         .unwrap();
     let first = one.code.clone().expect("a code for one image");
@@ -1053,7 +1028,7 @@ async fn a_moodboard_gets_a_code_per_image_set_and_an_equal_set_gets_its_earlier
 async fn bad_moodboard_images_are_refused_and_change_nothing() {
     use tastebud::service::MoodboardImage::{Generation, Link, Upload};
     let w = World::new(SMALL).await;
-    let id = moodboard(&w, "Picky").await;
+    let id = moodboard(&w.service, ALICE, "Picky").await;
     let bobs = w
         .service
         .imagine(BOB, Imagine::new("a fox --seed 2", HERE), no_progress())
@@ -1069,8 +1044,8 @@ async fn bad_moodboard_images_are_refused_and_change_nothing() {
         (
             // One good image does not let a bad one through with it.
             vec![
-                Upload(png(16, [1, 2, 3])),
-                Upload(png(16, [9, 9, 9])[..40].to_vec()),
+                Upload(png(16, 16, [1, 2, 3])),
+                Upload(png(16, 16, [9, 9, 9])[..40].to_vec()),
             ],
             "That image is damaged and can't be read.",
         ),
@@ -1098,7 +1073,7 @@ async fn bad_moodboard_images_are_refused_and_change_nothing() {
     let global = w.global(ALICE, "7").await;
     let err = w
         .service
-        .moodboard_add(ALICE, &global, vec![Upload(png(16, [1, 2, 3]))])
+        .moodboard_add(ALICE, &global, vec![Upload(png(16, 16, [1, 2, 3]))])
         .await
         .unwrap_err();
     assert!(matches!(err, Error::NotAMoodboard(_)), "{err}");

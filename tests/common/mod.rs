@@ -182,3 +182,38 @@ fn unique() -> u64 {
     static NEXT: AtomicU64 = AtomicU64::new(1);
     NEXT.fetch_add(1, Ordering::Relaxed)
 }
+
+/// A PNG of `width` × `height` pixels in one colour.
+pub fn png(width: u32, height: u32, rgb: [u8; 3]) -> Vec<u8> {
+    let image = image::RgbImage::from_pixel(width, height, image::Rgb(rgb));
+    let mut out = std::io::Cursor::new(Vec::new());
+    image
+        .write_to(&mut out, image::ImageFormat::Png)
+        .expect("encode a PNG");
+    out.into_inner()
+}
+
+/// Unlocks `user` (six pairs ranked through the service, as with [`SMALL`]) and makes them a
+/// moodboard named `name`.
+pub async fn moodboard(service: &Service, user: UserId, name: &str) -> ProfileId {
+    for _ in 0..6 {
+        let next = service.next_pair(user, None).await.expect("next pair");
+        service
+            .vote(user, next.pair.id, Choice::Left)
+            .await
+            .expect("vote");
+    }
+    service
+        .create_profile(
+            user,
+            tastebud::service::CreateProfile {
+                kind: tastebud::domain::ProfileKind::Moodboard,
+                version: None,
+                name: name.into(),
+            },
+        )
+        .await
+        .expect("create a moodboard")
+        .profile
+        .id
+}
