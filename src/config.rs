@@ -144,6 +144,8 @@ pub struct Limits {
     pub profile_shows_per_minute: u32,
     /// Per user and minute: likes.
     pub likes_per_minute: u32,
+    /// Per user and minute: `/recent` (grids drawn again).
+    pub recents_per_minute: u32,
 }
 
 /// What garbage collection deletes, and how often the bot runs it.
@@ -465,6 +467,7 @@ impl Config {
                 l.profile_shows_per_minute,
             ),
             ("limits.likes_per_minute", l.likes_per_minute),
+            ("limits.recents_per_minute", l.recents_per_minute),
         ] {
             if value == 0 {
                 return Err(invalid(key, "must be at least 1"));

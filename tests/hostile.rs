@@ -19,6 +19,7 @@ const WIDE: &str = "moodboard_adds_per_minute = 1000
 rank_pairs_per_minute = 1000
 likes_per_minute = 1000
 profile_shows_per_minute = 1000
+recents_per_minute = 1000
 ";
 
 /// [`common::SMALL`] (unlock at 6, a small pool, 64 px pictures, no cooldown) with wide
@@ -308,9 +309,9 @@ async fn a_flood_of_rank_clicks_is_refused_before_any_vote_is_stored() {
 }
 
 #[tokio::test]
-async fn likes_and_profile_views_have_allowances_too() {
+async fn likes_profile_views_and_recent_have_allowances_too() {
     let w = World::new(&limits(
-        "likes_per_minute = 1\nprofile_shows_per_minute = 1",
+        "likes_per_minute = 1\nprofile_shows_per_minute = 1\nrecents_per_minute = 1",
     ))
     .await;
     let a = w.generated_in(BOB, HERE).await;
@@ -333,6 +334,14 @@ async fn likes_and_profile_views_have_allowances_too() {
     w.service.profile_taste(ALICE, &global).await.unwrap();
     let err = w.service.profile_taste(ALICE, &global).await.unwrap_err();
     assert!(matches!(err, Error::SlowDown { .. }), "{err}");
+    w.service.recent_generations(BOB, 3).await.unwrap();
+    let err = w.service.recent_generations(BOB, 3).await.unwrap_err();
+    assert!(
+        err.to_string().starts_with(
+            "You're going faster than tastebud can keep up with: you can see your recent pictures again in "
+        ),
+        "{err}"
+    );
 }
 
 #[tokio::test]

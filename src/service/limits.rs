@@ -25,6 +25,8 @@ pub enum Action {
     ProfileShow,
     /// A like: a vote for the global profile.
     Like,
+    /// `/recent`: grids drawn again from stored pictures.
+    Recent,
 }
 
 impl Action {
@@ -35,6 +37,7 @@ impl Action {
             Action::Rank => "rank",
             Action::ProfileShow => "show a profile",
             Action::Like => "like a picture",
+            Action::Recent => "see your recent pictures",
         }
     }
 
@@ -45,6 +48,7 @@ impl Action {
             Action::Rank => "ranking",
             Action::ProfileShow => "showing a profile",
             Action::Like => "liking a picture",
+            Action::Recent => "drawing your recent pictures",
         }
     }
 }
@@ -52,7 +56,7 @@ impl Action {
 /// The allowances of every user; cheap to clone (clones share their state).
 #[derive(Debug, Clone)]
 pub struct ActionLimits {
-    per_minute: [(Action, u32); 4],
+    per_minute: [(Action, u32); 5],
     state: Arc<Mutex<State>>,
 }
 
@@ -75,6 +79,7 @@ impl ActionLimits {
                 (Action::Rank, limits.rank_pairs_per_minute),
                 (Action::ProfileShow, limits.profile_shows_per_minute),
                 (Action::Like, limits.likes_per_minute),
+                (Action::Recent, limits.recents_per_minute),
             ],
             state: Arc::default(),
         }
