@@ -2,19 +2,27 @@
 //!
 //! Each function returns the text to print; `main.rs` only parses arguments and prints.
 
+use std::io::Read;
 use std::path::Path;
 
+use image::RgbImage;
+
 use super::RenderError;
-use super::files::load_image;
 use super::style::{SPACE, describe};
+use super::upload::{UploadError, UploadLimits, check_upload};
 
 /// `tastebud style FILE…`: one JSON line per file,
 /// `{"file": …, "space": "style-v1", "style": {axis name: raw value, …}}`.
+///
+/// The files may come from anywhere, so each goes through the same checks as an upload
+/// ([`check_upload`]: size, format, every frame, the process's decoding budget) before it is
+/// decoded: a hostile file costs no more here than on Discord.
 pub fn style_files<P: AsRef<Path>>(paths: &[P]) -> Result<String, RenderError> {
+    let limits = UploadLimits::default();
     let mut out = String::new();
     for path in paths {
         let path = path.as_ref();
-        let style = describe(&load_image(path)?);
+        let style = describe(&read_checked(path, &limits)?);
         out.push_str(&format!(
             "{{\"file\":{},\"space\":{},\"style\":{}}}\n",
             serde_json::json!(path.display().to_string()),
@@ -23,6 +31,35 @@ pub fn style_files<P: AsRef<Path>>(paths: &[P]) -> Result<String, RenderError> {
         ));
     }
     Ok(out)
+}
+
+/// The image in the file at `path`, read (no further than `limits` allow) and checked as an
+/// upload.
+fn read_checked(path: &Path, limits: &UploadLimits) -> Result<RgbImage, RenderError> {
+    let error = |reason: String| RenderError::ReadImage {
+        path: path.to_path_buf(),
+        reason,
+    };
+    let file = std::fs::File::open(path).map_err(|e| error(e.to_string()))?;
+    let length = file.metadata().map_err(|e| error(e.to_string()))?.len();
+    let too_long = |bytes: u64| {
+        error(
+            UploadError::TooManyBytes {
+                bytes: usize::try_from(bytes).unwrap_or(usize::MAX),
+                limit: limits.max_bytes,
+            }
+            .to_string(),
+        )
+    };
+    if length > limits.max_bytes as u64 {
+        return Err(too_long(length));
+    }
+    // The file may grow while it is read: read one byte past the limit at most.
+    let mut bytes = Vec::with_capacity(length as usize);
+    file.take(limits.max_bytes as u64 + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| error(e.to_string()))?;
+    check_upload(&bytes, limits).map_err(|e| error(e.to_string()))
 }
 
 /// What `tastebud render` draws.

@@ -8,7 +8,8 @@
 //! - [`calibrate`] fits how knobs move style, which steering (`taste::steer`) relies on;
 //! - [`files`] writes content-addressed PNGs, the 2×2 grid and the labelled pair image;
 //! - [`cli`] holds the logic behind `tastebud style`, `render` and `calibrate`;
-//! - [`upload`] checks images users upload (size, format, dimensions) before decoding them;
+//! - [`upload`] checks images from users (size, format, every frame in them) before decoding
+//!   them within a process-wide decoding budget;
 //! - [`chart`] draws charts: what a profile leans towards, and learning curves.
 
 pub mod automatic1111;

@@ -5,35 +5,55 @@
 //! 1. the byte count against [`UploadLimits::max_bytes`];
 //! 2. the format, from the file's magic bytes only (a file name, extension or claimed content
 //!    type is never consulted): PNG, JPEG, WebP or GIF;
-//! 3. the width and height, read from the format's header by the small parsers here, before
-//!    any decoder runs;
-//! 4. the decode itself, under [`image::Limits`], so that a file whose header and body
-//!    disagree (a decompression bomb) still fails cleanly instead of exhausting memory.
+//! 3. the width and height the header declares, before any decoder runs;
+//! 4. every frame the container really holds ([`inspect`]): a header is only a claim, and the
+//!    decoders allocate for the frames (a WebP whose `VP8X` canvas says 16×16 may hold a
+//!    16383² frame). Every frame must be within the limits and consistent with its canvas,
+//!    an animation's frames together within [`UploadLimits::max_total_pixels`], and from the
+//!    frames and the decoders' layouts comes an estimate of the memory a decode takes;
+//! 5. a reservation of that memory from the process-wide [`DecodeBudget`], which also bounds
+//!    how many decodes run at once: a decode that finds no room within a short wait is refused
+//!    as [`UploadError::Busy`] instead of stacking up;
+//! 6. the decode itself, under [`image::Limits`] as well.
 //!
-//! Every [`UploadError`] displays as the sentence the user sees.
+//! Every [`UploadError`] displays as the sentence the user sees. Everything that decodes an
+//! image someone else chose (moodboard uploads and links, `tastebud style`) goes through
+//! [`check_upload`].
+
+mod budget;
+mod containers;
 
 use std::io::Cursor;
 
 use image::{DynamicImage, ImageError, ImageFormat, ImageReader, Limits, Rgb, RgbImage};
+
+pub use budget::{BudgetStats, DecodeBudget, Reservation};
+pub use containers::Inspection;
 
 /// How large an uploaded image may be.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UploadLimits {
     /// Largest file, in bytes.
     pub max_bytes: usize,
-    /// Largest width and largest height, in pixels.
+    /// Largest width and largest height, in pixels, of the image and of every frame in it.
     pub max_side: u32,
-    /// Largest width × height.
+    /// Largest width × height, of the image and of every frame in it.
     pub max_pixels: u64,
+    /// Largest width × height summed over every frame of an animation (GIF, APNG, animated
+    /// WebP). Only the first frame is decoded, but every frame is walked and the decoders of
+    /// animations compose frame after frame.
+    pub max_total_pixels: u64,
 }
 
 impl Default for UploadLimits {
-    /// 10 MiB, 4096 pixels a side, 4096² (about 16.8 million) pixels.
+    /// 10 MiB, 4096 pixels a side, 4096² (about 16.8 million) pixels, and 16 times that in all
+    /// the frames of an animation.
     fn default() -> Self {
         UploadLimits {
             max_bytes: 10 * 1024 * 1024,
             max_side: 4096,
             max_pixels: 4096 * 4096,
+            max_total_pixels: 16 * 4096 * 4096,
         }
     }
 }
@@ -61,16 +81,62 @@ pub enum UploadError {
         height: u32,
         max_pixels: u64,
     },
+    #[error(
+        "That animation has {frames} frames, {} million pixels in all; animations can have at most {} million pixels in all.",
+        millions_up(*pixels),
+        millions_down(*max_pixels)
+    )]
+    TooManyFrames {
+        frames: u32,
+        pixels: u64,
+        max_pixels: u64,
+    },
     #[error("That image needs too much memory to read; try a smaller one.")]
     TooMuchMemory,
+    #[error("tastebud is busy reading other images; try again in a minute.")]
+    Busy,
     #[error("That image is damaged and can't be read.")]
     Damaged,
     #[error("That {} uses a variant tastebud can't read; try saving it as PNG or JPEG.", format_name(*format))]
     Unsupported { format: ImageFormat },
 }
 
-/// Checks `bytes` against `limits` and decodes them as RGB (transparent parts laid over white).
+/// Checks `bytes` against `limits` and decodes them as RGB (transparent parts laid over white),
+/// within the process-wide [`DecodeBudget::global`].
 pub fn check_upload(bytes: &[u8], limits: &UploadLimits) -> Result<RgbImage, UploadError> {
+    check_upload_within(bytes, limits, DecodeBudget::global())
+}
+
+/// [`check_upload`] within `budget` rather than the process-wide one.
+pub fn check_upload_within(
+    bytes: &[u8],
+    limits: &UploadLimits,
+    budget: &DecodeBudget,
+) -> Result<RgbImage, UploadError> {
+    let inspection = inspect(bytes, limits)?;
+    let _reservation = budget.reserve(inspection.decode_bytes)?;
+
+    let format = inspection.format;
+    let mut reader = ImageReader::with_format(Cursor::new(bytes), format);
+    reader.limits(decode_limits(limits));
+    let decoded = reader.decode().map_err(|e| {
+        tracing::debug!(error = %e, ?format, "an uploaded image failed to decode");
+        match e {
+            ImageError::Limits(_) => UploadError::TooMuchMemory,
+            ImageError::Unsupported(_) => UploadError::Unsupported { format },
+            _ => UploadError::Damaged,
+        }
+    })?;
+    if (decoded.width(), decoded.height()) != (inspection.width, inspection.height) {
+        // Never expected: the walk read the size the decoder uses.
+        return Err(UploadError::Damaged);
+    }
+    Ok(flatten(decoded))
+}
+
+/// Steps 1 to 4 of [`check_upload`], without decoding: what `bytes` holds, and what decoding
+/// it would cost, or why it is refused.
+pub fn inspect(bytes: &[u8], limits: &UploadLimits) -> Result<Inspection, UploadError> {
     if bytes.len() > limits.max_bytes {
         return Err(UploadError::TooManyBytes {
             bytes: bytes.len(),
@@ -96,24 +162,15 @@ pub fn check_upload(bytes: &[u8], limits: &UploadLimits) -> Result<RgbImage, Upl
             max_pixels: limits.max_pixels,
         });
     }
-
-    // The JPEG decoder fills a cut-off scan with grey rather than failing; a cut-off file
-    // would then pass as an image that is partly flat grey.
-    if format == ImageFormat::Jpeg && !jpeg_has_end(bytes) {
-        return Err(UploadError::Damaged);
+    let inspection = containers::inspect(bytes, format, (width, height), limits)?;
+    if inspection.frame_pixels > limits.max_total_pixels {
+        return Err(UploadError::TooManyFrames {
+            frames: inspection.frames,
+            pixels: inspection.frame_pixels,
+            max_pixels: limits.max_total_pixels,
+        });
     }
-
-    let mut reader = ImageReader::with_format(Cursor::new(bytes), format);
-    reader.limits(decode_limits(limits));
-    let decoded = reader.decode().map_err(|e| {
-        tracing::debug!(error = %e, ?format, "an uploaded image failed to decode");
-        match e {
-            ImageError::Limits(_) => UploadError::TooMuchMemory,
-            ImageError::Unsupported(_) => UploadError::Unsupported { format },
-            _ => UploadError::Damaged,
-        }
-    })?;
-    Ok(flatten(decoded))
+    Ok(inspection)
 }
 
 /// The format named by the first bytes of `bytes`, if it is one uploads may use.
@@ -132,15 +189,9 @@ pub fn sniff_format(bytes: &[u8]) -> Option<ImageFormat> {
 }
 
 /// Width and height as the header of `bytes` declares them, without decoding any pixels.
-/// `None` when the header is cut short or malformed.
+/// `None` when the header is cut short or malformed. (Only a claim: see [`inspect`].)
 pub fn header_dimensions(bytes: &[u8], format: ImageFormat) -> Option<(u32, u32)> {
-    match format {
-        ImageFormat::Png => png_dimensions(bytes),
-        ImageFormat::Jpeg => jpeg_dimensions(bytes),
-        ImageFormat::Gif => gif_dimensions(bytes),
-        ImageFormat::WebP => webp_dimensions(bytes),
-        _ => None,
-    }
+    containers::header_dimensions(bytes, format)
 }
 
 /// The decoder's limits: the same sides as the header check, and memory for the largest
@@ -171,141 +222,6 @@ fn flatten(image: DynamicImage) -> RgbImage {
         *dst = Rgb([over_white(src[0]), over_white(src[1]), over_white(src[2])]);
     }
     out
-}
-
-fn be_u16(bytes: &[u8], at: usize) -> Option<u16> {
-    Some(u16::from_be_bytes(bytes.get(at..at + 2)?.try_into().ok()?))
-}
-
-fn le_u16(bytes: &[u8], at: usize) -> Option<u16> {
-    Some(u16::from_le_bytes(bytes.get(at..at + 2)?.try_into().ok()?))
-}
-
-fn be_u32(bytes: &[u8], at: usize) -> Option<u32> {
-    Some(u32::from_be_bytes(bytes.get(at..at + 4)?.try_into().ok()?))
-}
-
-fn le_u32(bytes: &[u8], at: usize) -> Option<u32> {
-    Some(u32::from_le_bytes(bytes.get(at..at + 4)?.try_into().ok()?))
-}
-
-fn le_u24(bytes: &[u8], at: usize) -> Option<u32> {
-    let b = bytes.get(at..at + 3)?;
-    Some(u32::from(b[0]) | u32::from(b[1]) << 8 | u32::from(b[2]) << 16)
-}
-
-/// PNG: the first chunk after the 8-byte signature must be IHDR, whose data starts with the
-/// width and height as big-endian u32.
-fn png_dimensions(bytes: &[u8]) -> Option<(u32, u32)> {
-    if be_u32(bytes, 8)? != 13 || bytes.get(12..16)? != b"IHDR" {
-        return None;
-    }
-    Some((be_u32(bytes, 16)?, be_u32(bytes, 20)?))
-}
-
-/// GIF: the logical screen descriptor follows the 6-byte signature, little-endian u16s.
-fn gif_dimensions(bytes: &[u8]) -> Option<(u32, u32)> {
-    Some((u32::from(le_u16(bytes, 6)?), u32::from(le_u16(bytes, 8)?)))
-}
-
-/// WebP: a RIFF container whose first chunk is `VP8 ` (lossy), `VP8L` (lossless) or `VP8X`
-/// (extended, which carries the canvas size).
-fn webp_dimensions(bytes: &[u8]) -> Option<(u32, u32)> {
-    let data = bytes.get(20..)?;
-    match bytes.get(12..16)? {
-        b"VP8 " => {
-            // A 3-byte frame tag, the start code 9d 01 2a, then 14-bit width and height.
-            if data.get(3..6)? != [0x9D, 0x01, 0x2A] {
-                return None;
-            }
-            Some((
-                u32::from(le_u16(data, 6)? & 0x3FFF),
-                u32::from(le_u16(data, 8)? & 0x3FFF),
-            ))
-        }
-        b"VP8L" => {
-            // The signature byte 0x2f, then width − 1 and height − 1 in 14 bits each.
-            if *data.first()? != 0x2F {
-                return None;
-            }
-            let bits = le_u32(data, 1)?;
-            Some(((bits & 0x3FFF) + 1, ((bits >> 14) & 0x3FFF) + 1))
-        }
-        b"VP8X" => {
-            // Flags and reserved bytes, then canvas width − 1 and height − 1 in 24 bits each.
-            Some((le_u24(data, 4)? + 1, le_u24(data, 7)? + 1))
-        }
-        _ => None,
-    }
-}
-
-/// The marker segments of a JPEG after its SOI, as (marker, offset of the segment's data);
-/// a `None` item ends the walk where the bytes are cut short or malformed.
-fn jpeg_segments(bytes: &[u8]) -> impl Iterator<Item = Option<(u8, usize)>> + '_ {
-    let mut at = 2;
-    let mut done = false;
-    std::iter::from_fn(move || {
-        if done {
-            return None;
-        }
-        let next = (|| {
-            if *bytes.get(at)? != 0xFF {
-                return None;
-            }
-            // Any number of 0xFF fill bytes may precede a marker.
-            while *bytes.get(at + 1)? == 0xFF {
-                at += 1;
-            }
-            let marker = *bytes.get(at + 1)?;
-            at += 2;
-            let data = at;
-            // TEM, RST0–7 and SOI carry no length; every other marker does.
-            if !matches!(marker, 0x01 | 0xD0..=0xD8) {
-                let length = usize::from(be_u16(bytes, at)?);
-                if length < 2 {
-                    return None;
-                }
-                at += length;
-            }
-            Some((marker, data))
-        })();
-        done = next.is_none();
-        Some(next)
-    })
-}
-
-/// JPEG: walks the marker segments after SOI up to the first start-of-frame (SOF0–SOF15 but
-/// DHT, JPG and DAC), whose data holds the precision, then height and width as big-endian u16.
-fn jpeg_dimensions(bytes: &[u8]) -> Option<(u32, u32)> {
-    for segment in jpeg_segments(bytes) {
-        let (marker, data) = segment?;
-        match marker {
-            // Start of scan or end of image before any frame header.
-            0xDA | 0xD9 => return None,
-            0xC0..=0xCF if !matches!(marker, 0xC4 | 0xC8 | 0xCC) => {
-                let height = be_u16(bytes, data + 3)?;
-                let width = be_u16(bytes, data + 5)?;
-                return Some((u32::from(width), u32::from(height)));
-            }
-            _ => {}
-        }
-    }
-    None
-}
-
-/// Whether an end-of-image marker follows the first scan. Inside entropy-coded data every 0xFF
-/// byte is followed by 0x00 or a restart marker, so FF D9 there can only be the real end; the
-/// search starts after the headers so that an EXIF thumbnail's own end does not count.
-fn jpeg_has_end(bytes: &[u8]) -> bool {
-    let scan = jpeg_segments(bytes)
-        .map_while(|segment| segment)
-        .find(|&(marker, _)| marker == 0xDA);
-    match scan {
-        Some((_, data)) => bytes
-            .get(data..)
-            .is_some_and(|rest| rest.windows(2).any(|w| w == [0xFF, 0xD9])),
-        None => false,
-    }
 }
 
 const MB: f64 = 1024.0 * 1024.0;
@@ -618,8 +534,13 @@ mod tests {
         let decode = decode_limits(&limits);
         assert_eq!(decode.max_image_width, Some(4096));
         assert_eq!(decode.max_image_height, Some(4096));
-        // A GIF whose frame claims more than its logical screen: the header check passes
-        // (8×8), the decoder's own limits must still stop it.
+    }
+
+    #[test]
+    fn a_gif_frame_larger_than_its_screen_is_refused_before_decoding() {
+        // A GIF whose frame claims more than its logical screen: the header passes (8×8), the
+        // walk of its frames does not. (This once reached the decoder, whose own limits
+        // stopped it.)
         let mut gif = b"GIF89a".to_vec();
         gif.extend([8, 0, 8, 0, 0, 0, 0]);
         // Image descriptor: at (0, 0), 60000 × 60000, a local palette of two colours.
@@ -627,10 +548,16 @@ mod tests {
         gif.extend([0, 0, 0, 255, 255, 255]);
         // A few bytes of LZW data, then the trailer.
         gif.extend([2, 2, 0x4C, 0x01, 0, 0x3B]);
-        let result = check_upload(&gif, &limits);
+        assert_eq!(
+            inspect(&gif, &UploadLimits::default()),
+            Err(UploadError::Damaged)
+        );
+        let budget = DecodeBudget::new(1 << 30, 1, std::time::Duration::ZERO);
+        let result = check_upload_within(&gif, &UploadLimits::default(), &budget);
         assert_eq!(
             result.map(|image| image.dimensions()),
-            Err(UploadError::TooMuchMemory)
+            Err(UploadError::Damaged)
         );
+        assert_eq!(budget.stats().granted, 0, "nothing was reserved for it");
     }
 }
