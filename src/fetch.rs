@@ -451,4 +451,3 @@ fn megabytes(bytes: usize) -> String {
         format!("{value:.1}")
     }
 }
-

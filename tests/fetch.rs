@@ -53,8 +53,7 @@ async fn serve_twins() -> (Server, Server) {
             .await
             .expect("binding a loopback port");
         let port = first.local_addr().expect("local address").port();
-        if let Ok(second) = tokio::net::TcpListener::bind((SECOND, port)).await
-        {
+        if let Ok(second) = tokio::net::TcpListener::bind((SECOND, port)).await {
             return (serve_on(first, None), serve_on(second, None));
         }
     }
@@ -573,7 +572,10 @@ async fn another_port_is_refused_before_connecting() {
     assert_eq!(server.hits(), 0, "nothing was requested");
     // The same links are fetched when the port policy allows them: the refusal was its doing.
     let any = fetcher.with_ports(any_port());
-    assert_eq!(any.fetch(&server.url("/image.png")).await, Ok(IMAGE.to_vec()));
+    assert_eq!(
+        any.fetch(&server.url("/image.png")).await,
+        Ok(IMAGE.to_vec())
+    );
     assert_eq!(
         any.fetch(&format!("http://images.test:{port}/image.png"))
             .await,
@@ -612,10 +614,7 @@ async fn a_redirect_to_another_port_is_refused() {
 async fn a_name_resolving_to_an_allowed_and_a_refused_address_is_refused() {
     let (allowed, refused) = serve_twins().await;
     let link = format!("http://mixed.test:{}/image.png", allowed.addr.port());
-    for answer in [
-        [Ipv4Addr::LOCALHOST, SECOND],
-        [SECOND, Ipv4Addr::LOCALHOST],
-    ] {
+    for answer in [[Ipv4Addr::LOCALHOST, SECOND], [SECOND, Ipv4Addr::LOCALHOST]] {
         let resolver = Scripted::new(&[&answer]);
         let fetcher = only_127_0_0_1().with_resolver(resolver.clone());
         assert_eq!(
@@ -703,7 +702,10 @@ async fn refused_reset_tls_failure_timeout_and_a_cut_body_read_the_same() {
         ..FetchLimits::default()
     });
     let links = [
-        ("refused", format!("http://127.0.0.1:{}/x.png", closed_port().await)),
+        (
+            "refused",
+            format!("http://127.0.0.1:{}/x.png", closed_port().await),
+        ),
         ("reset", format!("http://{}/x.png", resetting().await)),
         // TLS to a server that speaks plain HTTP.
         ("tls", format!("https://{}/image.png", server.addr)),
@@ -713,7 +715,11 @@ async fn refused_reset_tls_failure_timeout_and_a_cut_body_read_the_same() {
     for (what, link) in links {
         let error = fetcher.fetch(&link).await.expect_err(what);
         assert_eq!(error, FetchError::Unreachable, "{what}");
-        assert_eq!(error.to_string(), "That link couldn't be reached.", "{what}");
+        assert_eq!(
+            error.to_string(),
+            "That link couldn't be reached.",
+            "{what}"
+        );
     }
     // A server that answered says so: its status is worth telling.
     assert_eq!(
@@ -766,7 +772,10 @@ async fn the_cause_is_logged_at_debug_without_the_links_query() {
     );
     let text = String::from_utf8_lossy(&log.0.lock().expect("log")).into_owned();
     assert!(text.contains("request failed"), "{text}");
-    assert!(text.contains("/photo.png"), "the cause names the path: {text}");
+    assert!(
+        text.contains("/photo.png"),
+        "the cause names the path: {text}"
+    );
     assert!(text.contains("/missing") && text.contains("404"), "{text}");
     for part in ["s3cret", "expires", "1700000000", "#part"] {
         assert!(!text.contains(part), "{part:?} logged: {text}");
