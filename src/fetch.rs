@@ -4,8 +4,12 @@
 //! server-side request forgery: `http://169.254.169.254/` reads cloud credentials,
 //! `http://localhost:6379/` talks to local services. [`Fetcher::fetch`] therefore:
 //! - accepts only `http` and `https` links without a user name or password;
-//! - resolves the host name itself and refuses the link if *any* address it resolves to is
-//!   not allowed by the address policy ([`is_public`] unless a test says otherwise);
+//! - resolves the host name itself (through its [`Resolve`]r, the system's unless a test says
+//!   otherwise) and refuses the link if *any* address it resolves to is not allowed by the
+//!   address policy ([`is_public`] unless a test says otherwise);
+//! - refuses any port but the scheme's own (80 for `http`, 443 for `https`; the port policy
+//!   is [`is_default_port`] unless a test says otherwise), so the bot cannot be made to knock
+//!   on other services of a public host;
 //! - connects to exactly the addresses it checked (pinned in the client), so a second DNS
 //!   answer cannot swap in another address between the check and the connection;
 //! - follows redirects itself, checking every hop the same way, at most
@@ -16,10 +20,16 @@
 //!
 //! The bytes it returns are not yet known to be an image: pass them to
 //! [`crate::render::upload::check_upload`]. Every [`FetchError`] displays as the sentence the
-//! user sees; the details behind it are logged with `tracing::debug!`.
+//! user sees. A link that could not be reached reads the same whatever the cause (refused,
+//! reset, a TLS failure, a timeout, a body cut off), so the bot tells nobody which hosts and
+//! ports answer; the cause is logged with `tracing::debug!`, with the link's query left out
+//! (signed URLs carry credentials there).
 
 use std::fmt;
+use std::future::Future;
+use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -52,6 +62,56 @@ impl Default for FetchLimits {
 /// Which addresses a fetch may connect to.
 pub type AddressPolicy = Arc<dyn Fn(IpAddr) -> bool + Send + Sync>;
 
+/// Which ports a fetch may connect to, given the link's scheme (`http` or `https`).
+pub type PortPolicy = Arc<dyn Fn(&str, u16) -> bool + Send + Sync>;
+
+/// Whether `port` is `scheme`'s own port: 80 for `http`, 443 for `https`. The production port
+/// policy.
+pub fn is_default_port(scheme: &str, port: u16) -> bool {
+    matches!((scheme, port), ("http", 80) | ("https", 443))
+}
+
+/// A name lookup in progress: the addresses a host name resolves to.
+pub type Lookup = Pin<Box<dyn Future<Output = io::Result<Vec<IpAddr>>> + Send>>;
+
+/// Resolves host names for the fetcher. Every lookup of a fetch goes through it: the one whose
+/// answers are checked, and any the HTTP client would make (none: the checked addresses are
+/// pinned). Tests use their own to answer as a hostile DNS server would.
+pub trait Resolve: Send + Sync {
+    /// The addresses `host` resolves to.
+    fn resolve(&self, host: &str) -> Lookup;
+}
+
+/// The operating system's resolver (`getaddrinfo`, through tokio).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SystemResolver;
+
+impl Resolve for SystemResolver {
+    fn resolve(&self, host: &str) -> Lookup {
+        let host = host.to_string();
+        Box::pin(async move {
+            let addresses = tokio::net::lookup_host((host.as_str(), 0)).await?;
+            Ok(addresses.map(|a| a.ip()).collect())
+        })
+    }
+}
+
+/// A [`Resolve`] as the HTTP client's resolver, so that the client can never look a name up
+/// any other way.
+struct ClientResolver(Arc<dyn Resolve>);
+
+impl reqwest::dns::Resolve for ClientResolver {
+    fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
+        let lookup = self.0.resolve(name.as_str());
+        Box::pin(async move {
+            let addresses = lookup.await?;
+            let addrs: reqwest::dns::Addrs =
+                Box::new(addresses.into_iter().map(|ip| SocketAddr::new(ip, 0)));
+            Ok(addrs)
+        })
+    }
+}
+
 /// Why a link could not be fetched. `Display` is the sentence shown to the user.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum FetchError {
@@ -67,12 +127,14 @@ pub enum FetchError {
         "That link points to a private or local address; tastebud only fetches images from public addresses."
     )]
     NotPublic,
+    #[error(
+        "That link names a port; tastebud only fetches links on the standard web ports (80 for http://, 443 for https://)."
+    )]
+    Port,
+    /// No complete answer: the connection was refused or reset, TLS failed, the time ran out or
+    /// the body was cut off. One sentence for all, so that nobody learns which it was.
     #[error("That link couldn't be reached.")]
     Unreachable,
-    #[error("That link stopped sending part-way through.")]
-    Interrupted,
-    #[error("That link didn't answer within {}.", seconds(*timeout))]
-    Timeout { timeout: Duration },
     #[error("That link answered {code}{}.", reason.as_deref().map(|r| format!(" {r}")).unwrap_or_default())]
     Status { code: u16, reason: Option<String> },
     #[error("That link redirects too many times.")]
@@ -83,11 +145,14 @@ pub enum FetchError {
     TooLarge { limit: usize },
 }
 
-/// Fetches the bytes behind links users give, within [`FetchLimits`] and an address policy.
+/// Fetches the bytes behind links users give, within [`FetchLimits`], an address policy and a
+/// port policy, looking names up with a [`Resolve`]r.
 #[derive(Clone)]
 pub struct Fetcher {
     limits: FetchLimits,
     allowed: AddressPolicy,
+    ports: PortPolicy,
+    resolver: Arc<dyn Resolve>,
 }
 
 impl fmt::Debug for Fetcher {
@@ -99,15 +164,32 @@ impl fmt::Debug for Fetcher {
 }
 
 impl Fetcher {
-    /// A fetcher that connects only to public addresses ([`is_public`]).
+    /// A fetcher that connects only to public addresses ([`is_public`]) on the scheme's own
+    /// port ([`is_default_port`]), looking names up with the system's resolver.
     pub fn new(limits: FetchLimits) -> Fetcher {
         Fetcher::with_policy(limits, Arc::new(is_public))
     }
 
     /// A fetcher that connects only to addresses for which `allowed` is true (tests use this
-    /// to reach servers on loopback).
+    /// to reach servers on loopback); ports and resolver as in [`Fetcher::new`].
     pub fn with_policy(limits: FetchLimits, allowed: AddressPolicy) -> Fetcher {
-        Fetcher { limits, allowed }
+        Fetcher {
+            limits,
+            allowed,
+            ports: Arc::new(is_default_port),
+            resolver: Arc::new(SystemResolver),
+        }
+    }
+
+    /// The same fetcher connecting only to ports for which `ports` is true (tests use this to
+    /// reach servers on the random ports of loopback).
+    pub fn with_ports(self, ports: PortPolicy) -> Fetcher {
+        Fetcher { ports, ..self }
+    }
+
+    /// The same fetcher looking names up with `resolver`.
+    pub fn with_resolver(self, resolver: Arc<dyn Resolve>) -> Fetcher {
+        Fetcher { resolver, ..self }
     }
 
     pub fn limits(&self) -> &FetchLimits {
@@ -121,15 +203,15 @@ impl Fetcher {
         match tokio::time::timeout(timeout, self.fetch_in_time(link)).await {
             Ok(result) => result,
             Err(_) => {
-                tracing::debug!(link, ?timeout, "fetch timed out");
-                Err(FetchError::Timeout { timeout })
+                tracing::debug!(link = without_query(link), ?timeout, "fetch timed out");
+                Err(FetchError::Unreachable)
             }
         }
     }
 
     async fn fetch_in_time(&self, link: &str) -> Result<Vec<u8>, FetchError> {
         let mut url = Url::parse(link.trim()).map_err(|e| {
-            tracing::debug!(link, error = %e, "not a URL");
+            tracing::debug!(link = without_query(link), error = %e, "not a URL");
             FetchError::InvalidLink
         })?;
         let mut redirects = 0u8;
@@ -139,7 +221,7 @@ impl Fetcher {
             let status = response.status();
             if is_redirect(status) {
                 if redirects >= self.limits.max_redirects {
-                    tracing::debug!(%url, redirects, "too many redirects");
+                    tracing::debug!(url = %shown(&url), redirects, "too many redirects");
                     return Err(FetchError::TooManyRedirects);
                 }
                 redirects += 1;
@@ -149,13 +231,18 @@ impl Fetcher {
                     .and_then(|value| value.to_str().ok())
                     .ok_or(FetchError::BadRedirect)?;
                 url = url.join(location).map_err(|e| {
-                    tracing::debug!(%url, location, error = %e, "unusable redirect");
+                    tracing::debug!(
+                        url = %shown(&url),
+                        location = without_query(location),
+                        error = %e,
+                        "unusable redirect"
+                    );
                     FetchError::BadRedirect
                 })?;
                 continue;
             }
             if !status.is_success() {
-                tracing::debug!(%url, %status, "error status");
+                tracing::debug!(url = %shown(&url), %status, "error status");
                 return Err(FetchError::Status {
                     code: status.as_u16(),
                     reason: status.canonical_reason().map(str::to_string),
@@ -165,7 +252,7 @@ impl Fetcher {
         }
     }
 
-    /// One GET of `url`, connected only to addresses the policy allows.
+    /// One GET of `url`, connected only to addresses and ports the policies allow.
     async fn get(&self, url: &Url) -> Result<Response, FetchError> {
         let port = url.port_or_known_default().ok_or(FetchError::InvalidLink)?;
         let host = url.host_str().ok_or(FetchError::InvalidLink)?;
@@ -178,12 +265,16 @@ impl Fetcher {
         let (domain, addresses) = match literal {
             Some(ip) => (None, vec![SocketAddr::new(ip, port)]),
             None => {
-                let addresses: Vec<SocketAddr> = tokio::net::lookup_host((host, port))
+                let addresses: Vec<SocketAddr> = self
+                    .resolver
+                    .resolve(host)
                     .await
                     .map_err(|e| {
                         tracing::debug!(host, error = %e, "name lookup failed");
                         FetchError::UnknownHost
                     })?
+                    .into_iter()
+                    .map(|ip| SocketAddr::new(ip, port))
                     .collect();
                 (Some(host), addresses)
             }
@@ -192,15 +283,21 @@ impl Fetcher {
             return Err(FetchError::UnknownHost);
         }
         if let Some(refused) = addresses.iter().find(|a| !(self.allowed)(a.ip())) {
-            tracing::debug!(%url, address = %refused.ip(), "address refused by policy");
+            tracing::debug!(url = %shown(url), address = %refused.ip(), "address refused by policy");
             return Err(FetchError::NotPublic);
+        }
+        if !(self.ports)(url.scheme(), port) {
+            tracing::debug!(url = %shown(url), port, "port refused by policy");
+            return Err(FetchError::Port);
         }
 
         // No proxy (it would do its own lookup), no automatic redirects (each hop is checked
-        // above), and the host name pinned to the addresses just checked.
+        // above), and the host name pinned to the addresses just checked; any other lookup
+        // would go through the same resolver.
         let mut builder = Client::builder()
             .redirect(Policy::none())
             .no_proxy()
+            .dns_resolver(Arc::new(ClientResolver(self.resolver.clone())))
             .user_agent(concat!("tastebud/", env!("CARGO_PKG_VERSION")));
         if let Some(name) = domain {
             builder = builder.resolve_to_addrs(name, &addresses);
@@ -215,7 +312,7 @@ impl Fetcher {
             .send()
             .await
             .map_err(|e| {
-                tracing::debug!(%url, error = ?e, "request failed");
+                tracing::debug!(url = %shown(url), error = ?e.without_url(), "request failed");
                 FetchError::Unreachable
             })
     }
@@ -230,8 +327,8 @@ impl Fetcher {
         }
         let mut body = Vec::with_capacity(declared.map_or(0, |length| length as usize));
         while let Some(chunk) = response.chunk().await.map_err(|e| {
-            tracing::debug!(error = ?e, "body interrupted");
-            FetchError::Interrupted
+            tracing::debug!(error = ?e.without_url(), "body interrupted");
+            FetchError::Unreachable
         })? {
             if body.len() + chunk.len() > limit {
                 tracing::debug!(limit, "body over the limit");
@@ -253,6 +350,22 @@ fn is_redirect(status: StatusCode) -> bool {
             | StatusCode::TEMPORARY_REDIRECT
             | StatusCode::PERMANENT_REDIRECT
     )
+}
+
+/// `url` for a log line: without user name, password, query and fragment, which may hold
+/// credentials (a signed URL's `hm`, a token parameter).
+fn shown(url: &Url) -> String {
+    let mut shown = url.clone();
+    shown.set_query(None);
+    shown.set_fragment(None);
+    let _ = shown.set_username("");
+    let _ = shown.set_password(None);
+    shown.to_string()
+}
+
+/// A link as typed, for a log line: what comes before its query or fragment.
+fn without_query(link: &str) -> &str {
+    link.split(['?', '#']).next().unwrap_or_default()
 }
 
 /// Scheme and credentials, checked for the first link and every redirect.
@@ -336,17 +449,5 @@ fn megabytes(bytes: usize) -> String {
         format!("{value:.0}")
     } else {
         format!("{value:.1}")
-    }
-}
-
-/// "10 seconds", "1 second", "0.5 seconds".
-fn seconds(duration: Duration) -> String {
-    let value = (duration.as_secs_f64() * 10.0).round() / 10.0;
-    if value == 1.0 {
-        "1 second".to_string()
-    } else if value.fract() == 0.0 {
-        format!("{value:.0} seconds")
-    } else {
-        format!("{value:.1} seconds")
     }
 }

@@ -532,3 +532,29 @@ async fn interactions_go_to_the_shard_discord_would_use() {
     assert_eq!(invalid.unwrap_err(), 4010);
     assert_eq!(fake.violations().await.len(), 1);
 }
+
+#[tokio::test]
+async fn an_attachment_is_served_only_at_its_signed_url() {
+    let fake = FakeDiscord::start().await;
+    let file = fake.attachment("a.png", "image/png", b"bytes").await;
+    let url = file["url"].as_str().expect("url");
+    let (unsigned, query) = url.split_once('?').expect("a query");
+    let keys: Vec<&str> = query
+        .split('&')
+        .filter_map(|pair| pair.split_once('=').map(|(key, _)| key))
+        .collect();
+    assert_eq!(keys, ["ex", "is", "hm"], "{url}");
+    let get = |url: String| async move {
+        let response = reqwest::get(url).await.expect("GET");
+        (
+            response.status().as_u16(),
+            response.bytes().await.expect("body"),
+        )
+    };
+    let (status, body) = get(url.to_string()).await;
+    assert_eq!((status, &body[..]), (200, &b"bytes"[..]));
+    assert_eq!(get(unsigned.to_string()).await.0, 404);
+    let forged = url.replace("hm=", "hm=0");
+    assert_eq!(get(forged).await.0, 404);
+    assert_eq!(fake.downloads(&file).await, 3, "every try is recorded");
+}

@@ -1,5 +1,7 @@
-//! Fetching images from links: the address policy, and real fetches from axum servers on
-//! loopback started by each test (127.0.0.1, and 127.0.0.2 where a second host is needed).
+//! Fetching images from links: the address and port policies, and real fetches from axum
+//! servers on loopback started by each test (127.0.0.1, and 127.0.0.2 where a second host is
+//! needed), with a scripted resolver where a test needs a name to answer as a hostile DNS
+//! server would.
 
 use std::convert::Infallible;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
@@ -14,7 +16,9 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
 use futures_util::stream;
-use tastebud::fetch::{FetchError, FetchLimits, Fetcher, is_public};
+use tastebud::fetch::{
+    FetchError, FetchLimits, Fetcher, Lookup, PortPolicy, Resolve, is_default_port, is_public,
+};
 
 const IMAGE: &[u8] = b"\x89PNG\r\n\x1a\n pretend these are the bytes of an image";
 
@@ -36,6 +40,27 @@ impl Server {
 
 /// Serves the test routes on `ip` (a free port); `/elsewhere` redirects to `elsewhere`.
 async fn serve(ip: Ipv4Addr, elsewhere: Option<String>) -> Server {
+    let listener = tokio::net::TcpListener::bind((ip, 0))
+        .await
+        .expect("binding a loopback port");
+    serve_on(listener, elsewhere)
+}
+
+/// Two servers on the same port of 127.0.0.1 and 127.0.0.2: one name, two hosts.
+async fn serve_twins() -> (Server, Server) {
+    for _ in 0..20 {
+        let first = tokio::net::TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
+            .await
+            .expect("binding a loopback port");
+        let port = first.local_addr().expect("local address").port();
+        if let Ok(second) = tokio::net::TcpListener::bind((SECOND, port)).await {
+            return (serve_on(first, None), serve_on(second, None));
+        }
+    }
+    panic!("no port free on both 127.0.0.1 and 127.0.0.2");
+}
+
+fn serve_on(listener: tokio::net::TcpListener, elsewhere: Option<String>) -> Server {
     let hits = Arc::new(AtomicUsize::new(0));
     let counted = hits.clone();
     let elsewhere = elsewhere.unwrap_or_default();
@@ -70,9 +95,6 @@ async fn serve(ip: Ipv4Addr, elsewhere: Option<String>) -> Server {
                 }
             },
         ));
-    let listener = tokio::net::TcpListener::bind((ip, 0))
-        .await
-        .expect("binding a loopback port");
     let addr = listener.local_addr().expect("local address");
     tokio::spawn(async move {
         let _ = axum::serve(listener, app).await;
@@ -113,16 +135,62 @@ async fn redirect_chain(Path(n): Path<u32>) -> Response {
     }
 }
 
+/// Test servers listen on random ports.
+fn any_port() -> PortPolicy {
+    Arc::new(|_: &str, _: u16| true)
+}
+
 fn loopback() -> Fetcher {
-    Fetcher::with_policy(
-        FetchLimits::default(),
-        Arc::new(|ip: IpAddr| ip.is_loopback()),
-    )
+    loopback_with(FetchLimits::default())
 }
 
 fn loopback_with(limits: FetchLimits) -> Fetcher {
-    Fetcher::with_policy(limits, Arc::new(|ip: IpAddr| ip.is_loopback()))
+    Fetcher::with_policy(limits, Arc::new(|ip: IpAddr| ip.is_loopback())).with_ports(any_port())
 }
+
+/// Only 127.0.0.1 is allowed: 127.0.0.2 stands for a private address.
+fn only_127_0_0_1() -> Fetcher {
+    Fetcher::with_policy(
+        FetchLimits::default(),
+        Arc::new(|ip: IpAddr| ip == IpAddr::V4(Ipv4Addr::LOCALHOST)),
+    )
+    .with_ports(any_port())
+}
+
+/// A resolver that answers every name from a script: the first lookup gets the first answer,
+/// the second the second, and so on (the last one again once the script runs out).
+#[derive(Clone)]
+struct Scripted {
+    answers: Arc<Vec<Vec<IpAddr>>>,
+    lookups: Arc<AtomicUsize>,
+}
+
+impl Scripted {
+    fn new(answers: &[&[Ipv4Addr]]) -> Arc<Scripted> {
+        let answers = answers
+            .iter()
+            .map(|answer| answer.iter().map(|ip| IpAddr::V4(*ip)).collect())
+            .collect();
+        Arc::new(Scripted {
+            answers: Arc::new(answers),
+            lookups: Arc::default(),
+        })
+    }
+
+    fn lookups(&self) -> usize {
+        self.lookups.load(Ordering::SeqCst)
+    }
+}
+
+impl Resolve for Scripted {
+    fn resolve(&self, _host: &str) -> Lookup {
+        let n = self.lookups.fetch_add(1, Ordering::SeqCst);
+        let answer = self.answers[n.min(self.answers.len() - 1)].clone();
+        Box::pin(async move { Ok(answer) })
+    }
+}
+
+const SECOND: Ipv4Addr = Ipv4Addr::new(127, 0, 0, 2);
 
 #[test]
 fn is_public_table() {
@@ -290,11 +358,9 @@ async fn refusals_read_as_sentences() {
         "The image at that link is larger than 10 MB."
     );
     assert_eq!(
-        FetchError::Timeout {
-            timeout: Duration::from_secs(10)
-        }
-        .to_string(),
-        "That link didn't answer within 10 seconds."
+        FetchError::Port.to_string(),
+        "That link names a port; tastebud only fetches links on the standard web ports (80 for \
+         http://, 443 for https://)."
     );
 }
 
@@ -383,19 +449,17 @@ async fn a_slow_server_hits_the_timeout() {
         timeout,
         ..FetchLimits::default()
     });
+    // Without the timeout these would end with the image after 30 s and with 600 bytes after
+    // a minute.
     assert_eq!(
         fetcher.fetch(&server.url("/slow")).await,
-        Err(FetchError::Timeout { timeout })
+        Err(FetchError::Unreachable)
     );
     // A server that answers at once but sends its body a byte at a time is held to the same
     // overall time, not a per-read one.
     assert_eq!(
         fetcher.fetch(&server.url("/trickle")).await,
-        Err(FetchError::Timeout { timeout })
-    );
-    assert_eq!(
-        FetchError::Timeout { timeout }.to_string(),
-        "That link didn't answer within 0.3 seconds."
+        Err(FetchError::Unreachable)
     );
 }
 
@@ -446,10 +510,7 @@ async fn a_redirect_from_an_allowed_host_to_a_refused_address_is_refused() {
     // Linux routes all of 127/8 to the loopback interface.
     let refused = serve(Ipv4Addr::new(127, 0, 0, 2), None).await;
     let allowed = serve(Ipv4Addr::LOCALHOST, Some(refused.url("/image.png"))).await;
-    let only_first = Fetcher::with_policy(
-        FetchLimits::default(),
-        Arc::new(|ip: IpAddr| ip == IpAddr::V4(Ipv4Addr::LOCALHOST)),
-    );
+    let only_first = only_127_0_0_1();
     assert_eq!(
         only_first.fetch(&allowed.url("/elsewhere")).await,
         Err(FetchError::NotPublic)
@@ -464,4 +525,259 @@ async fn a_redirect_from_an_allowed_host_to_a_refused_address_is_refused() {
         Ok(IMAGE.to_vec())
     );
     assert_eq!(refused.hits(), 1);
+}
+
+// Ports: only the scheme's own.
+
+#[test]
+fn the_production_port_policy_is_the_schemes_own_port() {
+    assert!(is_default_port("http", 80));
+    assert!(is_default_port("https", 443));
+    for (scheme, port) in [
+        ("http", 443),
+        ("https", 80),
+        ("http", 8080),
+        ("https", 8443),
+        ("http", 22),
+        ("http", 6379),
+        ("ftp", 21),
+    ] {
+        assert!(!is_default_port(scheme, port), "{scheme} {port}");
+    }
+}
+
+#[tokio::test]
+async fn another_port_is_refused_before_connecting() {
+    let server = serve(Ipv4Addr::LOCALHOST, None).await;
+    let port = server.addr.port();
+    // Loopback allowed, ports as in production, and every name resolving to the server.
+    let resolver = Scripted::new(&[&[Ipv4Addr::LOCALHOST]]);
+    let fetcher = Fetcher::with_policy(
+        FetchLimits::default(),
+        Arc::new(|ip: IpAddr| ip.is_loopback()),
+    )
+    .with_resolver(resolver.clone());
+    for link in [
+        server.url("/image.png"),
+        format!("http://images.test:{port}/image.png"),
+        format!("https://images.test:{port}/image.png"),
+        "http://images.test:443/image.png".into(),
+        "https://images.test:80/image.png".into(),
+        "http://images.test:8080/image.png".into(),
+        "http://127.0.0.1:22/".into(),
+    ] {
+        let refused = fetcher.fetch(&link).await;
+        assert_eq!(refused, Err(FetchError::Port), "{link}");
+    }
+    assert_eq!(server.hits(), 0, "nothing was requested");
+    // The same links are fetched when the port policy allows them: the refusal was its doing.
+    let any = fetcher.with_ports(any_port());
+    assert_eq!(
+        any.fetch(&server.url("/image.png")).await,
+        Ok(IMAGE.to_vec())
+    );
+    assert_eq!(
+        any.fetch(&format!("http://images.test:{port}/image.png"))
+            .await,
+        Ok(IMAGE.to_vec())
+    );
+    assert_eq!(server.hits(), 2);
+}
+
+#[tokio::test]
+async fn a_redirect_to_another_port_is_refused() {
+    let other = serve(Ipv4Addr::LOCALHOST, None).await;
+    let first = serve(Ipv4Addr::LOCALHOST, Some(other.url("/image.png"))).await;
+    // The first server's port stands for the scheme's own port.
+    let own = first.addr.port();
+    let fetcher = Fetcher::with_policy(
+        FetchLimits::default(),
+        Arc::new(|ip: IpAddr| ip.is_loopback()),
+    )
+    .with_ports(Arc::new(move |_: &str, port: u16| port == own));
+    assert_eq!(
+        fetcher.fetch(&first.url("/elsewhere")).await,
+        Err(FetchError::Port)
+    );
+    assert_eq!(first.hits(), 1);
+    assert_eq!(other.hits(), 0, "the other port was never connected to");
+    assert_eq!(
+        loopback().fetch(&first.url("/elsewhere")).await,
+        Ok(IMAGE.to_vec())
+    );
+    assert_eq!(other.hits(), 1);
+}
+
+// Names that resolve to refused addresses, now or on the next lookup.
+
+#[tokio::test]
+async fn a_name_resolving_to_an_allowed_and_a_refused_address_is_refused() {
+    let (allowed, refused) = serve_twins().await;
+    let link = format!("http://mixed.test:{}/image.png", allowed.addr.port());
+    for answer in [[Ipv4Addr::LOCALHOST, SECOND], [SECOND, Ipv4Addr::LOCALHOST]] {
+        let resolver = Scripted::new(&[&answer]);
+        let fetcher = only_127_0_0_1().with_resolver(resolver.clone());
+        assert_eq!(
+            fetcher.fetch(&link).await,
+            Err(FetchError::NotPublic),
+            "{answer:?}"
+        );
+        assert_eq!(resolver.lookups(), 1);
+    }
+    assert_eq!(allowed.hits() + refused.hits(), 0, "neither was asked");
+}
+
+#[tokio::test]
+async fn a_second_lookup_cannot_swap_in_a_refused_address() {
+    // DNS rebinding: the name first resolves to an allowed address, then to a refused one.
+    let (checked, rebound) = serve_twins().await;
+    let resolver = Scripted::new(&[&[Ipv4Addr::LOCALHOST], &[SECOND]]);
+    let fetcher = only_127_0_0_1().with_resolver(resolver.clone());
+    let link = format!("http://rebind.test:{}/image.png", checked.addr.port());
+    assert_eq!(fetcher.fetch(&link).await, Ok(IMAGE.to_vec()));
+    assert_eq!(
+        resolver.lookups(),
+        1,
+        "the name is looked up once, for the check"
+    );
+    assert_eq!(checked.hits(), 1, "the checked address was connected to");
+    assert_eq!(rebound.hits(), 0, "the rebound address never was");
+    // The resolver's next answer is refused when it is the one checked.
+    assert_eq!(fetcher.fetch(&link).await, Err(FetchError::NotPublic));
+    assert_eq!(rebound.hits(), 0);
+}
+
+// Failures: nothing tells one cause from another.
+
+/// A port on which nothing listens any more.
+async fn closed_port() -> u16 {
+    let listener = tokio::net::TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
+        .await
+        .expect("binding a loopback port");
+    listener.local_addr().expect("local address").port()
+}
+
+/// A server that accepts connections and resets each at once (RST, not FIN).
+async fn resetting() -> SocketAddr {
+    let listener = tokio::net::TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
+        .await
+        .expect("binding a loopback port");
+    let addr = listener.local_addr().expect("local address");
+    tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            // Deprecated because a linger time blocks the thread on drop; a zero one resets
+            // the connection at once instead, which is the point here.
+            #[allow(deprecated)]
+            let _ = stream.set_linger(Some(Duration::ZERO));
+            drop(stream);
+        }
+    });
+    addr
+}
+
+/// A server that promises 1000 bytes, sends 5 and closes the connection.
+async fn cut_short() -> SocketAddr {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
+        .await
+        .expect("binding a loopback port");
+    let addr = listener.local_addr().expect("local address");
+    tokio::spawn(async move {
+        while let Ok((mut stream, _)) = listener.accept().await {
+            let mut request = [0u8; 4096];
+            let _ = stream.read(&mut request).await;
+            let _ = stream
+                .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\nshort")
+                .await;
+        }
+    });
+    addr
+}
+
+#[tokio::test]
+async fn refused_reset_tls_failure_timeout_and_a_cut_body_read_the_same() {
+    let server = serve(Ipv4Addr::LOCALHOST, None).await;
+    let fetcher = loopback_with(FetchLimits {
+        timeout: Duration::from_millis(500),
+        ..FetchLimits::default()
+    });
+    let links = [
+        (
+            "refused",
+            format!("http://127.0.0.1:{}/x.png", closed_port().await),
+        ),
+        ("reset", format!("http://{}/x.png", resetting().await)),
+        // TLS to a server that speaks plain HTTP.
+        ("tls", format!("https://{}/image.png", server.addr)),
+        ("timeout", server.url("/slow")),
+        ("cut body", format!("http://{}/x.png", cut_short().await)),
+    ];
+    for (what, link) in links {
+        let error = fetcher.fetch(&link).await.expect_err(what);
+        assert_eq!(error, FetchError::Unreachable, "{what}");
+        assert_eq!(
+            error.to_string(),
+            "That link couldn't be reached.",
+            "{what}"
+        );
+    }
+    // A server that answered says so: its status is worth telling.
+    assert_eq!(
+        fetcher
+            .fetch(&server.url("/missing"))
+            .await
+            .expect_err("404")
+            .to_string(),
+        "That link answered 404 Not Found."
+    );
+}
+
+/// Collects log output.
+#[derive(Clone, Default)]
+struct Log(Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Log {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().expect("log").extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn the_cause_is_logged_at_debug_without_the_links_query() {
+    let log = Log::default();
+    let writer = log.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::new("tastebud=debug"))
+        .with_ansi(false)
+        .with_writer(move || writer.clone())
+        .finish();
+    // A current-thread runtime: every poll of the fetches below happens on this thread.
+    let _default = tracing::subscriber::set_default(subscriber);
+    let server = serve(Ipv4Addr::LOCALHOST, None).await;
+    let fetcher = loopback();
+    let query = "?sig=s3cret-signature&expires=1700000000#part";
+    let refused = format!("http://127.0.0.1:{}/photo.png{query}", closed_port().await);
+    assert_eq!(fetcher.fetch(&refused).await, Err(FetchError::Unreachable));
+    let missing = format!("{}{query}", server.url("/missing"));
+    assert!(fetcher.fetch(&missing).await.is_err());
+    let redirect = format!("{}{query}", server.url("/no-location"));
+    assert_eq!(fetcher.fetch(&redirect).await, Err(FetchError::BadRedirect));
+    assert_eq!(
+        fetcher.fetch(&format!("ht!tp://x{query}")).await,
+        Err(FetchError::InvalidLink)
+    );
+    let text = String::from_utf8_lossy(&log.0.lock().expect("log")).into_owned();
+    assert!(text.contains("request failed"), "{text}");
+    assert!(
+        text.contains("/photo.png"),
+        "the cause names the path: {text}"
+    );
+    assert!(text.contains("/missing") && text.contains("404"), "{text}");
+    for part in ["s3cret", "expires", "1700000000", "#part"] {
+        assert!(!text.contains(part), "{part:?} logged: {text}");
+    }
 }

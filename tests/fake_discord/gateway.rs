@@ -11,7 +11,7 @@ use axum::response::Response;
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
 
-use super::{APP_ID, BOT_ID, Connection, FakeDiscord, GUILD_ID, TOKEN, user_json};
+use super::{APP_ID, BOT_ID, Connection, FakeDiscord, GUILD_ID, user_json};
 
 const GATEWAY_PAGE: &str = "developers/events/gateway.mdx";
 
@@ -77,7 +77,8 @@ async fn identify(fake: &FakeDiscord, d: &Value) -> Identified {
     let mut inner = fake.inner.lock().await;
     inner.identifies.push(d.clone());
     inner.sessions_remaining = inner.sessions_remaining.saturating_sub(1);
-    if d["token"].as_str() != Some(TOKEN) && d["token"].as_str() != Some(&format!("Bot {TOKEN}")) {
+    let token = fake.token();
+    if d["token"].as_str() != Some(token) && d["token"].as_str() != Some(&format!("Bot {token}")) {
         return Identified::Close(4004, "Authentication failed.");
     }
     let Some(intents) = d["intents"].as_u64() else {

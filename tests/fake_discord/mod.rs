@@ -3,7 +3,8 @@
 //! with shards (HELLO, IDENTIFY, READY, heartbeats, INTERACTION_CREATE on the shard Discord
 //! would use). It records everything the bot sends, with the status it answered and the time
 //! on its clock, including the files of multipart bodies; files users "attach" to commands are
-//! served from its `/attachments/` path, the way Discord's CDN serves them.
+//! served from its `/attachments/` path, the way Discord's CDN serves them: at signed URLs
+//! (`?ex=…&is=…&hm=…&`) that are refused without their signature.
 //!
 //! Every rule it enforces names the page of discord-api-docs it follows
 //! (`developers/…`, in github.com/discord/discord-api-docs). When the bot breaks one, the fake
@@ -43,7 +44,8 @@ pub const BOT_ID: u64 = 900_000_000_000_000_004;
 /// The (group) DM between users where [`Place::user_install`]`(None)` interactions come from:
 /// the bot is not in it.
 pub const PRIVATE_CHANNEL_ID: u64 = 900_000_000_000_000_005;
-/// The only token this Discord accepts.
+/// The only token this Discord accepts, unless it is started with
+/// [`FakeDiscord::start_with_token`].
 pub const TOKEN: &str = "fake.bot.token";
 
 /// The permissions the README's invite link grants the bot (its `permissions=` value): View
@@ -313,8 +315,8 @@ struct Inner {
     sessions_remaining: u32,
     /// When the last session started, on the fake clock (for `max_concurrency`).
     last_session_start: Option<Duration>,
-    /// Attached files by path: content type and bytes.
-    attachments: HashMap<String, (String, Vec<u8>)>,
+    /// Attached files by path: content type, bytes and the signed query they are served at.
+    attachments: HashMap<String, (String, Vec<u8>, String)>,
     interactions: HashMap<String, Interaction>,
     channels: HashMap<u64, Channel>,
     dm_channels: HashMap<u64, u64>,
@@ -334,6 +336,8 @@ struct Inner {
 #[derive(Clone)]
 pub struct FakeDiscord {
     pub base: String,
+    /// The bot token it accepts.
+    token: Arc<str>,
     inner: Arc<Mutex<Inner>>,
     changed: Arc<Notify>,
     next_id: Arc<AtomicU64>,
@@ -358,6 +362,11 @@ fn message_json(id: u64, channel: u64, content: &str, components: Value, flags: 
 
 impl FakeDiscord {
     pub async fn start() -> FakeDiscord {
+        Self::start_with_token(TOKEN).await
+    }
+
+    /// A Discord that accepts `token` as the bot's token (and no other).
+    pub async fn start_with_token(token: &str) -> FakeDiscord {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
         let mut inner = Inner {
@@ -395,6 +404,7 @@ impl FakeDiscord {
         );
         let fake = FakeDiscord {
             base,
+            token: token.into(),
             inner: Arc::new(Mutex::new(inner)),
             changed: Arc::default(),
             next_id: Arc::new(AtomicU64::new(1_000)),
@@ -431,6 +441,22 @@ impl FakeDiscord {
     pub async fn advance(&self, by: Duration) {
         self.inner.lock().await.offset += by;
         self.changed.notify_waiters();
+    }
+
+    /// The bot token this Discord accepts.
+    pub fn token(&self) -> &str {
+        &self.token
+    }
+
+    /// The token of every interaction sent to the bot so far.
+    pub async fn interaction_tokens(&self) -> Vec<String> {
+        self.inner
+            .lock()
+            .await
+            .interactions
+            .keys()
+            .cloned()
+            .collect()
     }
 
     /// Everything the bot has sent so far, refused requests included.
@@ -896,16 +922,27 @@ impl FakeDiscord {
     }
 
     /// A file a user attaches to a command: served by this Discord at the URL in the returned
-    /// attachment object (whose `size` a test may change to declare another size).
+    /// attachment object (whose `size` a test may change to declare another size). Like
+    /// Discord's CDN since 2024 (`developers/reference.mdx`, "Signed Attachment CDN URLs"), the
+    /// URL carries `ex` (expiry, hex Unix seconds), `is` (issued) and `hm` (a signature) in
+    /// its query, and the file is not served without them.
     pub async fn attachment(&self, filename: &str, content_type: &str, bytes: &[u8]) -> Value {
         let id = self.snowflake();
         let path = format!("/attachments/{CHANNEL_ID}/{id}/{filename}");
-        let url = format!("{}{path}", self.base);
+        let issued = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        let query = format!(
+            "ex={:08x}&is={issued:08x}&hm={}&",
+            issued + 24 * 3600,
+            signature(&path, issued)
+        );
+        let url = format!("{}{path}?{query}", self.base);
         self.inner
             .lock()
             .await
             .attachments
-            .insert(path, (content_type.to_string(), bytes.to_vec()));
+            .insert(path, (content_type.to_string(), bytes.to_vec(), query));
         json!({"id": id.to_string(), "filename": filename, "size": bytes.len(),
                "url": url, "proxy_url": url, "content_type": content_type,
                "ephemeral": true})
@@ -914,6 +951,7 @@ impl FakeDiscord {
     /// The downloads of `attachment` so far.
     pub async fn downloads(&self, attachment: &Value) -> usize {
         let url = attachment["url"].as_str().unwrap_or("");
+        let url = url.split('?').next().unwrap_or(url);
         self.requests()
             .await
             .iter()
@@ -1090,11 +1128,28 @@ fn check_sent_options(what: &str, registered: &Value, sent: &Value) {
     }
 }
 
-/// Serves an attached file, recording the download.
+/// A made-up 64-hex-digit signature of an attachment's path.
+fn signature(path: &str, issued: u64) -> String {
+    use std::hash::{BuildHasher, BuildHasherDefault, DefaultHasher};
+    (0..4u64)
+        .map(|round| {
+            let hash =
+                BuildHasherDefault::<DefaultHasher>::default().hash_one((path, issued, round));
+            format!("{hash:016x}")
+        })
+        .collect()
+}
+
+/// Serves an attached file at its signed URL (404 without the signature, as Discord's CDN
+/// answers), recording the download.
 async fn attachment(State(fake): State<FakeDiscord>, uri: Uri) -> Response {
     let path = uri.path().to_string();
     let mut inner = fake.inner.lock().await;
-    let file = inner.attachments.get(&path).cloned();
+    let file = inner
+        .attachments
+        .get(&path)
+        .filter(|(_, _, query)| uri.query() == Some(query.as_str()))
+        .map(|(content_type, bytes, _)| (content_type.clone(), bytes.clone()));
     let at = fake.clock(&inner);
     inner.requests.push(Request {
         method: Method::GET,

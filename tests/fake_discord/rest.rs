@@ -12,8 +12,8 @@ use serde_json::{Value, json};
 
 use super::rules::{self, Refusal};
 use super::{
-    APP_ID, BOT_ID, Bucket, FakeDiscord, INITIAL_RESPONSE_DEADLINE, Inner, Request, TOKEN,
-    TOKEN_LIFETIME, Upload, message_json, multipart, user_json,
+    APP_ID, BOT_ID, Bucket, FakeDiscord, INITIAL_RESPONSE_DEADLINE, Inner, Request, TOKEN_LIFETIME,
+    Upload, message_json, multipart, user_json,
 };
 
 /// Default quota of every bucket. Per-route limits are not documented ("rate limits should not
@@ -286,7 +286,7 @@ pub async fn api(
     let (rate_headers, limited) = rate_limit(&mut inner, now, &method, &path, &template, &major);
     let mut answer = if !path.starts_with("/api/v10/") {
         Answer::error(404, 0, "404: Not Found")
-    } else if !token_route && auth != Some(&format!("Bot {TOKEN}")) {
+    } else if !token_route && auth != Some(&format!("Bot {}", fake.token())) {
         Answer::error(401, 0, "401: Unauthorized")
     } else if let Some(limited) = limited {
         limited
