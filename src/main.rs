@@ -135,17 +135,13 @@ enum PoolAction {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    // The token is the one secret tastebud is given; the log hides it (and the others that
+    // libraries print at trace level: see `logging`).
+    let redactor = tastebud::logging::init(std::env::var("DISCORD_TOKEN").ok());
     match run(cli) {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            eprintln!("error: {}", redactor.redact(&format!("{e:#}")));
             ExitCode::FAILURE
         }
     }
