@@ -26,7 +26,7 @@ pub fn riff(chunks: &[(&[u8; 4], Vec<u8>)]) -> Vec<u8> {
         body.extend(*fourcc);
         body.extend((data.len() as u32).to_le_bytes());
         body.extend(data);
-        if data.len() % 2 == 1 {
+        if !data.len().is_multiple_of(2) {
             body.push(0);
         }
     }
