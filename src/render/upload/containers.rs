@@ -458,6 +458,13 @@ fn vp8_bytes(width: u32, height: u32, chunk_size: u32) -> u64 {
 /// (`lossless.rs`): predictor and colour transform images and the entropy image, each at most
 /// a sixteenth of the frame at 4 bytes a pixel, the entropy image again as u16 codes, and a
 /// colour cache of at most 2¹¹ entries.
+///
+/// Not covered: the Huffman tables. image-webp reads as many Huffman groups as the largest
+/// code in the entropy image names (up to 65536, five tables of up to 4 KiB each), whether or
+/// not any pixel uses them, and their number is only known after entropy-decoding the
+/// transforms and the entropy image. A lossless bitstream can so make the decoder allocate
+/// far more than its pixels need (see the upload tests' notes); the budget's slot count is
+/// what bounds that today.
 fn vp8l_extra_bytes(width: u32, height: u32) -> u64 {
     area(width, height) * 2
 }
