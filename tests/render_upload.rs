@@ -757,6 +757,18 @@ fn the_estimate_bounds_what_a_decode_really_allocates() {
         images.push((name.to_string(), encoded(image, format), (w, h), 1));
     }
     let budget = DecodeBudget::new(1 << 40, 1, Duration::ZERO);
+    // Found by the fuzz target (fuzz/fuzz_targets/upload.rs): a 40×30 lossy WebP whose
+    // bitstream declares a DCT partition of megabytes; image-webp allocates it before reading
+    // it. Damaged, but the estimate must bound the attempt all the same.
+    let fuzzed = fixture("fuzz-vp8-partition-size.webp");
+    let estimate = inspect(&fuzzed, &UploadLimits::default())
+        .expect("passes inspection")
+        .decode_bytes;
+    let (result, peak) =
+        peak_allocation(|| check_upload_within(&fuzzed, &UploadLimits::default(), &budget));
+    assert!(result.is_err());
+    assert!(peak > 8 * MIB as u64, "the partition is allocated: {peak} bytes");
+    assert!(peak <= estimate, "took {peak} bytes, estimate {estimate}");
     for (name, bytes, _, _) in images {
         let estimate = inspect(&bytes, &UploadLimits::default())
             .unwrap_or_else(|e| panic!("{name}: {e}"))

@@ -448,16 +448,28 @@ fn webp_dimensions(bytes: &[u8]) -> Option<(u32, u32)> {
 /// Bytes image-webp allocates to decode a lossy frame (`vp8.rs`): Y, U and V planes rounded
 /// up to whole 16×16 macroblocks, a 30-byte record per macroblock pushed one by one (so up to
 /// twice that while the vector grows, three times while it moves), and the partitions read
-/// whole, more than once, from the chunk.
+/// whole, more than once, from the chunk. Each partition's buffer is allocated at the size
+/// the bitstream declares before it is read (found by the upload fuzz target): the first
+/// partition's 19-bit size, and a DCT partition's 24-bit size, up to 16 MiB, whatever the
+/// file holds.
 fn vp8_bytes(width: u32, height: u32, chunk_size: u32) -> u64 {
+    const DECLARED_PARTITIONS: u64 = (1 << 19) + (1 << 24);
     let macroblocks = u64::from(width.div_ceil(16)) * u64::from(height.div_ceil(16));
-    macroblocks * (16 * 16 + 2 * 8 * 8 + 3 * 32) + 4 * u64::from(chunk_size)
+    macroblocks * (16 * 16 + 2 * 8 * 8 + 3 * 32) + 4 * u64::from(chunk_size) + DECLARED_PARTITIONS
 }
 
 /// Bytes image-webp's lossless decoder allocates besides the frame's own ARGB buffer
 /// (`lossless.rs`): predictor and colour transform images and the entropy image, each at most
 /// a sixteenth of the frame at 4 bytes a pixel, the entropy image again as u16 codes, and a
 /// colour cache of at most 2¹¹ entries.
+///
+/// Not covered: the Huffman tables. image-webp reads as many Huffman groups as the largest
+/// code in the entropy image names (up to 65536, five tables of up to 4 KiB each), whether or
+/// not any pixel uses them, and their number is only known after entropy-decoding the
+/// transforms and the entropy image. So a lossless bitstream can make the decoder allocate
+/// far more than its pixels need: `scripts/webp_huffman_groups.py` writes a 476 KB 1×1 file
+/// for which it allocates 170 MB (3.8 MB of file name all 65536 groups). Only the budget's
+/// slot count bounds that today; counting the groups needs a VP8L entropy decoder here.
 fn vp8l_extra_bytes(width: u32, height: u32) -> u64 {
     area(width, height) * 2
 }
