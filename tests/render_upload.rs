@@ -770,7 +770,10 @@ fn the_estimate_bounds_what_a_decode_really_allocates() {
     let (result, peak) =
         peak_allocation(|| check_upload_within(&fuzzed, &UploadLimits::default(), &budget));
     assert!(result.is_err());
-    assert!(peak > 8 * MIB as u64, "the partition is allocated: {peak} bytes");
+    assert!(
+        peak > 8 * MIB as u64,
+        "the partition is allocated: {peak} bytes"
+    );
     assert!(peak <= estimate, "took {peak} bytes, estimate {estimate}");
     for (name, bytes, _, _) in images {
         let estimate = inspect(&bytes, &UploadLimits::default())
