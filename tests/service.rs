@@ -1,6 +1,10 @@
 //! The foundation's rules, through the service, on real SQLite files in temp dirs.
 
 mod common;
+/// Hostile or very busy users (a module here rather than a test binary of its own: one link
+/// fewer in CI).
+#[path = "service/hostile.rs"]
+mod hostile;
 
 use common::World;
 use tastebud::domain::{Choice, Code, ProfileId, ProfileKind, StylizePreset, UserId};

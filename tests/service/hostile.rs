@@ -3,11 +3,9 @@
 //! two processes on one database), per-user allowances and the cap on renders, garbage
 //! collection that keeps everything a code needs, and image files that survive a bad write.
 
-mod common;
-
 use std::time::{Duration, SystemTime};
 
-use common::{SMALL, World, moodboard, png};
+use crate::common::{self, SMALL, World, moodboard, png};
 use tastebud::domain::{Choice, Place, UserId};
 use tastebud::render::backend::no_progress;
 use tastebud::render::files::image_path;
