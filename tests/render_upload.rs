@@ -647,8 +647,11 @@ fn encoded(image: image::DynamicImage, format: image::ImageFormat) -> Vec<u8> {
     bytes
 }
 
-/// Small real images of every kind uploads may be: (name, bytes, size, frames).
-fn ordinary_images() -> Vec<(String, Vec<u8>, (u32, u32), u32)> {
+/// A test image: name, bytes, size and frame count.
+type Sample = (String, Vec<u8>, (u32, u32), u32);
+
+/// Small real images of every kind uploads may be.
+fn ordinary_images() -> Vec<Sample> {
     let mut images = Vec::new();
     for (name, frames) in [
         ("lossy.webp", 1),
@@ -767,7 +770,10 @@ fn the_estimate_bounds_what_a_decode_really_allocates() {
     let (result, peak) =
         peak_allocation(|| check_upload_within(&fuzzed, &UploadLimits::default(), &budget));
     assert!(result.is_err());
-    assert!(peak > 8 * MIB as u64, "the partition is allocated: {peak} bytes");
+    assert!(
+        peak > 8 * MIB as u64,
+        "the partition is allocated: {peak} bytes"
+    );
     assert!(peak <= estimate, "took {peak} bytes, estimate {estimate}");
     for (name, bytes, _, _) in images {
         let estimate = inspect(&bytes, &UploadLimits::default())

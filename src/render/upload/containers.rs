@@ -606,7 +606,7 @@ fn anmf_frame(
     let data = chunk.data;
     // The frame chunks are whole chunks, so the ANMF size is even; image-webp steps from frame
     // to frame by the unpadded size, and an odd one would set it reading somewhere else.
-    if chunk.size % 2 != 0 {
+    if !chunk.size.is_multiple_of(2) {
         return Err(UploadError::Damaged);
     }
     let field = |at: usize| le_u24(data, at).ok_or(UploadError::Damaged);
