@@ -647,11 +647,11 @@ fn encoded(image: image::DynamicImage, format: image::ImageFormat) -> Vec<u8> {
     bytes
 }
 
-/// A test image: (name, bytes, size, frames).
-type Ordinary = (String, Vec<u8>, (u32, u32), u32);
+/// A test image: name, bytes, size and frame count.
+type Sample = (String, Vec<u8>, (u32, u32), u32);
 
 /// Small real images of every kind uploads may be.
-fn ordinary_images() -> Vec<Ordinary> {
+fn ordinary_images() -> Vec<Sample> {
     let mut images = Vec::new();
     for (name, frames) in [
         ("lossy.webp", 1),
