@@ -4,7 +4,7 @@ mod common;
 mod fake_discord;
 
 use axum::http::Method;
-use common::World;
+use common::{QUICK, World};
 use fake_discord::{FakeDiscord, Place, Request, TOKEN};
 use serde_json::{Value, json};
 use tastebud::discord::{self, Options, RunError};
@@ -16,22 +16,6 @@ const ALICE: u64 = 111_111_111_111_111_111;
 const BOB: u64 = 222_222_222_222_222_222;
 const CAROL: u64 = 333_333_333_333_333_333;
 const EPHEMERAL: u64 = 64;
-
-/// Small numbers so a few clicks unlock a profile: unlock at 3 points, a new code every 2; a
-/// pool of 2 prompts × 4 styles of 64 px; 64 px generations; no cooldown.
-const SMALL: &str = "
-[personalization]
-unlock_threshold = 3
-refresh_every = 2
-[ranking]
-pool_prompts = 2
-pool_styles = 4
-pool_image_size = 64
-[render]
-size = 64
-[limits]
-cooldown_secs = 0
-";
 
 /// A running bot, stopped by [`Bot::stop`] (which closes its gateway connections).
 struct Bot {
@@ -473,7 +457,7 @@ async fn imagine_from(fake: &FakeDiscord, place: &Place, user: u64, prompt: &str
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rank_shows_a_pair_and_each_click_votes_and_brings_the_next_pair() {
-    let (world, fake, bot) = started(SMALL).await;
+    let (world, fake, bot) = started(QUICK).await;
 
     let shown = rank(&fake, ALICE).await;
     // Pairs only need looking at: a JPEG within 80 KB (the stored pictures stay PNG).
@@ -545,7 +529,7 @@ async fn rank_shows_a_pair_and_each_click_votes_and_brings_the_next_pair() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn p_needs_an_unlock_then_carries_the_code_and_the_grid_can_be_upscaled_and_liked() {
-    let (world, fake, bot) = started(SMALL).await;
+    let (world, fake, bot) = started(QUICK).await;
 
     // Before unlocking: the service's sentence, privately; the public response is removed.
     let token = imagine(&fake, ALICE, "a fox in snow --p").await;
@@ -758,7 +742,7 @@ async fn p_needs_an_unlock_then_carries_the_code_and_the_grid_can_be_upscaled_an
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reroll_is_the_authors_and_explore_shows_other_peoples_images_to_like() {
-    let (world, fake, bot) = started(SMALL).await;
+    let (world, fake, bot) = started(QUICK).await;
 
     // A prompt that expands to two jobs: two new messages, one grid each.
     let token = imagine(&fake, ALICE, "a {red, blue} bird").await;
@@ -945,7 +929,7 @@ async fn images_on(world: &World, board: &ProfileId) -> usize {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_attached_file_that_is_not_an_image_is_refused_and_the_moodboard_stays_empty() {
-    let world = World::new(SMALL).await;
+    let world = World::new(QUICK).await;
     let fake = FakeDiscord::start().await;
     let (bot, board) = alice_with_a_moodboard(&world, &fake).await;
 
@@ -1001,7 +985,7 @@ async fn a_link_to_a_loopback_address_is_refused_without_being_fetched() {
         "the server serves the PNG"
     );
 
-    let world = World::new(SMALL).await;
+    let world = World::new(QUICK).await;
     let fake = FakeDiscord::start().await;
     let (bot, board) = alice_with_a_moodboard(&world, &fake).await;
     let said = moodboard_add(
@@ -1024,7 +1008,7 @@ async fn a_link_to_a_loopback_address_is_refused_without_being_fetched() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_attached_png_is_added_and_show_lists_it_with_the_moodboards_code() {
-    let world = World::new(SMALL).await;
+    let world = World::new(QUICK).await;
     let fake = FakeDiscord::start().await;
     let (bot, board) = alice_with_a_moodboard(&world, &fake).await;
 
@@ -1126,7 +1110,7 @@ async fn an_attached_png_is_added_and_show_lists_it_with_the_moodboards_code() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_attachment_declared_too_large_is_refused_before_it_is_downloaded() {
-    let world = World::new(SMALL).await;
+    let world = World::new(QUICK).await;
     let fake = FakeDiscord::start().await;
     let (bot, board) = alice_with_a_moodboard(&world, &fake).await;
 
@@ -1286,7 +1270,7 @@ async fn two_shards_from_gateway_bot_each_answer_their_servers_and_ask_for_no_ev
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_upscale_from_a_slow_disk_is_acknowledged_within_three_seconds() {
-    let (world, fake, bot) = started(SMALL).await;
+    let (world, fake, bot) = started(QUICK).await;
     let token = imagine(&fake, ALICE, "a fox in snow").await;
     let grid = fake.follow_up(&token, |r| !r.files.is_empty()).await;
     let u1 = find_component(&grid.json, "U1");
@@ -1314,7 +1298,7 @@ async fn an_upscale_from_a_slow_disk_is_acknowledged_within_three_seconds() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_5000_character_prompt_is_answered_within_discords_limits() {
-    let (_world, fake, bot) = started(SMALL).await;
+    let (_world, fake, bot) = started(QUICK).await;
     let mut prompt = "a fox in **deep** snow ".repeat(220);
     prompt.truncate(5000);
     let token = imagine(&fake, ALICE, &prompt).await;
@@ -1352,7 +1336,7 @@ async fn imagine_past_the_token(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_result_after_fifteen_minutes_is_posted_in_the_channel_mentioning_its_author() {
-    let (_world, fake, bot) = started(SMALL).await;
+    let (_world, fake, bot) = started(QUICK).await;
     let here = FakeDiscord::test_guild();
     let token = imagine_past_the_token(&fake, &here, ALICE, "a fox in snow").await;
     let posted = fake
@@ -1378,7 +1362,7 @@ async fn a_result_after_fifteen_minutes_is_posted_in_the_channel_mentioning_its_
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn without_channel_permission_a_late_result_goes_by_dm_and_else_waits_in_recent() {
-    let (_world, fake, bot) = started(SMALL).await;
+    let (_world, fake, bot) = started(QUICK).await;
     let closed = FakeDiscord::test_guild().without_channel_permissions();
     imagine_past_the_token(&fake, &closed, ALICE, "a fox in snow").await;
     let dm = fake.dm(ALICE, |r| !r.files.is_empty()).await;
@@ -1414,7 +1398,7 @@ async fn without_channel_permission_a_late_result_goes_by_dm_and_else_waits_in_r
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn explore_shows_pictures_made_in_this_server_only_and_never_dm_ones() {
-    let world = World::new(SMALL).await;
+    let world = World::new(QUICK).await;
     let fake = FakeDiscord::start().await;
     // Global commands, so that they work in DMs and in the second server.
     let bot = start_bot_with(&world, options(&fake, None));
@@ -1471,7 +1455,7 @@ async fn explore_shows_pictures_made_in_this_server_only_and_never_dm_ones() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sixty_profiles_are_listed_in_one_message_and_the_cap_is_clear() {
-    let config = SMALL.replace("[limits]\n", "[limits]\nmax_profiles = 60\n");
+    let config = QUICK.replace("[limits]\n", "[limits]\nmax_profiles = 60\n");
     let (world, fake, bot) = started(&config).await;
     let global = world.global(UserId(ALICE), "7").await;
     world.votes(UserId(ALICE), &global, 3).await;

@@ -5,6 +5,7 @@
 //! interaction token expired (50027) and a click answered too late (10062). Its whole output
 //! must hold none of those secrets, and must really be a trace-level log of those libraries.
 
+mod common;
 mod fake_discord;
 
 use std::process::Stdio;
@@ -16,22 +17,9 @@ use fake_discord::{APP_ID, CHANNEL_ID, FakeDiscord, GUILD_ID};
 use serde_json::{Value, json};
 use tokio::io::AsyncReadExt;
 
-const ALICE: u64 = 111_111_111_111_111_111;
+use common::QUICK;
 
-/// Small numbers so that three clicks unlock a profile and pictures render fast.
-const SMALL: &str = "
-[personalization]
-unlock_threshold = 3
-refresh_every = 2
-[ranking]
-pool_prompts = 2
-pool_styles = 4
-pool_image_size = 64
-[render]
-size = 64
-[limits]
-cooldown_secs = 0
-";
+const ALICE: u64 = 111_111_111_111_111_111;
 
 /// A made-up bot token shaped like Discord's (base64 of a bot id, a timestamp, an HMAC), put
 /// together here so that no token-shaped string is in the repository.
@@ -125,7 +113,7 @@ async fn a_trace_level_bot_session_logs_no_token_and_no_signed_url() {
     std::fs::write(
         &config,
         format!(
-            "{SMALL}[discord]\nguild_id = {GUILD_ID}\nrest_proxy = \"{}\"\n",
+            "{QUICK}[discord]\nguild_id = {GUILD_ID}\nrest_proxy = \"{}\"\n",
             fake.base
         ),
     )

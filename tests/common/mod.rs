@@ -26,6 +26,22 @@ size = 64
 cooldown_secs = 0
 ";
 
+/// [`SMALL`] with unlocking at 3 points and a new code every 2, so that a few clicks in a bot
+/// test unlock a profile.
+pub const QUICK: &str = "
+[personalization]
+unlock_threshold = 3
+refresh_every = 2
+[ranking]
+pool_prompts = 2
+pool_styles = 4
+pool_image_size = 64
+[render]
+size = 64
+[limits]
+cooldown_secs = 0
+";
+
 /// A temp dir holding a database, the store on it, and a service with `overrides` applied to
 /// the default configuration.
 pub struct World {
