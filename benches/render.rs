@@ -6,7 +6,7 @@
 use std::hint::black_box;
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use tastebud::render::files::{encode_png, grid};
+use tastebud::render::images::files::{encode_png, grid};
 use tastebud::render::sketch::{render, render_batch};
 use tastebud::render::style::describe;
 

@@ -40,7 +40,7 @@ async fn service() -> Service {
     if !ready.exists() {
         let _ = std::fs::remove_dir_all(&dir);
         let store = Store::open_in(&dir).await.expect("open");
-        let service = Service::new(store.clone(), config.clone(), &dir);
+        let service = Service::new(store.clone(), config.clone(), &dir).expect("service");
         eprintln!("building the pool…");
         service
             .build_pool(VERSION, None, &|_, _| {})
@@ -76,7 +76,7 @@ async fn service() -> Service {
         std::fs::write(&ready, b"ok").expect("mark ready");
     }
     let store = Store::open_in(&dir).await.expect("open");
-    Service::new(store, config, &dir)
+    Service::new(store, config, &dir).expect("service")
 }
 
 fn bench_vote_to_next_pair(c: &mut Criterion) {

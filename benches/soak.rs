@@ -206,7 +206,7 @@ fn main() {
         let dir = tempfile::tempdir().expect("temp dir");
         let config = Config::with_overrides(CONFIG).expect("config");
         let store = Store::open_in(dir.path()).await.expect("store");
-        let service = Service::new(store, config, dir.path());
+        let service = Service::new(store, config, dir.path()).expect("service");
         eprintln!("drawing the pool…");
         service
             .build_pool("7", None, &|_, _| {})

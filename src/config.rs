@@ -106,7 +106,8 @@ pub struct Ranking {
     pub pool_prompts: u32,
     /// Styles (knob settings) each pool prompt is rendered in.
     pub pool_styles: u32,
-    /// Side of pool images, in pixels.
+    /// Side of the built-in renderer's pool images, in pixels (Stable Diffusion versions are
+    /// pooled at their own size).
     pub pool_image_size: u32,
     /// Variance of the Gaussian prior on each taste weight.
     pub prior_variance: f64,
@@ -134,7 +135,7 @@ pub struct Limits {
     pub cooldown_secs: u64,
     /// Most live ranked and moodboard profiles one user may have (global profiles aside).
     pub max_profiles: u32,
-    /// Renders running at once for all users together.
+    /// Generations drawing or waiting for an image server at once, for all users together.
     pub renders: u32,
     /// Per user and minute: `/moodboard add` requests.
     pub moodboard_adds_per_minute: u32,
@@ -242,26 +243,54 @@ pub enum BackendKind {
     Comfyui,
 }
 
-/// Which backend and model serve one version, and how to talk to its server. Keys left out
+/// Which backend and model serve one version, and how to talk to its servers. Keys left out
 /// of a user's entry take the values of [`VersionBackend::sketch`].
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct VersionBackend {
     pub backend: BackendKind,
-    /// Server base URL (automatic1111 and comfyui).
+    /// Server base URL (automatic1111 and comfyui), for a version with one server; `servers`
+    /// lists several.
     pub url: String,
-    /// Checkpoint name; empty: the server's current model.
+    /// Checkpoint name; empty: the server's current model (AUTOMATIC1111 only). The
+    /// calibration and the pool are kept per model.
     pub model: String,
-    /// Longest wait for one whole render, in seconds.
+    /// The servers of this version, each with its own URL, optionally its own checkpoint name
+    /// (the same model under another file name) and how many jobs it takes at once. Empty: the
+    /// one server at `url`.
+    pub servers: Vec<ServerSettings>,
+    /// Side of a square picture in pixels, for this version's model (e.g. 1024 for SDXL);
+    /// other aspect ratios keep about as many pixels. Unset: `render.size`.
+    pub size: Option<u32>,
+    /// Longest wait for one whole render once a server has started it, in seconds; tastebud
+    /// cancels its job on the server when it runs out.
     pub timeout_secs: u64,
     /// Longest wait to connect, in seconds.
     pub connect_timeout_secs: u64,
-    /// Retries after a refused connection or a 5xx answer, with doubling backoff.
+    /// Retries of a request the server cannot have received (the connection was refused or
+    /// reset before it was sent), with doubling backoff.
     pub retries: u32,
     /// Sampling steps.
     pub steps: u32,
     /// Negative prompt added to every request.
     pub negative_prompt: String,
+}
+
+/// One image server of a version.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerSettings {
+    pub url: String,
+    /// Checkpoint name on this server; empty: the version's `model`.
+    #[serde(default)]
+    pub model: String,
+    /// Jobs sent to this server at once (at least 1).
+    #[serde(default = "one")]
+    pub concurrency: u32,
+}
+
+fn one() -> u32 {
+    1
 }
 
 impl Default for VersionBackend {
@@ -277,11 +306,43 @@ impl VersionBackend {
             backend: BackendKind::Sketch,
             url: String::new(),
             model: String::new(),
+            servers: Vec::new(),
+            size: None,
             timeout_secs: 120,
             connect_timeout_secs: 5,
             retries: 2,
             steps: 25,
             negative_prompt: String::new(),
+        }
+    }
+
+    /// The version's servers: `servers`, or the one at `url` taking one job at a time; each
+    /// with its checkpoint name filled in.
+    pub fn server_list(&self) -> Vec<ServerSettings> {
+        let mut servers = if self.servers.is_empty() {
+            vec![ServerSettings {
+                url: self.url.clone(),
+                model: String::new(),
+                concurrency: 1,
+            }]
+        } else {
+            self.servers.clone()
+        };
+        for server in &mut servers {
+            if server.model.is_empty() {
+                server.model = self.model.clone();
+            }
+        }
+        servers
+    }
+
+    /// The settings a client for `server` uses: these, with its URL and checkpoint name.
+    pub fn for_server(&self, server: &ServerSettings) -> VersionBackend {
+        VersionBackend {
+            url: server.url.clone(),
+            model: server.model.clone(),
+            servers: Vec::new(),
+            ..self.clone()
         }
     }
 }
@@ -295,6 +356,14 @@ impl Render {
             .unwrap_or_else(VersionBackend::sketch)
     }
 
+    /// Side of a square picture of `version`: its own `size`, else `render.size`.
+    pub fn size_for(&self, version: &str) -> u32 {
+        self.versions
+            .get(version)
+            .and_then(|b| b.size)
+            .unwrap_or(self.size)
+    }
+
     fn validate(&self) -> Result<(), ConfigError> {
         if !(16..=4096).contains(&self.size) {
             return Err(invalid("render.size", "must be between 16 and 4096"));
@@ -306,13 +375,45 @@ impl Render {
             return Err(invalid("render.candidates", "must be between 1 and 16"));
         }
         for (version, b) in &self.versions {
-            if b.backend != BackendKind::Sketch
-                && !(b.url.starts_with("http://") || b.url.starts_with("https://"))
+            if let Some(size) = b.size
+                && !(64..=4096).contains(&size)
             {
                 return Err(invalid(
                     "render.versions",
-                    format!("version {version:?} needs a url starting with http:// or https://"),
+                    format!("version {version:?}: size must be between 64 and 4096"),
                 ));
+            }
+            if b.backend != BackendKind::Sketch {
+                if !b.url.is_empty() && !b.servers.is_empty() {
+                    return Err(invalid(
+                        "render.versions",
+                        format!("version {version:?}: give either url or servers, not both"),
+                    ));
+                }
+                for server in b.server_list() {
+                    if !(server.url.starts_with("http://") || server.url.starts_with("https://")) {
+                        return Err(invalid(
+                            "render.versions",
+                            format!(
+                                "version {version:?} needs server urls starting with http:// or https://"
+                            ),
+                        ));
+                    }
+                    if server.concurrency == 0 {
+                        return Err(invalid(
+                            "render.versions",
+                            format!("version {version:?}: a server's concurrency must be at least 1"),
+                        ));
+                    }
+                    if b.backend == BackendKind::Comfyui && server.model.is_empty() {
+                        return Err(invalid(
+                            "render.versions",
+                            format!(
+                                "version {version:?}: ComfyUI has no current model; set model to a checkpoint name"
+                            ),
+                        ));
+                    }
+                }
             }
             if b.timeout_secs == 0 || b.connect_timeout_secs == 0 {
                 return Err(invalid(

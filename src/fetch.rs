@@ -19,7 +19,7 @@
 //! - gives up after [`FetchLimits::timeout`] for the whole exchange, redirects included.
 //!
 //! The bytes it returns are not yet known to be an image: pass them to
-//! [`crate::render::upload::check_upload`]. Every [`FetchError`] displays as the sentence the
+//! [`crate::render::images::upload::check_upload`]. Every [`FetchError`] displays as the sentence the
 //! user sees. A link that could not be reached reads the same whatever the cause (refused,
 //! reset, a TLS failure, a timeout, a body cut off), so the bot tells nobody which hosts and
 //! ports answer; the cause is logged with `tracing::debug!`, with the link's query left out

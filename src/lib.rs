@@ -5,9 +5,11 @@
 //! - [`render`] is the only place that touches pixels or image backends;
 //! - [`store`] is the only place with SQL;
 //! - [`service`] composes them, one async method per user action;
-//! - [`discord`], the command line (`main.rs`) and [`eval`] are frontends over the service;
+//! - [`discord`], the command line (`main.rs`, its logic in [`cli`]) and [`eval`] are frontends
+//!   over the service;
 //! - [`logging`] is how all of them log, with secrets redacted.
 
+pub mod cli;
 pub mod config;
 pub mod discord;
 pub mod domain;

@@ -153,7 +153,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Parse { prompt } => Ok(parse(&prompt, &config)),
         Command::Style { files } => {
-            println!("{}", tastebud::render::cli::style_files(&files)?);
+            println!("{}", tastebud::cli::style_files(&files)?);
             Ok(ExitCode::SUCCESS)
         }
         Command::Render {
@@ -163,13 +163,13 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             size,
             out,
         } => {
-            let args = tastebud::render::cli::RenderArgs {
+            let args = tastebud::cli::RenderArgs {
                 prompt,
                 seed: seed.unwrap_or_else(rand::random),
                 knobs,
                 size: size.unwrap_or(config.render.size),
             };
-            println!("{}", tastebud::render::cli::render_to_file(&args, &out)?);
+            println!("{}", tastebud::cli::render_to_file(&args, &out)?);
             Ok(ExitCode::SUCCESS)
         }
         Command::Migrate => block_on(migrate(&data_dir)),
@@ -208,7 +208,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Gc { dry_run, verify } => block_on(async {
             let store = Store::open_in(&data_dir).await?;
-            let service = tastebud::service::Service::new(store.clone(), config, &data_dir);
+            let service = tastebud::service::Service::new(store.clone(), config, &data_dir)?;
             let report = service
                 .collect_garbage(
                     tastebud::service::GcOptions { dry_run, verify },
@@ -217,7 +217,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 .await;
             store.close().await;
             let report = report.map_err(|e| {
-                anyhow::anyhow!(e.internal_cause().unwrap_or_else(|| e.to_string()))
+                anyhow::anyhow!(e.for_operator())
             })?;
             println!("{report}");
             Ok(if report.broken.is_empty() {
@@ -231,12 +231,10 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         } => block_on(build_pool(config, &data_dir, version, count)),
         Command::Calibrate { version } => block_on(async {
             let store = Store::open_in(&data_dir).await?;
-            let done = tastebud::render::cli::calibrate(&config, &version).await?;
-            store
-                .save_calibration(&version, done.backend, &done.calibration)
-                .await?;
+            let service = tastebud::service::Service::new(store.clone(), config, &data_dir)?;
+            let report = tastebud::cli::calibrate(&service, &version).await;
             store.close().await;
-            println!("{}", done.report);
+            println!("{}", report?);
             Ok(ExitCode::SUCCESS)
         }),
     }
@@ -249,7 +247,7 @@ async fn build_pool(
     count: Option<u64>,
 ) -> anyhow::Result<ExitCode> {
     let store = Store::open_in(data_dir).await?;
-    let service = tastebud::service::Service::new(store.clone(), config, data_dir);
+    let service = tastebud::service::Service::new(store.clone(), config, data_dir)?;
     let bar = indicatif::ProgressBar::new(0);
     bar.set_style(
         indicatif::ProgressStyle::with_template(
@@ -265,7 +263,12 @@ async fn build_pool(
     let added = service.build_pool(&version, count, &tick).await;
     bar.finish_and_clear();
     store.close().await;
-    let added = added?;
+    let added = added.map_err(|e| {
+        anyhow::anyhow!(
+            "{}\nThe images made so far are kept: run the build again to resume.",
+            e.for_operator()
+        )
+    })?;
     println!("The pool for version {version} is complete; {added} images were added.");
     Ok(ExitCode::SUCCESS)
 }
@@ -346,7 +349,7 @@ async fn run_bot(
         return Ok(ExitCode::FAILURE);
     }
     let every = u64::from(config.retention.gc_every_minutes) * 60;
-    let service = tastebud::service::Service::new(store, config, data_dir);
+    let service = tastebud::service::Service::new(store, config, data_dir)?;
     if every > 0 {
         tokio::spawn(collect_garbage_every(
             service.clone(),
@@ -378,7 +381,7 @@ async fn collect_garbage_every(service: tastebud::service::Service, period: std:
             Ok(report) if !report.broken.is_empty() => tracing::warn!(%report, "garbage collected"),
             Ok(report) => tracing::info!(%report, "garbage collected"),
             Err(e) => tracing::error!(
-                error = %e.internal_cause().unwrap_or_else(|| e.to_string()),
+                error = %e.for_operator(),
                 "garbage collection failed"
             ),
         }

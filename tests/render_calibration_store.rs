@@ -21,43 +21,43 @@ async fn calibrations_round_trip_and_refits_replace_them() {
     let store = Store::open_in(dir.path()).await.expect("open");
     assert_eq!(
         store
-            .load_calibration("7", "sketch", "style-v1")
+            .load_calibration("7", "sketch", "", "style-v1")
             .await
             .expect("load"),
         None
     );
     store
-        .save_calibration("7", "sketch", &calibration(1.0))
+        .save_calibration("7", "sketch", "", &calibration(1.0))
         .await
         .expect("save");
     store
-        .save_calibration("6", "sketch", &calibration(5.0))
+        .save_calibration("6", "sketch", "", &calibration(5.0))
         .await
         .expect("save");
     let loaded = store
-        .load_calibration("7", "sketch", "style-v1")
+        .load_calibration("7", "sketch", "", "style-v1")
         .await
         .expect("load");
     assert_eq!(loaded, Some(calibration(1.0)));
     store
-        .save_calibration("7", "sketch", &calibration(-2.0))
+        .save_calibration("7", "sketch", "", &calibration(-2.0))
         .await
         .expect("save again");
     let loaded = store
-        .load_calibration("7", "sketch", "style-v1")
+        .load_calibration("7", "sketch", "", "style-v1")
         .await
         .expect("load");
     assert_eq!(loaded, Some(calibration(-2.0)));
     assert_eq!(
         store
-            .load_calibration("7", "comfyui", "style-v1")
+            .load_calibration("7", "comfyui", "", "style-v1")
             .await
             .expect("load"),
         None
     );
     assert_eq!(
         store
-            .load_calibration("7", "sketch", "clip-v1")
+            .load_calibration("7", "sketch", "", "clip-v1")
             .await
             .expect("load"),
         None

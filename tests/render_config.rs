@@ -2,8 +2,8 @@
 
 use tastebud::config::{BackendKind, Config};
 use tastebud::render::backend::{AnyBackend, Backend};
-use tastebud::render::comfyui::DEFAULT_WORKFLOW;
-use tastebud::render::vocabulary::Vocabulary;
+use tastebud::render::backend::comfyui::DEFAULT_WORKFLOW;
+use tastebud::render::backend::vocabulary::Vocabulary;
 
 #[test]
 fn every_default_version_uses_the_built_in_renderer() {
@@ -34,6 +34,7 @@ fn a_version_can_point_at_a_stable_diffusion_server() {
         [render.versions."8"]
         backend = "comfyui"
         url = "http://127.0.0.1:8188"
+        model = "dreamshaper_8.safetensors"
         "#,
     )
     .expect("config");
@@ -63,4 +64,74 @@ fn bad_render_settings_are_refused_with_their_key() {
     assert!(typo.is_err());
     let zero = Config::with_overrides("[render]\ncandidates = 0\n");
     assert!(zero.is_err_and(|e| e.to_string().contains("render.candidates")));
+}
+
+#[test]
+fn a_version_can_have_several_servers_and_its_own_size() {
+    let config = Config::with_overrides(
+        r#"
+        [render.versions."xl"]
+        backend = "automatic1111"
+        model = "sd_xl_base_1.0.safetensors"
+        size = 1024
+        servers = [
+            { url = "http://10.0.0.1:7860", concurrency = 2 },
+            { url = "http://10.0.0.2:7860", model = "sdxl/sd_xl_base_1.0.safetensors" },
+        ]
+        "#,
+    )
+    .expect("config");
+    let xl = config.render.backend_for("xl");
+    let servers = xl.server_list();
+    assert_eq!(servers.len(), 2);
+    assert_eq!(
+        (servers[0].concurrency, servers[0].model.as_str()),
+        (2, "sd_xl_base_1.0.safetensors"),
+        "a server without its own model name uses the version's"
+    );
+    assert_eq!(
+        (servers[1].concurrency, servers[1].model.as_str()),
+        (1, "sdxl/sd_xl_base_1.0.safetensors")
+    );
+    assert_eq!(xl.for_server(&servers[1]).url, "http://10.0.0.2:7860");
+    assert_eq!(config.render.size_for("xl"), 1024);
+    assert_eq!(config.render.size_for("7"), 512, "other versions keep render.size");
+
+    // The single `url` is one server taking one job at a time.
+    let one = Config::with_overrides(
+        "[render.versions.\"7\"]\nbackend = \"automatic1111\"\nurl = \"http://127.0.0.1:7860\"\n",
+    )
+    .expect("config");
+    let list = one.render.backend_for("7").server_list();
+    assert_eq!(list.len(), 1);
+    assert_eq!((list[0].url.as_str(), list[0].concurrency), ("http://127.0.0.1:7860", 1));
+}
+
+#[test]
+fn server_lists_that_cannot_work_are_refused() {
+    let refused = |toml: &str, words: &str| {
+        let e = Config::with_overrides(toml).expect_err(toml).to_string();
+        assert!(e.contains(words), "{e}");
+    };
+    refused(
+        "[render.versions.\"7\"]\nbackend = \"automatic1111\"\nurl = \"http://a:1\"\nservers = [{ url = \"http://b:1\" }]\n",
+        "either url or servers",
+    );
+    refused(
+        "[render.versions.\"7\"]\nbackend = \"automatic1111\"\nservers = [{ url = \"http://b:1\", concurrency = 0 }]\n",
+        "concurrency",
+    );
+    refused(
+        "[render.versions.\"7\"]\nbackend = \"automatic1111\"\nservers = [{ url = \"b:1\" }]\n",
+        "http://",
+    );
+    // ComfyUI loads whatever checkpoint a workflow names: it has no current model to fall back on.
+    refused(
+        "[render.versions.\"7\"]\nbackend = \"comfyui\"\nurl = \"http://c:8188\"\n",
+        "ComfyUI has no current model",
+    );
+    refused(
+        "[render.versions.\"7\"]\nbackend = \"automatic1111\"\nurl = \"http://c:1\"\nsize = 32\n",
+        "size",
+    );
 }

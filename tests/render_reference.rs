@@ -6,7 +6,7 @@
 
 use std::path::PathBuf;
 
-use tastebud::render::files::load_image;
+use tastebud::render::images::files::load_image;
 use tastebud::render::style::{STYLE_DIM, axis_names, describe};
 
 fn data(name: &str) -> PathBuf {

@@ -2,9 +2,9 @@
 //! they are named after, and the image files it writes.
 
 use image::RgbImage;
-use tastebud::render::cli::{RenderArgs, render_to_file};
-use tastebud::render::files::{content_hash, grid, load_image, pair_image, save_png};
-use tastebud::render::knobs::SKETCH_KNOBS;
+use tastebud::cli::{RenderArgs, render_to_file};
+use tastebud::render::images::files::{content_hash, grid, load_image, pair_image, save_png};
+use tastebud::render::backend::knobs::SKETCH_KNOBS;
 use tastebud::render::sketch::{render, render_batch};
 use tastebud::render::style::{StyleVector, describe};
 
@@ -187,7 +187,7 @@ fn the_style_command_prints_one_json_line_per_file() {
     let dir = tempfile::tempdir().expect("temp dir");
     let a = save_png(dir.path(), &render(PROMPTS[0], 1, &[], 64, 64)).expect("save");
     let b = save_png(dir.path(), &render(PROMPTS[1], 1, &[], 64, 64)).expect("save");
-    let text = tastebud::render::cli::style_files(&[&a.path, &b.path]).expect("style");
+    let text = tastebud::cli::style_files(&[&a.path, &b.path]).expect("style");
     let lines: Vec<serde_json::Value> = text
         .lines()
         .map(|l| serde_json::from_str(l).expect("json"))
@@ -200,5 +200,5 @@ fn the_style_command_prints_one_json_line_per_file() {
         "desert sunset is warmer than sea"
     );
     assert_eq!(lines[1]["style"].as_object().map(|o| o.len()), Some(31));
-    assert!(tastebud::render::cli::style_files(&[dir.path().join("nope.png")]).is_err());
+    assert!(tastebud::cli::style_files(&[dir.path().join("nope.png")]).is_err());
 }

@@ -3,18 +3,65 @@
 
 use std::sync::OnceLock;
 
-use tastebud::render::calibrate::{CalibrationRun, calibrate_sketch, fit_report, steer_sketch};
+use tastebud::render::backend::{RenderRequest, Sketch, no_progress};
+use tastebud::render::steering::calibrate::{CalibrationRun, calibrate_sketch, fit_report};
+use tastebud::render::steering::personalize::{RenderedImage, Steering, render_personalized};
 use tastebud::render::sketch::render;
-use tastebud::render::style::{SCALAR_AXES, STYLE_DIM, Standardizer, axis_names};
-use tastebud::taste::steer::{DEFAULT_REACH, taste_score};
+use tastebud::render::style::{SCALAR_AXES, STYLE_DIM, axis_names};
+use tastebud::taste::standardize::Standardizer;
+use tastebud::taste::steer::{Calibration, DEFAULT_REACH, taste_score};
 
 fn run() -> &'static (CalibrationRun, Standardizer) {
     static RUN: OnceLock<(CalibrationRun, Standardizer)> = OnceLock::new();
     RUN.get_or_init(|| {
         let run = calibrate_sketch(&|_, _| {}).expect("calibration");
-        let standardizer = Standardizer::fit(&run.samples);
+        let standardizer = Standardizer::fit(&run.samples, STYLE_DIM);
         (run, standardizer)
     })
+}
+
+/// One built-in picture of `size`² personalized by `taste`, through the production path
+/// (`render_personalized` on the built-in backend).
+#[allow(clippy::too_many_arguments)]
+fn steer_sketch(
+    prompt: &str,
+    seed: u64,
+    taste: &[f32],
+    stylize: u32,
+    calibration: &Calibration,
+    standardizer: &Standardizer,
+    candidates: usize,
+    reach: f32,
+    size: u32,
+) -> RenderedImage {
+    let request = RenderRequest {
+        prompt: prompt.to_string(),
+        seed,
+        width: size,
+        height: size,
+        count: 1,
+        ..RenderRequest::default()
+    };
+    let steering = Steering {
+        taste,
+        stylize,
+        calibration,
+        standardizer,
+        candidates,
+        reach,
+    };
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .expect("runtime");
+    let mut images = runtime
+        .block_on(render_personalized(
+            &Sketch,
+            &request,
+            Some(steering),
+            no_progress(),
+        ))
+        .expect("render");
+    images.remove(0)
 }
 
 fn taste(weights: &[(&str, f32)]) -> Vec<f32> {
@@ -165,7 +212,7 @@ fn a_taste_for_warmth_makes_warmer_pictures_than_a_taste_against_it() {
 #[tokio::test]
 async fn personalized_rendering_on_a_backend_keeps_s0_plain_and_follows_the_taste() {
     use tastebud::render::backend::{RenderRequest, Sketch, no_progress};
-    use tastebud::render::personalize::{Steering, render_personalized};
+    use tastebud::render::steering::personalize::{Steering, render_personalized};
     let (run, standardizer) = run();
     let w = taste(&[("warmth", 1.0), ("brightness", 0.5)]);
     let request = RenderRequest {
@@ -175,6 +222,7 @@ async fn personalized_rendering_on_a_backend_keeps_s0_plain_and_follows_the_tast
         width: 96,
         height: 96,
         count: 2,
+        ..RenderRequest::default(),
     };
     let steering = |s| Steering {
         taste: &w,
@@ -200,7 +248,7 @@ async fn personalized_rendering_on_a_backend_keeps_s0_plain_and_follows_the_tast
             plain[i].image,
             render("a lighthouse by the sea", 9 + i as u64, &[], 96, 96)
         );
-        let score = |x: &tastebud::render::personalize::RenderedImage| {
+        let score = |x: &tastebud::render::steering::personalize::RenderedImage| {
             taste_score(&w, &standardizer.apply(&x.style))
         };
         assert!(score(&high[i]) > score(&plain[i]) + 0.5);
@@ -232,7 +280,7 @@ async fn the_calibrate_command_stores_the_fit_and_reports_it() {
         .await
         .expect("store");
     let stored = store
-        .load_calibration("7", "sketch", "style-v1")
+        .load_calibration("7", "sketch", "", "style-v1")
         .await
         .expect("load")
         .expect("stored");
@@ -247,7 +295,7 @@ async fn the_calibrate_command_stores_the_fit_and_reports_it() {
 #[tokio::test]
 async fn steering_starts_from_the_measured_plain_picture_and_keeps_it_when_it_is_best() {
     use tastebud::render::backend::{RenderRequest, Sketch, no_progress};
-    use tastebud::render::personalize::{RenderedImage, Steering, render_personalized};
+    use tastebud::render::steering::personalize::{RenderedImage, Steering, render_personalized};
     let (run, standardizer) = run();
     let request = RenderRequest {
         prompt: "a red fox in tall grass".into(),
@@ -256,6 +304,7 @@ async fn steering_starts_from_the_measured_plain_picture_and_keeps_it_when_it_is
         width: 96,
         height: 96,
         count: 2,
+        ..RenderRequest::default(),
     };
     let plain = render_personalized(&Sketch, &request, None, no_progress())
         .await

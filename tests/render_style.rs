@@ -1,8 +1,9 @@
 //! Known-answer tests of the style descriptor: each edit of a picture moves the axis it should.
 
 use image::{Rgb, RgbImage};
+use tastebud::taste::standardize::Standardizer;
 use tastebud::render::style::{
-    HUE_BINS, SCALAR_AXES, SPACE, STYLE_DIM, Standardizer, StyleVector, axis_names, describe,
+    HUE_BINS, SCALAR_AXES, SPACE, STYLE_DIM, StyleVector, axis_names, describe,
 };
 
 /// A busy test picture: a sky gradient, a red disc, a green field with stripes, some noise.
@@ -188,14 +189,14 @@ fn standardizing_gives_zero_mean_unit_spread() {
     let pool: Vec<StyleVector> = (0..6)
         .map(|i| describe(&saturate(&picture(96, 96), 0.4 + 0.3 * i as f32)))
         .collect();
-    let s = Standardizer::fit(&pool);
+    let s = Standardizer::fit(&pool, STYLE_DIM);
     let z: Vec<Vec<f32>> = pool.iter().map(|v| s.apply(v)).collect();
     let chroma = axis_names().iter().position(|n| n == "chroma").unwrap_or(0);
     let mean: f32 = z.iter().map(|v| v[chroma]).sum::<f32>() / 6.0;
     let var: f32 = z.iter().map(|v| (v[chroma] - mean).powi(2)).sum::<f32>() / 6.0;
     assert!(mean.abs() < 1e-4);
     assert!((var - 1.0).abs() < 1e-3);
-    assert_eq!(Standardizer::identity().apply(&pool[0]), pool[0].0.to_vec());
+    assert_eq!(Standardizer::identity(STYLE_DIM).apply(&pool[0]), pool[0].0.to_vec());
     assert_eq!(StyleVector::from_slice(&pool[0].0), Some(pool[0]));
     assert_eq!(StyleVector::from_slice(&[1.0, 2.0]), None);
 }

@@ -9,7 +9,7 @@ use std::cell::Cell;
 use std::sync::Barrier;
 use std::time::Duration;
 
-use tastebud::render::upload::{
+use tastebud::render::images::upload::{
     DecodeBudget, UploadError, UploadLimits, check_upload, check_upload_within, inspect,
 };
 
@@ -802,7 +802,7 @@ fn tastebud_style_refuses_the_bomb_before_decoding_it() {
     let path = dir.path().join("bomb.webp");
     std::fs::write(&path, webp_bomb()).expect("writing the bomb");
     let (result, largest) =
-        largest_allocation(|| tastebud::render::cli::style_files(&[&path]).map(|_| ()));
+        largest_allocation(|| tastebud::cli::style_files(&[&path]).map(|_| ()));
     let error = result.expect_err("refused").to_string();
     assert!(error.contains("That image is damaged"), "{error}");
     // The file itself is read (449 KB); nothing the size of the frame it claims.

@@ -6,7 +6,7 @@ mod common;
 use common::{SMALL, World, moodboard, png};
 use tastebud::domain::{Choice, Place, ProfileKind, UserId};
 use tastebud::render::backend::no_progress;
-use tastebud::render::files::{Encoding, image_path};
+use tastebud::render::images::files::{Encoding, image_path};
 use tastebud::render::style::{SCALAR_AXES, STYLE_DIM};
 use tastebud::service::{CreateProfile, Error, Imagine, InterruptedJob};
 use tastebud::store::{JobStatus, NewJob};
@@ -74,7 +74,7 @@ async fn rank_bright(w: &World, user: UserId, n: u32) -> Vec<tastebud::service::
 /// `cargo test --test service_taste pair_images -- --nocapture` prints the bytes.
 #[tokio::test]
 async fn pair_images_are_light_enough_for_phones() {
-    use tastebud::render::files::{encode_png, encode_to_view, load_image, pair_image};
+    use tastebud::render::images::files::{encode_png, encode_to_view, load_image, pair_image};
     use tastebud::service::PAIR_MAX_BYTES;
 
     let w = World::new(
@@ -163,7 +163,7 @@ async fn a_pair_shows_two_styles_of_one_prompt_from_the_pool_as_one_picture() {
     assert_eq!(next.profile.points, 0);
     assert_eq!(next.profile.profile.kind, ProfileKind::Global);
     // The built-in renderer drew the first pool prompt on demand, and its files exist.
-    assert_eq!(w.store.pool_size("7").await.unwrap(), 4);
+    assert_eq!(w.store.pool_size("7", "").await.unwrap(), 4);
     for image in [&left, &right] {
         assert!(
             w.service
@@ -187,7 +187,7 @@ async fn building_a_pool_resumes_and_stops_when_complete() {
         .await
         .unwrap();
     assert_eq!(added, 4, "the second prompt's 4 styles");
-    assert_eq!(w.store.pool_size("7").await.unwrap(), 8);
+    assert_eq!(w.store.pool_size("7", "").await.unwrap(), 8);
     assert_eq!(seen.lock().unwrap().last(), Some(&(8, 8)));
     let again = w.service.build_pool("7", None, &|_, _| {}).await.unwrap();
     assert_eq!(again, 0);
@@ -430,7 +430,7 @@ async fn imagine_stores_four_images_and_a_finished_job() {
     assert_eq!(run.seed, 77);
     assert_eq!(run.version, "7");
     assert_eq!(run.images.len(), 4);
-    assert_eq!(run.grid.encoding, tastebud::render::files::Encoding::Png);
+    assert_eq!(run.grid.encoding, tastebud::render::images::files::Encoding::Png);
     assert_eq!(
         run.notes,
         vec!["--tile is not supported by the sketch backend and was ignored."]
@@ -586,7 +586,7 @@ async fn explore_shows_pictures_made_in_the_same_server_by_others_who_share_them
 #[tokio::test]
 async fn a_picture_too_large_to_post_as_png_is_posted_as_a_jpeg_within_the_limit() {
     use rand::{RngExt, SeedableRng};
-    use tastebud::render::files::{Encoding, save_png};
+    use tastebud::render::images::files::{Encoding, save_png};
     use tastebud::service::MAX_POST_BYTES;
     use tastebud::store::{NewImage, Origin};
 
@@ -607,6 +607,7 @@ async fn a_picture_too_large_to_post_as_png_is_posted_as_a_jpeg_within_the_limit
             prompt: "static".into(),
             version: "7".into(),
             backend: "automatic1111".into(),
+            model: String::new(),
             seed: 1,
             knobs: vec![],
             style: None,
@@ -626,7 +627,7 @@ async fn a_picture_too_large_to_post_as_png_is_posted_as_a_jpeg_within_the_limit
     assert_eq!(shown[0].file, file.file);
     // The stored file itself is untouched.
     assert_eq!(
-        tastebud::render::files::content_hash(&std::fs::read(&saved.path).unwrap()),
+        tastebud::render::images::files::content_hash(&std::fs::read(&saved.path).unwrap()),
         saved.hash
     );
 }

@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::time::Duration;
 
 use libfuzzer_sys::fuzz_target;
-use tastebud::render::upload::{DecodeBudget, UploadLimits, check_upload_within, inspect};
+use tastebud::render::images::upload::{DecodeBudget, UploadLimits, check_upload_within, inspect};
 
 /// The system allocator, counting the bytes held while a check runs (libFuzzer runs the target
 /// on one thread; its own C++ allocations do not come through here).

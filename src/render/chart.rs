@@ -19,7 +19,7 @@ use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 use plotters_backend::{BackendColor, BackendCoord, DrawingErrorKind};
 
-use super::RenderError;
+use crate::render::RenderError;
 
 /// Colour of bars for weights above zero (Okabe–Ito blue).
 pub const POSITIVE: [u8; 3] = [0, 114, 178];

@@ -1,31 +1,23 @@
-//! Pixels: the built-in renderer, the style descriptor, Stable Diffusion backends, image files.
+//! Pixels: the built-in renderer, the style descriptor, image backends, image files, charts.
 //!
-//! The only layer that touches pixels or image backends:
+//! The only layer that touches pixels or image backends, in rooms by job:
 //! - [`style`] measures any image as a named style vector (space [`style::SPACE`]);
-//! - [`sketch`] is the built-in renderer, steered by the [`knobs`] it exposes;
-//! - [`backend`] is the `Backend` trait over [`sketch`], [`automatic1111`] and [`comfyui`],
-//!   whose knobs are weighted phrases from the [`vocabulary`];
-//! - [`calibrate`] fits how knobs move style, which steering (`taste::steer`) relies on;
-//! - [`files`] writes content-addressed PNGs, the 2×2 grid and the labelled pair image;
-//! - [`cli`] holds the logic behind `tastebud style`, `render` and `calibrate`;
-//! - [`upload`] checks images from users (size, format, every frame in them) before decoding
-//!   them within a process-wide decoding budget;
+//! - [`sketch`] is the built-in renderer, drawing with the knobs of [`backend::knobs`];
+//! - [`backend`] is the `Backend` trait over the built-in renderer, AUTOMATIC1111 and ComfyUI
+//!   (whose knobs are weighted phrases from [`backend::vocabulary`]);
+//! - [`steering`] fits how knobs move style (calibration) and renders personalized pictures;
+//! - [`images`] holds image files (content-addressed PNGs, grids, pair images) and the checks
+//!   on images from users (size, format, every frame, a process-wide decoding budget);
 //! - [`chart`] draws charts: what a profile leans towards, and learning curves.
+//!
+//! The command line's logic lives with the binary's frontend, in [`crate::cli`].
 
-pub mod automatic1111;
 pub mod backend;
-pub mod calibrate;
 pub mod chart;
-pub mod cli;
-pub mod comfyui;
-pub mod files;
-mod http;
-pub mod knobs;
-pub mod personalize;
+pub mod images;
 pub mod sketch;
+pub mod steering;
 pub mod style;
-pub mod upload;
-pub mod vocabulary;
 
 use std::path::PathBuf;
 
@@ -56,8 +48,51 @@ pub enum RenderError {
     },
     #[error("the image server at {url} answered something unexpected: {reason}")]
     Protocol { url: String, reason: String },
+    #[error("the image server at {url} has no model {model:?}; it has: {}", list_or_none(available))]
+    UnknownModel {
+        url: String,
+        model: String,
+        available: Vec<String>,
+    },
+    #[error("the image server at {url} rendered with the model {ran:?} instead of {wanted:?}")]
+    WrongModel {
+        url: String,
+        wanted: String,
+        ran: String,
+    },
+    #[error("the job on the image server at {url} was interrupted there")]
+    Interrupted { url: String },
+    #[error("no image server for this version can take the job: {0}")]
+    NoServer(String),
     #[error("{0}")]
     Backend(String),
     #[error("calibration failed: {0}")]
     Calibration(#[from] crate::taste::steer::SteerError),
+}
+
+impl RenderError {
+    /// Whether another server of the same version might succeed where this one failed: it is
+    /// down or unreachable, dropped the job, did not finish in time, answered with an error of
+    /// its own (5xx) or with something tastebud cannot read. A request no server can serve, a
+    /// model the server does not have and pixel errors are not.
+    pub fn server_failed(&self) -> bool {
+        match self {
+            RenderError::Unreachable { .. }
+            | RenderError::Timeout { .. }
+            | RenderError::Dropped { .. }
+            | RenderError::Protocol { .. }
+            | RenderError::Interrupted { .. } => true,
+            RenderError::Server { status, .. } => *status >= 500,
+            _ => false,
+        }
+    }
+}
+
+/// Names joined by commas, or "none".
+fn list_or_none(names: &[String]) -> String {
+    if names.is_empty() {
+        "none".to_string()
+    } else {
+        names.join(", ")
+    }
 }

@@ -4,7 +4,7 @@
 //! (day, sunset, night, overcast), an optional mountain range, a ground (meadow, sea, desert,
 //! forest, snow, city, flowers) and a central subject (the first word that is not a scene or
 //! filler word: "a husky in a desert" puts a husky in a desert). The seed varies the layout and
-//! palette. The knobs of [`super::knobs::SKETCH_KNOBS`] then grade the picture: saturation,
+//! palette. The knobs of [`crate::render::backend::knobs::SKETCH_KNOBS`] then grade the picture: saturation,
 //! contrast, brightness, warmth, detail (surface texture), softness (blur, or sharpening below
 //! 0), harmony (hues pulled toward one hue and its complement, or scattered below 0), vignette
 //! (dark dramatic corners, or a light haze below 0) and composition (centred and symmetric
@@ -12,7 +12,7 @@
 
 use image::{Rgb, RgbImage};
 
-use super::knobs::SKETCH_KNOBS;
+use crate::render::backend::knobs::SKETCH_KNOBS;
 
 /// Scene words, with the part of the picture each one selects.
 const NIGHT: &[&str] = &[

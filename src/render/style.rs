@@ -3,7 +3,7 @@
 //! The image is first box-averaged down to [`ANALYSIS_SIZE`]² pixels (so every statistic is
 //! comparable across sizes and cheap to compute), converted to CIE Lab / LCh (D65) with the
 //! `palette` crate, and measured. The raw values are kept as they are; standardizing them
-//! against the statistics of a pool of images is a separate step ([`Standardizer`]), so that
+//! against the statistics of a pool of images is a separate step ([`crate::taste::standardize::Standardizer`]), so that
 //! the same raw vectors can be restandardized when the pool grows.
 //!
 //! The space is named [`SPACE`]; vectors are stored tagged with that name, and any change to
@@ -124,59 +124,9 @@ impl StyleVector {
     }
 }
 
-/// Axis statistics of a pool: `(x − mean) / std` per axis.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Standardizer {
-    pub mean: Vec<f32>,
-    pub std: Vec<f32>,
-}
-
-/// The smallest standard deviation used, so constant axes do not divide by zero.
-const MIN_STD: f32 = 1e-4;
-
-impl Standardizer {
-    /// Mean and standard deviation of every axis over `pool`. An empty pool gives the
-    /// identity (mean 0, std 1).
-    pub fn fit(pool: &[StyleVector]) -> Standardizer {
-        if pool.is_empty() {
-            return Standardizer::identity();
-        }
-        let n = pool.len() as f64;
-        let mut mean = vec![0f64; STYLE_DIM];
-        for v in pool {
-            for (m, x) in mean.iter_mut().zip(v.0) {
-                *m += x as f64 / n;
-            }
-        }
-        let mut var = vec![0f64; STYLE_DIM];
-        for v in pool {
-            for ((s, x), m) in var.iter_mut().zip(v.0).zip(&mean) {
-                *s += (x as f64 - m).powi(2) / n;
-            }
-        }
-        Standardizer {
-            mean: mean.iter().map(|&m| m as f32).collect(),
-            std: var
-                .iter()
-                .map(|&v| (v.sqrt() as f32).max(MIN_STD))
-                .collect(),
-        }
-    }
-
-    /// Mean 0 and std 1 on every axis: leaves vectors unchanged.
-    pub fn identity() -> Standardizer {
-        Standardizer {
-            mean: vec![0.0; STYLE_DIM],
-            std: vec![1.0; STYLE_DIM],
-        }
-    }
-
-    /// The standardized values of `v`.
-    pub fn apply(&self, v: &StyleVector) -> Vec<f32> {
-        v.0.iter()
-            .zip(self.mean.iter().zip(&self.std))
-            .map(|(x, (m, s))| (x - m) / s.max(MIN_STD))
-            .collect()
+impl AsRef<[f32]> for StyleVector {
+    fn as_ref(&self) -> &[f32] {
+        &self.0
     }
 }
 

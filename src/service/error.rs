@@ -177,8 +177,9 @@ pub enum Error {
     /// An upload or link that is not a usable image; the sentence says why.
     #[error("{}", quoting(.0))]
     BadImage(String),
-    /// The backend failed; the cause is for the logs.
-    #[error("The image generator failed; please try again in a moment.")]
+    /// The backend failed: the user gets a sentence they can act on, the cause is for the
+    /// logs and the command line ([`Error::internal_cause`]).
+    #[error("{}", render_sentence(.0))]
     Render(crate::render::RenderError),
     /// Something broke on our side; the cause is for the logs, not for the user.
     #[error("Something went wrong on our side. Please try again.")]
@@ -198,6 +199,43 @@ impl Error {
             Error::Bug(e) => Some(e.clone()),
             _ => None,
         }
+    }
+
+    /// What an operator reads (the command line, the log): the cause for errors on our side or
+    /// the backend's (which server, what it said), the user's sentence for the rest.
+    pub fn for_operator(&self) -> String {
+        self.internal_cause().unwrap_or_else(|| self.to_string())
+    }
+}
+
+/// What a user can do about a backend failure, in one sentence; the cause itself (which server,
+/// what it said) is for the operator.
+fn render_sentence(e: &crate::render::RenderError) -> &'static str {
+    use crate::render::RenderError as R;
+    match e {
+        R::Timeout { .. } => {
+            "The image generator took too long with this one, so tastebud stopped it; please try \
+             again in a few minutes."
+        }
+        R::Interrupted { .. } => {
+            "The picture was stopped on the image server before it was done; please try again."
+        }
+        R::UnknownModel { .. } | R::WrongModel { .. } => {
+            "The image server for this version is not set up with the right model (the bot's \
+             operator can see why in the log); try another version with --v, or later."
+        }
+        R::Server { status, .. } if *status < 500 => {
+            "The image server for this version refused the job (the bot's operator can see why in \
+             the log); try another version with --v, or later."
+        }
+        R::Unreachable { .. }
+        | R::Dropped { .. }
+        | R::Server { .. }
+        | R::Protocol { .. }
+        | R::NoServer(_) => {
+            "The image generator is not answering right now; please try again in a few minutes."
+        }
+        _ => "Something went wrong on our side while drawing. Please try again.",
     }
 }
 

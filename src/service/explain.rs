@@ -4,8 +4,9 @@ use super::learn::{Refit, to_standardized};
 use super::{Error, Result, Service};
 use crate::domain::{ProfileId, ProfileKind, UserId};
 use crate::render::chart::taste_chart;
-use crate::render::files::encode_png;
-use crate::render::style::{Standardizer, axis_names};
+use crate::render::images::files::encode_png;
+use crate::render::style::axis_names;
+use crate::taste::standardize::Standardizer;
 use crate::taste::explain::{Explanation, explain};
 
 /// Axes named on each side of an explanation.

@@ -24,7 +24,7 @@ impl Service {
             match self.load_image_file(image).await {
                 Ok(file) => out.push(file),
                 Err(e) => {
-                    let cause = e.internal_cause().unwrap_or_else(|| e.to_string());
+                    let cause = e.for_operator();
                     tracing::warn!(image = id, error = %cause, "an image file cannot be posted")
                 }
             }

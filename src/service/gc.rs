@@ -5,7 +5,7 @@
 use std::time::{Duration, SystemTime};
 
 use super::{Error, Result, Service};
-use crate::render::files::{FileKind, holds_hash, image_path, stored_files};
+use crate::render::images::files::{FileKind, holds_hash, image_path, stored_files};
 use crate::store::{Cutoffs, Garbage};
 
 /// How to collect.
@@ -102,7 +102,7 @@ impl Service {
                 rows,
                 ..GcReport::default()
             };
-            let old = |file: &crate::render::files::StoredFile| {
+            let old = |file: &crate::render::images::files::StoredFile| {
                 now.duration_since(file.modified)
                     .is_ok_and(|age| age >= grace)
             };

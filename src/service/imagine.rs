@@ -15,12 +15,13 @@ use crate::config::Limits;
 use crate::domain::{Code, Place, ProfileKind, UserId};
 use crate::prompt::{Aspect, Limits as PromptLimits, ProfileRef, Prompt, RefTarget, parse};
 use crate::render::RenderError;
-use crate::render::backend::{AnyBackend, Backend, Progress, ProgressFn, RenderRequest};
-use crate::render::calibrate::sketch_calibration;
-use crate::render::files::{
+use crate::render::backend::dispatch::Dispatcher;
+use crate::render::backend::{Backend, Features, Progress, ProgressFn, RenderRequest};
+use crate::render::steering::calibrate::sketch_calibration;
+use crate::render::images::files::{
     Encoded, Encoding, decode_image, encode_within, grid, image_path, load_image, save_png,
 };
-use crate::render::personalize::{Steering, render_personalized};
+use crate::render::steering::personalize::{Steering, render_personalized};
 use crate::render::style::{SPACE, STYLE_DIM};
 use crate::store::{Image, JobStatus, NewImage, NewJob, Origin};
 use crate::taste::codes::blend;
@@ -96,8 +97,8 @@ pub struct ImageFile {
     pub file: Encoded,
 }
 
-/// Generation limits: concurrent jobs and a cooldown between starts per user, and renders
-/// running at once for everyone (`limits.renders`).
+/// Generation limits: concurrent jobs and a cooldown between starts per user, and generations
+/// drawing or queued at once for everyone (`limits.renders`).
 #[derive(Debug, Clone)]
 pub struct JobLimits {
     per_user: u32,
@@ -135,8 +136,8 @@ impl JobLimits {
                 }
             }
         }
-        // Refused at once when every render is taken: a queue nobody sees would only look
-        // like a bot that hangs.
+        // Refused at once past `limits.renders`: the dispatcher's queue shows each waiting
+        // generation its place, but a queue too long to wait in should say so at once.
         let render = self
             .renders
             .clone()
@@ -364,7 +365,13 @@ impl Service {
             let prompt_run = job.prompt_run.unwrap_or(job.prompt);
             let notes = parse(&prompt_run, &limits)
                 .ok()
-                .and_then(|parsed| parsed.prompts.first().map(|p| unsupported(p, &backend)))
+                .and_then(|parsed| {
+                    let features = self.backends.get(&job.version).features();
+                    parsed
+                        .prompts
+                        .first()
+                        .map(|p| unsupported(p, &backend, features))
+                })
                 .unwrap_or_default();
             out.push(Generation {
                 job: job.id,
@@ -432,20 +439,27 @@ impl Service {
         };
         let seed = prompt.seed.unwrap_or_else(|| self.random_seed());
         let prompt_run = shown.canonical();
-        let backend = AnyBackend::for_version(&self.config, &version).map_err(Error::Render)?;
+        let backend = self.backends.get(&version);
         let steering_parts = match &taste {
             Some(raw) if stylize > 0 => Some(self.steering_parts(&backend, &version, raw).await?),
             _ => None,
         };
-        let notes = unsupported(prompt, backend.name());
-        let (width, height) = dimensions(prompt.aspect, self.config.render.size);
+        let notes = unsupported(prompt, backend.name(), backend.features());
+        let (width, height) = dimensions(
+            prompt.aspect,
+            self.config.render.size_for(&version),
+            backend.features().size_step,
+        );
         let request = RenderRequest {
             prompt: render_text(prompt),
+            negative: prompt.no.clone(),
+            tile: prompt.tile,
             seed: u64::from(seed),
             knobs: vec![0.0; backend.knobs().len()],
             width,
             height,
             count: GRID,
+            owner: user.0,
         };
 
         slot.started()?;
@@ -495,7 +509,7 @@ impl Service {
                 })
             }
             Err(e) => {
-                let reason = e.internal_cause().unwrap_or_else(|| e.to_string());
+                let reason = e.for_operator();
                 self.store.finish_job(job, Some(&reason)).await?;
                 Err(e)
             }
@@ -509,10 +523,10 @@ impl Service {
         user: UserId,
         job: i64,
         version: &str,
-        backend: &AnyBackend,
+        backend: &Dispatcher,
         seed: u32,
         prompt_run: &str,
-        images: Vec<crate::render::personalize::RenderedImage>,
+        images: Vec<crate::render::steering::personalize::RenderedImage>,
     ) -> Result<(Vec<i64>, Encoded)> {
         let dir = self.images_dir.clone();
         let pictures: Vec<image::RgbImage> = images.iter().map(|r| r.image.clone()).collect();
@@ -536,6 +550,7 @@ impl Service {
                     prompt: prompt_run.to_string(),
                     version: version.to_string(),
                     backend: backend.name().to_string(),
+                    model: backend.model().to_string(),
                     seed: u64::from(seed) + i as u64,
                     knobs: rendered.knobs,
                     style: Some((SPACE.to_string(), rendered.style.0.to_vec())),
@@ -553,26 +568,26 @@ impl Service {
     /// `backend` with a raw taste.
     async fn steering_parts(
         &self,
-        backend: &AnyBackend,
+        backend: &Dispatcher,
         version: &str,
         raw: &[f32],
-    ) -> Result<(Vec<f32>, Calibration, crate::render::style::Standardizer)> {
-        let calibration = match backend {
-            AnyBackend::Sketch(_) => tokio::task::spawn_blocking(sketch_calibration)
+    ) -> Result<(Vec<f32>, Calibration, crate::taste::standardize::Standardizer)> {
+        let calibration = if backend.is_sketch() {
+            tokio::task::spawn_blocking(sketch_calibration)
                 .await
                 .map_err(|e| Error::Bug(format!("calibration task: {e}")))?
                 .map_err(|e| Error::Bug(format!("sketch calibration: {e}")))?
                 .calibration
-                .clone(),
-            other => self
-                .store
-                .load_calibration(version, other.name(), SPACE)
+                .clone()
+        } else {
+            self.store
+                .load_calibration(version, backend.name(), backend.model(), SPACE)
                 .await?
                 .ok_or_else(|| Error::NotCalibrated {
                     version: version.to_string(),
-                })?,
+                })?
         };
-        if matches!(backend, AnyBackend::Sketch(_)) {
+        if backend.is_sketch() {
             self.ensure_pool(version).await?;
         }
         let std = self.standardizer(version).await?;
@@ -689,13 +704,16 @@ fn grid_file(pictures: &[image::RgbImage]) -> std::result::Result<Encoded, Rende
     encode_within(&grid(pictures)?, MAX_POST_BYTES)
 }
 
-/// Width and height for `aspect` with about `size`² pixels, each a multiple of 8.
-fn dimensions(aspect: Aspect, size: u32) -> (u32, u32) {
+/// Width and height for `aspect` with about `size`² pixels, each a multiple of `step` (the
+/// backend's [`Features::size_step`]: 64 for Stable Diffusion, whose latents are an eighth of
+/// the picture and whose models are trained on multiples of 64).
+fn dimensions(aspect: Aspect, size: u32, step: u32) -> (u32, u32) {
+    let step = f64::from(step.max(1));
     let (w, h) = (f64::from(aspect.width), f64::from(aspect.height));
     let area = f64::from(size) * f64::from(size);
     let width = (area * w / h).sqrt();
     let height = width * h / w;
-    let round = |x: f64| ((x / 8.0).round() as u32).max(1) * 8;
+    let round = |x: f64| ((x / step).round().max(1.0) * step) as u32;
     (round(width), round(height))
 }
 
@@ -713,7 +731,7 @@ fn render_text(prompt: &Prompt) -> String {
 
 /// Sentences for what `backend` does not honour in `prompt`. Every backend honours the text,
 /// the seed, the aspect ratio, `--v`/`--niji` (as configured), `--p` and `--s`.
-fn unsupported(prompt: &Prompt, backend: &str) -> Vec<String> {
+fn unsupported(prompt: &Prompt, backend: &str, features: Features) -> Vec<String> {
     let default = Prompt::default();
     let mut params: Vec<&str> = Vec::new();
     let mut check = |given: bool, name: &'static str| {
@@ -726,12 +744,12 @@ fn unsupported(prompt: &Prompt, backend: &str) -> Vec<String> {
         prompt.text.iter().any(|t| t.weight != 1.0),
         "multi-prompt weights",
     );
-    check(!prompt.no.is_empty(), "--no");
+    check(!prompt.no.is_empty() && !features.negative, "--no");
     check(prompt.chaos != default.chaos, "--chaos");
     check(prompt.weird != default.weird, "--weird");
     check(prompt.quality != default.quality, "--quality");
     check(prompt.style.is_some(), "--style");
-    check(prompt.tile, "--tile");
+    check(prompt.tile && !features.tile, "--tile");
     check(prompt.stop != default.stop, "--stop");
     check(prompt.image_weight != default.image_weight, "--iw");
     check(!prompt.sref.is_empty(), "--sref");
@@ -764,6 +782,7 @@ fn job_progress(progress: &ProgressFn, index: u32, total: u32) -> ProgressFn {
     let progress = progress.clone();
     std::sync::Arc::new(move |p: Progress| {
         progress(Progress {
+            queued: p.queued,
             fraction: (index as f32 + p.fraction.clamp(0.0, 1.0)) / total as f32,
             note: match p.note.as_str() {
                 "" | "done" => format!("job {} of {total}", index + 1),
@@ -784,6 +803,7 @@ mod tests {
         let sink = seen.clone();
         let progress: ProgressFn = Arc::new(move |p: Progress| sink.lock().unwrap().push(p));
         let report = |fraction: f32, note: &str| Progress {
+            queued: None,
             fraction,
             note: note.to_string(),
         };
@@ -802,15 +822,16 @@ mod tests {
 
     #[test]
     fn sizes_keep_the_area_and_the_ratio() {
-        assert_eq!(dimensions(Aspect::SQUARE, 512), (512, 512));
-        let (w, h) = dimensions(
-            Aspect {
-                width: 16,
-                height: 9,
-            },
-            512,
-        );
+        assert_eq!(dimensions(Aspect::SQUARE, 512, 8), (512, 512));
+        assert_eq!(dimensions(Aspect::SQUARE, 1024, 64), (1024, 1024));
+        let wide = Aspect {
+            width: 16,
+            height: 9,
+        };
+        let (w, h) = dimensions(wide, 512, 8);
         assert_eq!((w % 8, h % 8), (0, 0));
+        // SDXL sizes: multiples of 64 (1365×768 would not be).
+        assert_eq!(dimensions(wide, 1024, 64), (1344, 768));
         assert!(
             (f64::from(w) / f64::from(h) - 16.0 / 9.0).abs() < 0.03,
             "{w}x{h}"
@@ -824,12 +845,19 @@ mod tests {
         let plain = &parse("a fox --ar 3:2 --seed 4 --s 250", &limits)
             .unwrap()
             .prompts[0];
-        assert!(unsupported(plain, "sketch").is_empty());
+        assert!(unsupported(plain, "sketch", Features::default()).is_empty());
         let fancy = &parse("a fox --tile --chaos 20 --no trees", &limits)
             .unwrap()
             .prompts[0];
-        let notes = unsupported(fancy, "sketch");
+        let notes = unsupported(fancy, "sketch", Features::default());
         assert_eq!(notes.len(), 3, "{notes:?}");
+        // A backend with negative prompts and tiling honours --no and --tile.
+        let both = Features {
+            negative: true,
+            tile: true,
+            size_step: 64,
+        };
+        assert_eq!(unsupported(fancy, "automatic1111", both).len(), 1);
         assert!(
             notes
                 .iter()
@@ -844,7 +872,7 @@ mod tests {
                     --oref https://e.com/o.png --ow 400 --video --motion high --loop \
                     --end https://e.com/e.png --bs 2 --style random-64-50";
         let fox = &parse(text, &limits).unwrap().prompts[0];
-        let notes = unsupported(fox, "comfyui");
+        let notes = unsupported(fox, "comfyui", Features::default());
         let named: Vec<&str> = notes
             .iter()
             .map(|n| {

@@ -9,7 +9,8 @@ use rand::RngExt;
 
 use super::{Error, Result, Service};
 use crate::domain::{Code, Profile, ProfileKind};
-use crate::render::style::{SCALAR_AXES, SPACE, STYLE_DIM, Standardizer, StyleVector};
+use crate::render::style::{SCALAR_AXES, SPACE, STYLE_DIM, StyleVector};
+use crate::taste::standardize::Standardizer;
 use crate::store::CodeTaken;
 use crate::taste::codes::{Checkpoints, image_set_key, mint_code};
 use crate::taste::model::{Observation, Posterior, Prior, fit, fit_ard};
@@ -30,13 +31,13 @@ impl Service {
     pub(super) async fn standardizer(&self, version: &str) -> Result<Standardizer> {
         let pool: Vec<StyleVector> = self
             .store
-            .rankable_images(version, SPACE, 0, None)
+            .rankable_images(version, &self.model_of(version), SPACE, 0, None)
             .await?
             .into_iter()
             .filter(|i| i.image.origin == crate::store::Origin::Pool)
             .filter_map(|i| i.image.style.and_then(|(_, v)| StyleVector::from_slice(&v)))
             .collect();
-        Ok(Standardizer::fit(&pool))
+        Ok(Standardizer::fit(&pool, STYLE_DIM))
     }
 
     /// The posterior over a ranked or global profile's taste (standardized by `std`), from its
@@ -370,7 +371,7 @@ mod tests {
 
     #[test]
     fn raw_and_standardized_tastes_rank_images_alike() {
-        let mut std = Standardizer::identity();
+        let mut std = Standardizer::identity(STYLE_DIM);
         std.mean[0] = 0.4;
         std.std[0] = 0.1;
         std.std[1] = 2.0;

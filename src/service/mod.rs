@@ -5,6 +5,7 @@
 //! line) call nothing else; the service composes the store, the prompt language, taste and
 //! rendering.
 
+mod calibrate;
 mod codes;
 mod error;
 mod explain;
@@ -22,6 +23,7 @@ mod settings;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+pub use calibrate::{CALIBRATION_RANDOM_SETTINGS, Calibrated};
 pub use error::{Error, MAX_ECHO_CHARS, Result};
 pub use explain::ProfileTaste;
 pub use gc::{GcOptions, GcReport};
@@ -58,6 +60,8 @@ pub struct Service {
     jobs: JobLimits,
     /// Per-user allowances of the other actions that cost work.
     actions: ActionLimits,
+    /// Every version's image backend, built once.
+    backends: crate::render::backend::Backends,
     /// Fetches image links users give, from public addresses only.
     fetcher: Fetcher,
     /// The service's randomness (pair choice and sides, seeds, codes); seeded by
@@ -69,11 +73,27 @@ pub struct Service {
 }
 
 impl Service {
-    /// A service on `store`, keeping image files under `data_dir/images`.
-    pub fn new(store: Store, config: Config, data_dir: &Path) -> Service {
+    /// A service on `store`, keeping image files under `data_dir/images`, with every
+    /// version's backend built from `config` (an unreadable vocabulary or workflow file is an
+    /// error).
+    pub fn new(store: Store, config: Config, data_dir: &Path) -> Result<Service> {
+        let backends =
+            crate::render::backend::Backends::from_config(&config).map_err(Error::Render)?;
+        Ok(Service::with_backends(store, config, data_dir, backends))
+    }
+
+    /// A service as [`Service::new`] makes it, with `backends` (tests use dispatchers with
+    /// short retry times).
+    pub fn with_backends(
+        store: Store,
+        config: Config,
+        data_dir: &Path,
+        backends: crate::render::backend::Backends,
+    ) -> Service {
         let jobs = JobLimits::new(&config.limits);
         let actions = ActionLimits::new(&config.limits);
         Service {
+            backends,
             store,
             config: Arc::new(config),
             images_dir: data_dir.join("images"),
@@ -139,6 +159,11 @@ impl Service {
                 known: versions.join(", "),
             })
         }
+    }
+
+    /// The model `version` is rendered with: its calibration and pool are kept under it.
+    fn model_of(&self, version: &str) -> String {
+        self.backends.get(version).model().to_string()
     }
 
     /// Points needed to unlock a profile.

@@ -6,9 +6,9 @@
 use super::limits::Running;
 use super::{Action, Error, ProfileSummary, Result, Service};
 use crate::domain::{Code, ProfileId, ProfileKind, UserId};
-use crate::render::files::{fit_within, save_png};
+use crate::render::images::files::{fit_within, save_png};
 use crate::render::style::{SPACE, describe};
-use crate::render::upload::{UploadLimits, check_upload};
+use crate::render::images::upload::{UploadLimits, check_upload};
 use crate::store::{Full, Image, NewImage, Origin};
 
 /// Most images a moodboard holds.
@@ -144,6 +144,7 @@ impl Service {
                         prompt: String::new(),
                         version: profile.version.clone(),
                         backend: "upload".into(),
+                        model: String::new(),
                         seed: 0,
                         knobs: Vec::new(),
                         style: Some((SPACE.to_string(), style.0.to_vec())),

@@ -15,9 +15,11 @@ use rand::{RngExt, SeedableRng};
 use super::learn::{Refit, standardized};
 use super::{Error, ProfileSummary, Result, Service};
 use crate::domain::{Pair, Profile, ProfileId, ProfileKind, UserId};
-use crate::render::backend::{AnyBackend, Backend, RenderRequest, no_progress};
-use crate::render::files::{Encoded, encode_to_view, image_path, load_image, pair_image, save_png};
-use crate::render::style::{SPACE, Standardizer, StyleVector, describe};
+use crate::render::backend::dispatch::Dispatcher;
+use crate::render::backend::{Backend, RenderRequest, no_progress};
+use crate::render::images::files::{Encoded, encode_to_view, image_path, load_image, pair_image, save_png};
+use crate::render::style::{SPACE, STYLE_DIM, StyleVector, describe};
+use crate::taste::standardize::Standardizer;
 use crate::store::{Image, NewImage, Origin};
 use crate::taste::quadratic::features;
 use crate::taste::select::{Strategy, select_among};
@@ -111,7 +113,7 @@ impl Service {
         self.check_version(version)?;
         Ok(self
             .store
-            .rankable_images(version, SPACE, 0, None)
+            .rankable_images(version, &self.model_of(version), SPACE, 0, None)
             .await?
             .into_iter()
             .filter(|i| i.image.origin == Origin::Pool)
@@ -126,7 +128,7 @@ impl Service {
             .filter(|i| i.image.origin == Origin::Pool)
             .map(|i| i.style)
             .collect();
-        let std = Standardizer::fit(&pool);
+        let std = Standardizer::fit(&pool, STYLE_DIM);
         let squared = self.squared_axes();
         let x: Vec<Vec<f64>> = images
             .iter()
@@ -194,7 +196,13 @@ impl Service {
     async fn rankable(&self, version: &str, user: UserId) -> Result<Vec<Ranked>> {
         let images = self
             .store
-            .rankable_images(version, SPACE, GENERATED_JOBS, Some(user))
+            .rankable_images(
+                version,
+                &self.model_of(version),
+                SPACE,
+                GENERATED_JOBS,
+                Some(user),
+            )
             .await?;
         Ok(images.into_iter().filter_map(Ranked::new).collect())
     }
@@ -204,12 +212,12 @@ impl Service {
     /// other backends need `tastebud pool build`.
     pub(super) async fn ensure_pool(&self, version: &str) -> Result<()> {
         let target = self.pool_target();
-        let have = self.store.pool_size(version).await?;
+        let have = self.store.pool_size(version, &self.model_of(version)).await?;
         if have >= target {
             return Ok(());
         }
-        let backend = AnyBackend::for_version(&self.config, version).map_err(Error::Render)?;
-        if !matches!(backend, AnyBackend::Sketch(_)) {
+        let backend = self.backends.get(version);
+        if !backend.is_sketch() {
             if have == 0 {
                 return Err(Error::PoolEmpty {
                     version: version.to_string(),
@@ -245,7 +253,7 @@ impl Service {
         progress: PoolProgress<'_>,
     ) -> Result<u64> {
         self.check_version(version)?;
-        let backend = AnyBackend::for_version(&self.config, version).map_err(Error::Render)?;
+        let backend = self.backends.get(version);
         let styles = u64::from(self.config.ranking.pool_styles);
         let most = POOL_PROMPTS.len() as u64 * styles;
         let target = count.unwrap_or_else(|| self.pool_target());
@@ -256,7 +264,7 @@ impl Service {
         let _guard = self.pool_lock.lock().await;
         let mut added = 0;
         loop {
-            let have = self.store.pool_size(version).await?;
+            let have = self.store.pool_size(version, &self.model_of(version)).await?;
             progress(have.min(target), target);
             if have >= target {
                 return Ok(added);
@@ -275,14 +283,14 @@ impl Service {
     /// `version` that is not complete. Returns the images added (0 when all are complete).
     async fn render_next_pool_prompt(
         &self,
-        backend: &AnyBackend,
+        backend: &Dispatcher,
         version: &str,
         prompts: usize,
     ) -> Result<u64> {
         let r = &self.config.ranking;
         let pool: Vec<Image> = self
             .store
-            .rankable_images(version, SPACE, 0, None)
+            .rankable_images(version, &self.model_of(version), SPACE, 0, None)
             .await?
             .into_iter()
             .filter(|i| i.image.origin == Origin::Pool)
@@ -304,15 +312,23 @@ impl Service {
                         .collect()
                 })
                 .collect();
+            // The built-in renderer draws the pool small (it is cheap to look at either way); a
+            // Stable Diffusion model is pooled at its own size, as users will see its pictures.
+            let size = if backend.is_sketch() {
+                r.pool_image_size
+            } else {
+                self.config.render.size_for(version)
+            };
             let mut added = 0;
             for knobs in settings.into_iter().skip(have) {
                 let request = RenderRequest {
                     prompt: prompt.to_string(),
                     seed,
                     knobs: knobs.clone(),
-                    width: r.pool_image_size,
-                    height: r.pool_image_size,
+                    width: size,
+                    height: size,
                     count: 1,
+                    ..RenderRequest::default(),
                 };
                 let image = backend
                     .render(&request, no_progress())
@@ -335,6 +351,7 @@ impl Service {
                         prompt: prompt.to_string(),
                         version: version.to_string(),
                         backend: backend.name().to_string(),
+                        model: backend.model().to_string(),
                         seed,
                         knobs,
                         style: Some((SPACE.to_string(), style.0.to_vec())),

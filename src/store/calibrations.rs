@@ -1,19 +1,32 @@
-//! Calibrations: the knob → style linear map of each version and backend, per style space.
+//! Calibrations: the knob → style linear map of each version, backend and model, per style
+//! space, and the measured renders of a calibration still in progress.
 
 use sqlx::Row;
 
 use super::{Store, StoreError, blob_to_vector, now_ms, vector_to_blob};
 use crate::taste::steer::Calibration;
 
+/// Which calibration a sample belongs to: the version, backend and model, and the plan's key
+/// (`render::steering::calibrate::CalibrationPlan::key`).
+#[derive(Debug, Clone, Copy)]
+pub struct SampleKey<'a> {
+    pub version: &'a str,
+    pub backend: &'a str,
+    pub model: &'a str,
+    pub plan: &'a str,
+}
+
 impl Store {
-    /// Stores `calibration` for `version` served by `backend`, replacing an earlier one in the
-    /// same style space.
+    /// Stores `calibration` for `version` served by `backend` with `model`, replacing an
+    /// earlier one in the same style space, and forgets the samples it was fitted to.
     pub async fn save_calibration(
         &self,
         version: &str,
         backend: &str,
+        model: &str,
         calibration: &Calibration,
     ) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
         let knobs = serde_json::to_string(&calibration.knobs)
             .map_err(|e| StoreError::Corrupt(format!("knob names: {e}")))?;
         let ranges: Vec<f32> = calibration
@@ -23,15 +36,17 @@ impl Store {
             .collect();
         sqlx::query(
             "INSERT INTO calibrations
-                 (version, backend, space, knobs, ranges, jacobian, intercept, r2, samples, created_at)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-             ON CONFLICT (version, backend, space) DO UPDATE SET
+                 (version, backend, model, space, knobs, ranges, jacobian, intercept, r2, samples,
+                  created_at)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+             ON CONFLICT (version, backend, model, space) DO UPDATE SET
                  knobs = excluded.knobs, ranges = excluded.ranges, jacobian = excluded.jacobian,
                  intercept = excluded.intercept, r2 = excluded.r2, samples = excluded.samples,
                  created_at = excluded.created_at",
         )
         .bind(version)
         .bind(backend)
+        .bind(model)
         .bind(&calibration.space)
         .bind(knobs)
         .bind(vector_to_blob(&ranges))
@@ -40,24 +55,88 @@ impl Store {
         .bind(vector_to_blob(&calibration.r2))
         .bind(calibration.samples as i64)
         .bind(now_ms())
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query("DELETE FROM calibration_samples WHERE version = ? AND backend = ? AND model = ?")
+            .bind(version)
+            .bind(backend)
+            .bind(model)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Stores the measured style of render `index` of the calibration plan `plan` of
+    /// `version`, `backend` and `model`.
+    pub async fn save_calibration_sample(
+        &self,
+        key: &SampleKey<'_>,
+        index: usize,
+        space: &str,
+        style: &[f32],
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT OR REPLACE INTO calibration_samples
+                 (version, backend, model, plan, idx, space, style, created_at)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(key.version)
+        .bind(key.backend)
+        .bind(key.model)
+        .bind(key.plan)
+        .bind(index as i64)
+        .bind(space)
+        .bind(vector_to_blob(style))
+        .bind(now_ms())
         .execute(&self.pool)
         .await?;
         Ok(())
     }
 
-    /// The calibration of `version` served by `backend` in style space `space`, if any.
+    /// The stored samples of a calibration in progress in style space `space`: render index →
+    /// style.
+    pub async fn calibration_samples(
+        &self,
+        key: &SampleKey<'_>,
+        space: &str,
+    ) -> Result<std::collections::BTreeMap<usize, Vec<f32>>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT idx, style FROM calibration_samples
+             WHERE version = ? AND backend = ? AND model = ? AND plan = ? AND space = ?",
+        )
+        .bind(key.version)
+        .bind(key.backend)
+        .bind(key.model)
+        .bind(key.plan)
+        .bind(space)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                let idx: i64 = row.try_get("idx")?;
+                let style = blob_to_vector(row.try_get::<&[u8], _>("style")?)?;
+                Ok((idx.max(0) as usize, style))
+            })
+            .collect()
+    }
+
+    /// The calibration of `version` served by `backend` with `model` in style space `space`,
+    /// if any.
     pub async fn load_calibration(
         &self,
         version: &str,
         backend: &str,
+        model: &str,
         space: &str,
     ) -> Result<Option<Calibration>, StoreError> {
         let row = sqlx::query(
             "SELECT knobs, ranges, jacobian, intercept, r2, samples FROM calibrations
-             WHERE version = ? AND backend = ? AND space = ?",
+             WHERE version = ? AND backend = ? AND model = ? AND space = ?",
         )
         .bind(version)
         .bind(backend)
+        .bind(model)
         .bind(space)
         .fetch_optional(&self.pool)
         .await?;

@@ -47,6 +47,8 @@ pub struct NewImage {
     pub prompt: String,
     pub version: String,
     pub backend: String,
+    /// The model that made it ('' for the built-in renderer and uploads).
+    pub model: String,
     pub seed: u64,
     pub knobs: Vec<f32>,
     /// The style vector and the name of its space, once measured.
@@ -75,14 +77,15 @@ impl Store {
         };
         let id = sqlx::query(
             "INSERT INTO images
-                (hash, prompt, version, backend, seed, knobs, style_space, style, origin, owner,
-                 created_at, job_id)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (hash, prompt, version, backend, model, seed, knobs, style_space, style, origin,
+                 owner, created_at, job_id)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         )
         .bind(&image.hash)
         .bind(&image.prompt)
         .bind(&image.version)
         .bind(&image.backend)
+        .bind(&image.model)
         .bind(image.seed as i64)
         .bind(vector_to_blob(&image.knobs))
         .bind(space)
@@ -112,6 +115,7 @@ impl Store {
     pub async fn rankable_images(
         &self,
         version: &str,
+        model: &str,
         space: &str,
         recent_jobs: u32,
         user: Option<UserId>,
@@ -119,7 +123,7 @@ impl Store {
         let rows = sqlx::query(
             "SELECT * FROM images
              WHERE version = ?1 AND style_space = ?2
-               AND (origin = 'pool'
+               AND ((origin = 'pool' AND model = ?5)
                     OR job_id IN (SELECT id FROM jobs WHERE version = ?1 AND status = 'done'
                                     AND user_id = ?4
                                   ORDER BY id DESC LIMIT ?3))
@@ -129,18 +133,21 @@ impl Store {
         .bind(space)
         .bind(i64::from(recent_jobs))
         .bind(user.map(user_to_sql))
+        .bind(model)
         .fetch_all(&self.pool)
         .await?;
         rows.iter().map(image_from_row).collect()
     }
 
-    /// How many pool images `version` has.
-    pub async fn pool_size(&self, version: &str) -> Result<u64, StoreError> {
-        let n: i64 =
-            sqlx::query_scalar("SELECT COUNT(*) FROM images WHERE version = ? AND origin = 'pool'")
-                .bind(version)
-                .fetch_one(&self.pool)
-                .await?;
+    /// How many pool images `version` has from `model`.
+    pub async fn pool_size(&self, version: &str, model: &str) -> Result<u64, StoreError> {
+        let n: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM images WHERE version = ? AND model = ? AND origin = 'pool'",
+        )
+        .bind(version)
+        .bind(model)
+        .fetch_one(&self.pool)
+        .await?;
         Ok(n as u64)
     }
 
@@ -195,6 +202,7 @@ pub(super) fn image_from_row(row: &SqliteRow) -> Result<Image, StoreError> {
             prompt: row.try_get("prompt")?,
             version: row.try_get("version")?,
             backend: row.try_get("backend")?,
+            model: row.try_get("model")?,
             seed: row.try_get::<i64, _>("seed")? as u64,
             knobs: blob_to_vector(knobs.as_deref().unwrap_or_default())?,
             style,

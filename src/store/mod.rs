@@ -21,6 +21,7 @@ use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
 
+pub use calibrations::SampleKey;
 pub use codes::CodeTaken;
 pub use gc::{Cutoffs, Garbage};
 pub use images::{Image, NewImage, Origin};

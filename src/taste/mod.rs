@@ -9,6 +9,7 @@
 //! - [`explain`]: a taste vector in words;
 //! - [`quadratic`]: tastes with square terms (ideal points), their features and units;
 //! - [`raters`]: simulated raters with hidden tastes, for `tastebud eval` and tests;
+//! - [`standardize`]: style axes in pool units, which tastes are learnt and steered in;
 //! - [`steer`]: calibration (knobs → style) and steering knobs toward a taste.
 
 pub mod codes;
@@ -18,6 +19,7 @@ pub mod model;
 pub mod quadratic;
 pub mod raters;
 pub mod select;
+pub mod standardize;
 pub mod steer;
 
 pub use error::TasteError;

@@ -84,6 +84,7 @@ impl World {
                 prompt: "a lighthouse at dusk".into(),
                 version: version.into(),
                 backend: "sketch".into(),
+                model: String::new(),
                 seed: 7,
                 knobs: vec![0.1, -0.2],
                 style: Some(("style-v1".into(), style_vector(unique()))),
@@ -128,7 +129,7 @@ impl World {
         let pixels = image::RgbImage::from_fn(4, 4, |x, y| {
             image::Rgb([n as u8, (n >> 8) as u8, (x * 4 + y) as u8])
         });
-        let saved = tastebud::render::files::save_png(self.service.images_dir(), &pixels)
+        let saved = tastebud::render::images::files::save_png(self.service.images_dir(), &pixels)
             .expect("save png");
         self.store
             .insert_image(&NewImage {
@@ -136,6 +137,7 @@ impl World {
                 prompt: "a lighthouse at dusk --v 7".into(),
                 version: "7".into(),
                 backend: "sketch".into(),
+                model: String::new(),
                 seed: 7,
                 knobs: vec![],
                 style: Some(("style-v1".into(), style_vector(n))),
@@ -182,7 +184,7 @@ impl World {
 async fn open(dir: &TempDir, overrides: &str) -> (Store, Service) {
     let config = Config::with_overrides(overrides).expect("config");
     let store = Store::open_in(dir.path()).await.expect("open store");
-    let service = Service::new(store.clone(), config, dir.path());
+    let service = Service::new(store.clone(), config, dir.path()).expect("service");
     (store, service)
 }
 

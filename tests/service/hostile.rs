@@ -8,7 +8,7 @@ use std::time::{Duration, SystemTime};
 use crate::common::{self, SMALL, World, moodboard, png};
 use tastebud::domain::{Choice, Place, UserId};
 use tastebud::render::backend::no_progress;
-use tastebud::render::files::image_path;
+use tastebud::render::images::files::image_path;
 use tastebud::service::MoodboardImage::{Generation, Upload};
 use tastebud::service::{Error, GcOptions, Imagine, MOODBOARD_MAX_IMAGES, Service};
 
@@ -167,7 +167,8 @@ async fn two_processes_adding_at_once_cannot_pass_the_cap() {
         tastebud::store::Store::open_in(w.dir.path()).await.unwrap(),
         tastebud::config::Config::with_overrides(&small()).unwrap(),
         w.dir.path(),
-    );
+    )
+    .expect("service");
     // Each request fits on its own (47 + 3 = 50); both together would make 53.
     let batch = |from: u32| {
         (from..from + 3)
@@ -416,7 +417,7 @@ async fn garbage_collection_keeps_what_codes_votes_likes_and_moodboards_need() {
     // A temporary file a crash left behind, and a file no row names.
     let temp = dir.join(".0123.99.0.tmp");
     std::fs::write(&temp, b"half a picture").unwrap();
-    let stray = tastebud::render::files::save_png(&dir, &image::RgbImage::new(3, 3)).unwrap();
+    let stray = tastebud::render::images::files::save_png(&dir, &image::RgbImage::new(3, 3)).unwrap();
 
     let codes_before = w.service.list_codes(ALICE).await.unwrap();
     let now = SystemTime::now();
@@ -542,7 +543,7 @@ async fn a_missing_or_damaged_file_is_reported_and_rewritten_when_saved_again() 
             .contains("2 kept images have a missing or damaged file")
     );
     // Saving the same picture again rewrites the empty file instead of trusting it.
-    let saved = tastebud::render::files::save_png_bytes(&dir, &good).unwrap();
+    let saved = tastebud::render::images::files::save_png_bytes(&dir, &good).unwrap();
     assert_eq!(saved.hash, ha);
     assert_eq!(std::fs::read(image_path(&dir, &ha)).unwrap(), good);
     // A file with other bytes under the name is found with `verify`.

@@ -60,7 +60,7 @@ mod tests {
     use super::*;
     use crate::discord::ids::ComponentId;
     use crate::domain::UserId;
-    use crate::render::files::{Encoded, Encoding};
+    use crate::render::images::files::{Encoded, Encoding};
     use crate::store::{Image, NewImage, Origin};
 
     fn file(id: i64, owner: u64) -> ImageFile {
@@ -73,6 +73,7 @@ mod tests {
                     prompt: format!("prompt {id}"),
                     version: "7".into(),
                     backend: "sketch".into(),
+                    model: String::new(),
                     seed: 1,
                     knobs: vec![],
                     style: None,

@@ -21,15 +21,23 @@ pub fn grid_file(generation: &Generation) -> String {
     )
 }
 
-/// The message while a generation renders: what is being made, for whom, how far along.
+/// The message while a generation renders: what is being made, for whom, how far along, or
+/// its place in the queue while it waits for an image server.
 pub fn rendering(author: UserId, what: &str, progress: &Progress) -> View {
-    let percent = (progress.fraction.clamp(0.0, 1.0) * 100.0).round() as u32;
     let note = match progress.note.as_str() {
         "" | "done" => String::new(),
         note => format!(" ({})", clip(note, 100)),
     };
+    let state = match progress.queued {
+        Some(1) => "waiting: next in the queue".to_string(),
+        Some(place) => format!("waiting: place {place} in the queue ({} ahead)", place - 1),
+        None => {
+            let percent = (progress.fraction.clamp(0.0, 1.0) * 100.0).round() as u32;
+            format!("rendering… {percent}%")
+        }
+    };
     View::public(format!(
-        "**{}** — {} · rendering… {percent}%{note}",
+        "**{}** — {} · {state}{note}",
         escape_clipped(what, PROMPT_CHARS),
         mention(author)
     ))
@@ -158,7 +166,7 @@ pub fn liked(result: &LikeResult) -> View {
 mod tests {
     use super::*;
     use crate::discord::ids::ComponentId;
-    use crate::render::files::{Encoded, Encoding};
+    use crate::render::images::files::{Encoded, Encoding};
 
     fn generation_of(job: i64) -> Generation {
         Generation {
@@ -221,6 +229,7 @@ mod tests {
         let view = generation(UserId(9), &g, 0, 1);
         assert!(view.content.chars().count() <= super::super::MAX_CONTENT);
         let half = Progress {
+            queued: None,
             fraction: 0.5,
             note: String::new(),
         };
@@ -236,6 +245,7 @@ mod tests {
                 UserId(9),
                 "a fox",
                 &Progress {
+                    queued: None,
                     fraction,
                     note: note.into(),
                 },
@@ -247,5 +257,19 @@ mod tests {
                 .ends_with("rendering… 25% (job 1 of 2 · step 5 of 10)")
         );
         assert!(at(1.0, "done").ends_with("rendering… 100%"));
+        let waiting = |place| {
+            rendering(
+                UserId(9),
+                "a fox",
+                &Progress {
+                    queued: Some(place),
+                    fraction: 0.0,
+                    note: String::new(),
+                },
+            )
+            .content
+        };
+        assert!(waiting(1).ends_with("waiting: next in the queue"));
+        assert!(waiting(4).ends_with("waiting: place 4 in the queue (3 ahead)"));
     }
 }

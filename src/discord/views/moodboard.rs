@@ -190,6 +190,7 @@ mod tests {
                 prompt: prompt.into(),
                 version: "7".into(),
                 backend: "upload".into(),
+                model: String::new(),
                 seed: 0,
                 knobs: vec![],
                 style: None,

@@ -3,7 +3,7 @@
 use super::{Attachment, Row, Style, View, button, clip};
 use crate::discord::ids::Action;
 use crate::domain::{Choice, ProfileKind};
-use crate::render::files::Encoding;
+use crate::render::images::files::Encoding;
 use crate::service::{NextPair, ProfileSummary, VoteResult, version_label};
 
 /// File name of a pair's image in `encoding`: `pair.jpg`, `pair.png`.
@@ -103,7 +103,7 @@ mod tests {
     use super::*;
     use crate::discord::ids::ComponentId;
     use crate::domain::{Code, Pair, Profile, ProfileId, UserId};
-    use crate::render::files::Encoded;
+    use crate::render::images::files::Encoded;
 
     fn summary(kind: ProfileKind, points: u32, next_code_at: u32) -> ProfileSummary {
         ProfileSummary {

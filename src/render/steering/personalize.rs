@@ -9,9 +9,10 @@
 
 use image::RgbImage;
 
-use super::RenderError;
-use super::backend::{Backend, ProgressFn, RenderRequest};
-use super::style::{Standardizer, StyleVector, describe};
+use crate::render::RenderError;
+use crate::render::backend::{Backend, ProgressFn, RenderRequest};
+use crate::render::style::{StyleVector, describe};
+use crate::taste::standardize::Standardizer;
 use crate::taste::steer::{Calibration, candidates, taste_score};
 
 /// How to personalize a render.

@@ -16,9 +16,11 @@ use image::RgbImage;
 use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::Message;
 
-use super::RenderError;
-use super::backend::{Backend, Progress, ProgressFn, RenderRequest, check_request};
-use super::files::decode_image;
+use crate::render::RenderError;
+use crate::render::backend::{
+    Backend, Features, Progress, ProgressFn, RenderRequest, check_request,
+};
+use crate::render::images::files::decode_image;
 use super::http::Http;
 use super::knobs::KnobSpec;
 use super::vocabulary::Vocabulary;
@@ -175,6 +177,7 @@ impl ComfyUi {
                     let value = data["value"].as_f64().unwrap_or(0.0);
                     let max = data["max"].as_f64().unwrap_or(1.0).max(1.0);
                     progress(Progress {
+                        queued: None,
                         fraction: (value / max).clamp(0.0, 1.0) as f32,
                         note: format!("step {value:.0} of {max:.0}"),
                     });
@@ -290,10 +293,35 @@ impl Backend for ComfyUi {
                 seconds: self.http.timeout.as_secs(),
             })??;
         progress(Progress {
+            queued: None,
             fraction: 1.0,
             note: "done".into(),
         });
         Ok(images)
+    }
+
+    fn features(&self) -> Features {
+        Features {
+            negative: true,
+            tile: false,
+            size_step: 64,
+        }
+    }
+
+    async fn verify(&self) -> Result<String, RenderError> {
+        let available = self.models().await?;
+        if self.model.is_empty() {
+            return Ok(String::new());
+        }
+        if available.iter().any(|m| *m == self.model) {
+            Ok(self.model.clone())
+        } else {
+            Err(RenderError::UnknownModel {
+                url: self.http.base.clone(),
+                model: self.model.clone(),
+                available,
+            })
+        }
     }
 
     async fn models(&self) -> Result<Vec<String>, RenderError> {

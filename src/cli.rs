@@ -7,9 +7,9 @@ use std::path::Path;
 
 use image::RgbImage;
 
-use super::RenderError;
-use super::style::{SPACE, describe};
-use super::upload::{UploadError, UploadLimits, check_upload};
+use crate::render::RenderError;
+use crate::render::style::{SPACE, describe};
+use crate::render::images::upload::{UploadError, UploadLimits, check_upload};
 
 /// `tastebud style FILE…`: one JSON line per file,
 /// `{"file": …, "space": "style-v1", "style": {axis name: raw value, …}}`.
@@ -86,13 +86,13 @@ pub fn render_to_file(args: &RenderArgs, out: &Path) -> Result<String, RenderErr
     let settings = args
         .knobs
         .iter()
-        .map(|k| super::knobs::parse_knob_arg(k))
+        .map(|k| crate::render::backend::knobs::parse_knob_arg(k))
         .collect::<Result<Vec<_>, _>>()?;
-    let knobs = super::knobs::knob_vector(&super::knobs::sketch_knobs(), &settings)?;
+    let knobs = crate::render::backend::knobs::knob_vector(&crate::render::backend::knobs::sketch_knobs(), &settings)?;
     let images =
-        super::sketch::render_batch(&args.prompt, args.seed, &knobs, args.size, args.size, 4);
-    let grid = super::files::grid(&images)?;
-    super::files::write_png(out, &grid)?;
+        crate::render::sketch::render_batch(&args.prompt, args.seed, &knobs, args.size, args.size, 4);
+    let grid = crate::render::images::files::grid(&images)?;
+    crate::render::images::files::write_png(out, &grid)?;
     Ok(format!(
         "wrote {} ({}×{}, seed {})",
         out.display(),
@@ -102,57 +102,34 @@ pub fn render_to_file(args: &RenderArgs, out: &Path) -> Result<String, RenderErr
     ))
 }
 
-/// A finished calibration, for the caller to store and print.
-#[derive(Debug, Clone)]
-pub struct Calibrated {
-    /// The backend that was calibrated.
-    pub backend: &'static str,
-    pub calibration: crate::taste::steer::Calibration,
-    /// The per-axis fit report.
-    pub report: String,
-}
-
-/// `tastebud calibrate --version V`: calibrates the backend configured for `version` and
-/// returns the map with its per-axis fit report (storing it is the caller's job). The built-in
-/// renderer takes a second or two; a Stable Diffusion backend renders 5 × (1 + 2·knobs +
-/// `random`) images of 512².
-pub async fn calibrate(
-    config: &crate::config::Config,
-    version: &str,
-) -> Result<Calibrated, RenderError> {
-    use super::backend::{AnyBackend, Backend};
-    if !config.personalization.versions.iter().any(|v| v == version) {
-        return Err(RenderError::BadRequest(format!(
-            "version {version:?} is not personalized; the versions are {}",
-            config.personalization.versions.join(", ")
-        )));
-    }
-    let backend = AnyBackend::for_version(config, version)?;
+/// `tastebud calibrate --version V`: calibrates the backend of `version` through `service`
+/// (which stores the result, and every render as it finishes) with a progress bar, and returns
+/// the text to print: the per-axis fit report.
+pub async fn calibrate(service: &crate::service::Service, version: &str) -> anyhow::Result<String> {
     let bar = indicatif::ProgressBar::new(0);
     bar.set_style(
         indicatif::ProgressStyle::with_template(
-            "calibrating {msg} [{bar:30}] {pos}/{len} renders ({eta} left)",
-        )
-        .map_err(|e| RenderError::Backend(e.to_string()))?
+            "calibrating version {msg} [{bar:30}] {pos}/{len} renders ({eta} left)",
+        )?
         .progress_chars("=> "),
     );
-    bar.set_message(format!("{} for version {version}", backend.name()));
+    bar.set_message(version.to_string());
     let tick = |done: usize, total: usize| {
         bar.set_length(total as u64);
         bar.set_position(done as u64);
     };
-    let run = match &backend {
-        AnyBackend::Sketch(_) => super::calibrate::calibrate_sketch(&tick)?,
-        other => super::calibrate::calibrate_backend(other, 6, 512, &tick).await?,
-    };
+    let done = service.calibrate(version, &tick).await;
     bar.finish_and_clear();
-    Ok(Calibrated {
-        backend: backend.name(),
-        report: format!(
-            "version {version} ({}):\n{}",
-            backend.name(),
-            super::calibrate::fit_report(&run.calibration)
-        ),
-        calibration: run.calibration,
-    })
+    let done = done.map_err(|e| {
+        anyhow::anyhow!(
+            "{}\nThe renders done so far are kept: run the calibration again to resume.",
+            e.for_operator()
+        )
+    })?;
+    let resumed = if done.resumed > 0 {
+        format!("(resumed: {} renders from an earlier run)\n", done.resumed)
+    } else {
+        String::new()
+    };
+    Ok(format!("{resumed}{}", done.report))
 }

@@ -16,7 +16,7 @@ use image::codecs::png::{CompressionType, FilterType, PngEncoder};
 use image::{ExtendedColorType, ImageEncoder, Rgb, RgbImage, imageops};
 use sha2::{Digest, Sha256};
 
-use super::RenderError;
+use crate::render::RenderError;
 
 /// An image saved under its content hash.
 #[derive(Debug, Clone, PartialEq, Eq)]

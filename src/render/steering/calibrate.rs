@@ -6,11 +6,11 @@
 
 use std::sync::OnceLock;
 
-use super::RenderError;
-use super::backend::{Backend, RenderRequest, no_progress};
-use super::knobs::{KnobSpec, SKETCH_KNOBS, sketch_knobs};
-use super::sketch;
-use super::style::{ANALYSIS_SIZE, SPACE, StyleVector, axis_names, describe};
+use crate::render::RenderError;
+use crate::render::backend::{Backend, RenderRequest, no_progress};
+use crate::render::backend::knobs::{KnobSpec, SKETCH_KNOBS, sketch_knobs};
+use crate::render::sketch;
+use crate::render::style::{ANALYSIS_SIZE, SPACE, StyleVector, axis_names, describe};
 use crate::taste::steer::{Calibration, SteerError, fit_calibration};
 
 /// Prompts the calibration renders: different scenes, so the map holds across subjects.
@@ -120,47 +120,91 @@ pub fn sketch_calibration() -> Result<&'static CalibrationRun, SteerError> {
         .map_err(Clone::clone)
 }
 
-/// Calibrates any backend: `random` random settings plus the one-knob-at-a-time ones, on every
-/// calibration prompt, one image of `size`² each. Slow on real GPUs: 5 × (1 + 2m + random)
-/// renders. `progress(done, total)` is called after each.
-pub async fn calibrate_backend<B: Backend>(
-    backend: &B,
-    random: usize,
-    size: u32,
-    progress: &(dyn Fn(usize, usize) + Sync),
-) -> Result<CalibrationRun, RenderError> {
-    let specs = backend.knobs();
-    let settings = design(specs.len(), random, 7);
-    let total = settings.len() * CALIBRATION_PROMPTS.len();
-    let mut knobs = Vec::with_capacity(total);
-    let mut styles = Vec::with_capacity(total);
-    let mut samples = Vec::with_capacity(total);
-    for (p, prompt) in CALIBRATION_PROMPTS.iter().enumerate() {
-        for (i, setting) in settings.iter().enumerate() {
-            let request = RenderRequest {
-                prompt: prompt.to_string(),
-                seed: 11 + p as u64,
-                knobs: setting.clone(),
-                width: size,
-                height: size,
-                count: 1,
-            };
-            let images = backend.render(&request, no_progress()).await?;
-            let image = images
-                .first()
-                .ok_or_else(|| RenderError::Backend("the backend returned no image".into()))?;
-            let style = describe(image);
-            knobs.push(setting.clone());
-            styles.push(style.0.to_vec());
-            samples.push(style);
-            progress(p * settings.len() + i + 1, total);
+/// The renders a backend calibration needs: `random` random settings plus the
+/// one-knob-at-a-time ones, on every calibration prompt, one square image of `size` each
+/// (the version's own size: a model calibrated at a size it was not trained for would be
+/// measured on degraded pictures). Slow on real GPUs: 5 × (1 + 2m + random) renders, so they
+/// are numbered and can be stored as they finish, and a calibration interrupted by a failure
+/// resumes where it stopped.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CalibrationPlan {
+    pub specs: Vec<KnobSpec>,
+    /// Knob settings, the same for every prompt.
+    pub settings: Vec<Vec<f32>>,
+    pub size: u32,
+}
+
+impl CalibrationPlan {
+    pub fn new(specs: Vec<KnobSpec>, random: usize, size: u32) -> CalibrationPlan {
+        let settings = design(specs.len(), random, 7);
+        CalibrationPlan {
+            specs,
+            settings,
+            size,
         }
     }
-    let calibration = fit_per_prompt(&specs, settings.len(), &knobs, styles)?;
-    Ok(CalibrationRun {
-        calibration,
-        samples,
-    })
+
+    /// How many renders the plan holds.
+    pub fn len(&self) -> usize {
+        self.settings.len() * CALIBRATION_PROMPTS.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// What identifies the plan's renders: a stored sample is reused only by a plan with the
+    /// same key (the same knobs, settings and size).
+    pub fn key(&self) -> String {
+        let names: Vec<&str> = self.specs.iter().map(|k| k.name.as_str()).collect();
+        format!(
+            "knobs={};settings={};size={}",
+            names.join(","),
+            self.settings.len(),
+            self.size
+        )
+    }
+
+    /// The render of sample `index` (prompt by prompt, settings in order within each).
+    pub fn request(&self, index: usize) -> RenderRequest {
+        let per_prompt = self.settings.len();
+        let p = index / per_prompt;
+        RenderRequest {
+            prompt: CALIBRATION_PROMPTS[p].to_string(),
+            seed: 11 + p as u64,
+            knobs: self.settings[index % per_prompt].clone(),
+            width: self.size,
+            height: self.size,
+            count: 1,
+            ..RenderRequest::default()
+        }
+    }
+
+    /// Fits the map to every sample's measured style (`styles[i]` for [`Self::request`]`(i)`).
+    pub fn fit(&self, styles: Vec<StyleVector>) -> Result<CalibrationRun, SteerError> {
+        let knobs: Vec<Vec<f32>> = (0..styles.len())
+            .map(|i| self.settings[i % self.settings.len()].clone())
+            .collect();
+        let rows = styles.iter().map(|s| s.0.to_vec()).collect();
+        let calibration = fit_per_prompt(&self.specs, self.settings.len(), &knobs, rows)?;
+        Ok(CalibrationRun {
+            calibration,
+            samples: styles,
+        })
+    }
+}
+
+/// Renders sample `index` of `plan` with `backend` and measures its style.
+pub async fn render_sample<B: Backend>(
+    backend: &B,
+    plan: &CalibrationPlan,
+    index: usize,
+) -> Result<StyleVector, RenderError> {
+    let images = backend.render(&plan.request(index), no_progress()).await?;
+    let image = images
+        .first()
+        .ok_or_else(|| RenderError::Backend("the backend returned no image".into()))?;
+    Ok(describe(image))
 }
 
 /// The fit quality per axis, one line each: `axis  R²  strongest knob`.
@@ -183,71 +227,4 @@ pub fn fit_report(calibration: &Calibration) -> String {
         out.push_str(&format!("{name:<16} {r2:>6.3}  {strongest}\n"));
     }
     out
-}
-
-/// One personalized picture: the pixels, the knobs chosen for them and their raw style.
-#[derive(Debug, Clone)]
-pub struct Steered {
-    pub image: image::RgbImage,
-    pub knobs: Vec<f32>,
-    pub style: StyleVector,
-}
-
-/// Renders one built-in picture personalized by `taste` (a vector over standardized style
-/// axes, standardized by `standardizer`) at stylize `stylize`, as
-/// [`super::personalize::render_personalized`] does for a batch: with `candidates` ≥ 2 the
-/// plain picture is rendered first and measured, the other settings come from
-/// [`crate::taste::steer::candidates`] starting where it is, and the one the taste scores
-/// highest is kept. Stylize 0 gives exactly the unpersonalized picture.
-#[allow(clippy::too_many_arguments)]
-pub fn steer_sketch(
-    prompt: &str,
-    seed: u64,
-    taste: &[f32],
-    stylize: u32,
-    calibration: &Calibration,
-    standardizer: &super::style::Standardizer,
-    candidates: usize,
-    reach: f32,
-    size: u32,
-) -> Steered {
-    let jacobian = calibration.standardized_jacobian(&standardizer.std);
-    let base = vec![0.0; calibration.knobs.len()];
-    let mut best: Option<(f32, Steered)> = None;
-    // Renders `knobs`, keeps the picture if the taste likes it best so far, and returns its
-    // standardized style.
-    let mut consider = |knobs: Vec<f32>| -> Vec<f32> {
-        let image = sketch::render(prompt, seed, &knobs, size, size);
-        let style = describe(&image);
-        let z = standardizer.apply(&style);
-        let score = crate::taste::steer::taste_score(taste, &z);
-        if best.as_ref().is_none_or(|(s, _)| score > *s) {
-            best = Some((
-                score,
-                Steered {
-                    image,
-                    knobs,
-                    style,
-                },
-            ));
-        }
-        z
-    };
-    let count = candidates.max(1);
-    let plain = (stylize > 0 && count >= 2).then(|| consider(base.clone()));
-    let options = crate::taste::steer::candidates(
-        &base,
-        &calibration.ranges,
-        &jacobian,
-        taste,
-        stylize,
-        reach,
-        if plain.is_some() { count - 1 } else { count },
-        plain.as_deref(),
-    );
-    for knobs in options {
-        consider(knobs);
-    }
-    let (_, steered) = best.expect("candidates always returns at least the steered knobs");
-    steered
 }

@@ -6,7 +6,7 @@
 
 use serde::Deserialize;
 
-use super::RenderError;
+use crate::render::RenderError;
 use super::knobs::KnobSpec;
 
 /// The built-in vocabulary, the same text as `config/vocabulary.toml`.

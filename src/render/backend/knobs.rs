@@ -5,7 +5,7 @@
 //! they are weighted style phrases from `config/vocabulary.toml`, usually with the same names.
 //! Knob values travel as a plain `Vec<f32>` in the order of the backend's knob list.
 
-use super::RenderError;
+use crate::render::RenderError;
 
 /// One knob: a name users can type (`--knob warmth=0.5`) and its range.
 #[derive(Debug, Clone, PartialEq)]

@@ -4,24 +4,39 @@
 //! works, and lists its models. [`AnyBackend`] is the one the service holds per version, built
 //! from configuration by [`AnyBackend::from_config`].
 
+
+pub mod automatic1111;
+pub mod comfyui;
+pub mod dispatch;
+mod http;
+pub mod knobs;
+pub mod vocabulary;
+
 use std::future::Future;
 use std::sync::Arc;
 
 use image::RgbImage;
 
-use super::RenderError;
-use super::automatic1111::Automatic1111;
-use super::comfyui::ComfyUi;
-use super::knobs::{KnobSpec, sketch_knobs};
-use super::vocabulary::Vocabulary;
+use crate::render::RenderError;
+use self::automatic1111::Automatic1111;
+use self::dispatch::{DispatchOptions, Dispatcher};
+use self::comfyui::ComfyUi;
+use self::knobs::{KnobSpec, sketch_knobs};
+use self::vocabulary::Vocabulary;
 use crate::config::{BackendKind, VersionBackend};
 
 /// What to render.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct RenderRequest {
-    /// The prompt as plain text (without parameters such as `--ar`).
+    /// The prompt as plain text (without parameters such as `--ar`), as the user wrote it: a
+    /// backend escapes whatever its prompt syntax would read as instructions.
     pub prompt: String,
-    /// Seed of the first image; image `i` uses `seed + i`.
+    /// What the pictures should not show (`--no`), plain text like `prompt`; the backend adds
+    /// its configured negative prompt. Ignored by backends without negative prompts.
+    pub negative: Vec<String>,
+    /// Seamless tiling (`--tile`), where the backend supports it ([`Features::tile`]).
+    pub tile: bool,
+    /// Seed of the first image; image `i` uses `seed + i` on every backend.
     pub seed: u64,
     /// Knob values in the order of [`Backend::knobs`]; missing values are 0.
     pub knobs: Vec<f32>,
@@ -29,13 +44,28 @@ pub struct RenderRequest {
     pub height: u32,
     /// How many images (4 for a grid).
     pub count: u32,
+    /// Who asked, for fair queueing between users; 0 is tastebud itself (pool, calibration).
+    pub owner: u64,
+}
+
+/// What a backend honours beyond the prompt, seed, size and knobs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Features {
+    /// `--no` as a negative prompt.
+    pub negative: bool,
+    /// `--tile` as seamless tiling.
+    pub tile: bool,
+    /// Picture sides are multiples of this many pixels (`--ar` sizes are snapped to it).
+    pub size_step: u32,
 }
 
 /// Progress of one render: `fraction` runs from 0 to 1.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct Progress {
     pub fraction: f32,
     pub note: String,
+    /// While the render waits for a server: its place in tastebud's queue (1: next).
+    pub queued: Option<u32>,
 }
 
 /// Receives progress reports; must be cheap (it may be called often).
@@ -54,6 +84,9 @@ pub trait Backend: Send + Sync {
     /// The knobs this backend exposes, in knob-vector order.
     fn knobs(&self) -> Vec<KnobSpec>;
 
+    /// What it honours beyond the prompt, seed, size and knobs.
+    fn features(&self) -> Features;
+
     /// Renders `request.count` images.
     fn render(
         &self,
@@ -63,6 +96,11 @@ pub trait Backend: Send + Sync {
 
     /// Names of the models the server offers.
     fn models(&self) -> impl Future<Output = Result<Vec<String>, RenderError>> + Send;
+
+    /// Checks that the server answers and offers the configured model, before its first job;
+    /// returns the model as the server names it. A model it does not have is an error that
+    /// lists the ones it has ([`RenderError::UnknownModel`]).
+    fn verify(&self) -> impl Future<Output = Result<String, RenderError>> + Send;
 }
 
 /// The built-in procedural renderer.
@@ -86,11 +124,12 @@ impl Backend for Sketch {
         check_request(request)?;
         let r = request.clone();
         let images = tokio::task::spawn_blocking(move || {
-            super::sketch::render_batch(&r.prompt, r.seed, &r.knobs, r.width, r.height, r.count)
+            crate::render::sketch::render_batch(&r.prompt, r.seed, &r.knobs, r.width, r.height, r.count)
         })
         .await
         .map_err(|e| RenderError::Backend(format!("the renderer stopped: {e}")))?;
         progress(Progress {
+            queued: None,
             fraction: 1.0,
             note: "done".into(),
         });
@@ -99,6 +138,18 @@ impl Backend for Sketch {
 
     async fn models(&self) -> Result<Vec<String>, RenderError> {
         Ok(vec!["sketch".to_string()])
+    }
+
+    async fn verify(&self) -> Result<String, RenderError> {
+        Ok("sketch".to_string())
+    }
+
+    fn features(&self) -> Features {
+        Features {
+            negative: false,
+            tile: false,
+            size_step: 8,
+        }
     }
 }
 
@@ -147,18 +198,37 @@ impl AnyBackend {
     }
 }
 
-impl AnyBackend {
-    /// The backend `config` assigns to `version`, with the configured vocabulary and ComfyUI
-    /// workflow read from their files (or the built-in copies).
-    pub fn for_version(
+/// Every version's backend, built once from configuration when the service starts: the
+/// vocabulary and the ComfyUI workflow are read once, and each server gets one HTTP client.
+#[derive(Debug, Clone)]
+pub struct Backends {
+    versions: std::collections::BTreeMap<String, Arc<Dispatcher>>,
+    /// For versions with no entry: the built-in renderer.
+    sketch: Arc<Dispatcher>,
+}
+
+impl Backends {
+    /// The backends `config` assigns to its versions, with the configured vocabulary and
+    /// ComfyUI workflow read from their files (or the built-in copies).
+    pub fn from_config(config: &crate::config::Config) -> Result<Backends, RenderError> {
+        Backends::with_options(config, DispatchOptions::default())
+    }
+
+    /// As [`Backends::from_config`], with `options` for every dispatcher.
+    pub fn with_options(
         config: &crate::config::Config,
-        version: &str,
-    ) -> Result<AnyBackend, RenderError> {
-        let settings = config.render.backend_for(version);
-        if settings.backend == BackendKind::Sketch {
-            return Ok(AnyBackend::Sketch(Sketch));
-        }
-        let vocabulary = Vocabulary::load(&config.render.vocabulary)?;
+        options: DispatchOptions,
+    ) -> Result<Backends, RenderError> {
+        let needs_vocabulary = config
+            .render
+            .versions
+            .values()
+            .any(|b| b.backend != BackendKind::Sketch);
+        let vocabulary = if needs_vocabulary {
+            Vocabulary::load(&config.render.vocabulary)?
+        } else {
+            Vocabulary::builtin()?
+        };
         let workflow = if config.render.comfyui_workflow.is_empty() {
             String::new()
         } else {
@@ -169,7 +239,31 @@ impl AnyBackend {
                 ))
             })?
         };
-        AnyBackend::from_config(&settings, &vocabulary, &workflow)
+        let mut versions = std::collections::BTreeMap::new();
+        for (version, settings) in &config.render.versions {
+            let dispatcher =
+                Dispatcher::from_config(version, settings, &vocabulary, &workflow, options)?;
+            versions.insert(version.clone(), Arc::new(dispatcher));
+        }
+        let sketch = Dispatcher::from_config(
+            "",
+            &VersionBackend::sketch(),
+            &vocabulary,
+            &workflow,
+            options,
+        )?;
+        Ok(Backends {
+            versions,
+            sketch: Arc::new(sketch),
+        })
+    }
+
+    /// The backend of `version` (the built-in renderer if it has no entry).
+    pub fn get(&self, version: &str) -> Arc<Dispatcher> {
+        self.versions
+            .get(version)
+            .cloned()
+            .unwrap_or_else(|| self.sketch.clone())
     }
 }
 
@@ -207,6 +301,22 @@ impl Backend for AnyBackend {
             AnyBackend::Sketch(b) => b.models().await,
             AnyBackend::Automatic1111(b) => b.models().await,
             AnyBackend::ComfyUi(b) => b.models().await,
+        }
+    }
+
+    async fn verify(&self) -> Result<String, RenderError> {
+        match self {
+            AnyBackend::Sketch(b) => b.verify().await,
+            AnyBackend::Automatic1111(b) => b.verify().await,
+            AnyBackend::ComfyUi(b) => b.verify().await,
+        }
+    }
+
+    fn features(&self) -> Features {
+        match self {
+            AnyBackend::Sketch(b) => b.features(),
+            AnyBackend::Automatic1111(b) => b.features(),
+            AnyBackend::ComfyUi(b) => b.features(),
         }
     }
 }

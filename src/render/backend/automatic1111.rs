@@ -11,9 +11,11 @@ use base64::Engine;
 use image::RgbImage;
 use serde_json::{Value, json};
 
-use super::RenderError;
-use super::backend::{Backend, Progress, ProgressFn, RenderRequest, check_request};
-use super::files::decode_image;
+use crate::render::RenderError;
+use crate::render::backend::{
+    Backend, Features, Progress, ProgressFn, RenderRequest, check_request,
+};
+use crate::render::images::files::decode_image;
 use super::http::Http;
 use super::knobs::KnobSpec;
 use super::vocabulary::Vocabulary;
@@ -94,6 +96,7 @@ impl Automatic1111 {
                 .map(|s| format!("about {s:.0} s left"))
                 .unwrap_or_default();
             progress(Progress {
+                queued: None,
                 fraction: fraction.clamp(0.0, 1.0) as f32,
                 note: eta,
             });
@@ -151,10 +154,35 @@ impl Backend for Automatic1111 {
             out.push(decode_image(&bytes)?);
         }
         progress(Progress {
+            queued: None,
             fraction: 1.0,
             note: "done".into(),
         });
         Ok(out)
+    }
+
+    fn features(&self) -> Features {
+        Features {
+            negative: true,
+            tile: true,
+            size_step: 64,
+        }
+    }
+
+    async fn verify(&self) -> Result<String, RenderError> {
+        let available = self.models().await?;
+        if self.model.is_empty() {
+            return Ok(String::new());
+        }
+        if available.iter().any(|m| *m == self.model) {
+            Ok(self.model.clone())
+        } else {
+            Err(RenderError::UnknownModel {
+                url: self.http.base.clone(),
+                model: self.model.clone(),
+                available,
+            })
+        }
     }
 
     async fn models(&self) -> Result<Vec<String>, RenderError> {

@@ -9,7 +9,7 @@ use std::time::Duration;
 use reqwest::{Client, RequestBuilder, Response, StatusCode};
 use serde_json::Value;
 
-use super::RenderError;
+use crate::render::RenderError;
 use crate::config::VersionBackend;
 
 /// First wait before a retry; doubled for each further one.

@@ -1,0 +1,1 @@
+//! Several servers of one version behind the dispatcher (being written).
