@@ -129,11 +129,12 @@ pub async fn calibrate(service: &crate::service::Service, version: &str) -> anyh
     };
     let done = service.calibrate(version, &tick).await;
     bar.finish_and_clear();
-    let done = done.map_err(|e| {
-        anyhow::anyhow!(
+    let done = done.map_err(|e| match e {
+        crate::service::Error::Render(_) => anyhow::anyhow!(
             "{}\nThe renders done so far are kept: run the calibration again to resume.",
             e.for_operator()
-        )
+        ),
+        other => anyhow::anyhow!(other.for_operator()),
     })?;
     let resumed = if done.resumed > 0 {
         format!("(resumed: {} renders from an earlier run)\n", done.resumed)

@@ -261,11 +261,12 @@ async fn build_pool(
     let added = service.build_pool(&version, count, &tick).await;
     bar.finish_and_clear();
     store.close().await;
-    let added = added.map_err(|e| {
-        anyhow::anyhow!(
+    let added = added.map_err(|e| match e {
+        tastebud::service::Error::Render(_) => anyhow::anyhow!(
             "{}\nThe images made so far are kept: run the build again to resume.",
             e.for_operator()
-        )
+        ),
+        other => anyhow::anyhow!(other.for_operator()),
     })?;
     println!("The pool for version {version} is complete; {added} images were added.");
     Ok(ExitCode::SUCCESS)

@@ -289,7 +289,10 @@ async fn the_calibrate_command_stores_the_fit_and_reports_it() {
     store.close().await;
     let out = run("5.2");
     assert_eq!(out.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("not personalized"));
+    assert!(
+        String::from_utf8_lossy(&out.stderr)
+            .contains("is not a version personalization works with")
+    );
 }
 
 #[tokio::test]
