@@ -58,7 +58,7 @@ use image::{Rgb, RgbImage};
 use serde_json::{Value, json};
 use tokio::net::{TcpListener, TcpSocket, TcpStream};
 use tokio::sync::watch;
-use tokio::task::AbortHandle;
+use tokio::task::JoinHandle;
 
 /// Models the default fake offers: (path below the models folder, sha256). The first is loaded.
 pub const DEFAULT_MODELS: [(&str, &str); 3] = [
@@ -85,6 +85,8 @@ pub enum Outcome {
     Interrupted,
     /// The server was killed while the job waited or ran.
     Killed,
+    /// It raised an exception ([`FakeA1111::fail_next_job`]).
+    Failed,
 }
 
 /// One txt2img job the server took.
@@ -180,6 +182,8 @@ struct State {
     render_time: Duration,
     proxy_timeout: Option<Duration>,
     gateway_errors: (u16, u32),
+    /// The next job raises this (exception type, message) once it has the queue lock.
+    job_error: Option<(String, String)>,
     next_task: u64,
 }
 
@@ -188,8 +192,8 @@ struct Inner {
     queue_lock: tokio::sync::Mutex<()>,
     /// Bumped by `kill`: every job of an older epoch is dead.
     epoch: watch::Sender<u64>,
-    pipes: Mutex<Vec<AbortHandle>>,
-    acceptor: Mutex<Option<AbortHandle>>,
+    pipes: Mutex<Vec<JoinHandle<()>>>,
+    acceptor: Mutex<Option<JoinHandle<()>>>,
     backend: SocketAddr,
     public: SocketAddr,
 }
@@ -234,6 +238,7 @@ impl FakeA1111 {
                 render_time: Duration::from_millis(50),
                 proxy_timeout: None,
                 gateway_errors: (0, 0),
+                job_error: None,
                 next_task: 0,
             }),
             queue_lock: tokio::sync::Mutex::new(()),
@@ -277,6 +282,12 @@ impl FakeA1111 {
     /// The next `count` GET requests are answered `status` by a proxy.
     pub fn fail_next_gets(&self, status: u16, count: u32) {
         self.state().gateway_errors = (status, count);
+    }
+
+    /// The next job fails inside `process_images` with this exception (e.g.
+    /// `OutOfMemoryError`, "CUDA out of memory"), answered 500 in A1111's error format.
+    pub fn fail_next_job(&self, exception: &str, message: &str) {
+        self.state().job_error = Some((exception.to_string(), message.to_string()));
     }
 
     /// Whether `override_settings.sd_model_checkpoint` is ignored (the loaded model stays).
@@ -364,11 +375,16 @@ impl FakeA1111 {
 
     /// Stops accepting connections, aborts the open ones and every queued or running job.
     pub async fn kill(&self) {
-        if let Some(a) = self.inner.acceptor.lock().expect("lock").take() {
+        let acceptor = self.inner.acceptor.lock().expect("lock").take();
+        if let Some(a) = acceptor {
             a.abort();
+            // Once the task is gone, so is the listening socket: connections are refused.
+            let _ = a.await;
         }
-        for p in self.inner.pipes.lock().expect("lock").drain(..) {
+        let pipes: Vec<JoinHandle<()>> = self.inner.pipes.lock().expect("lock").drain(..).collect();
+        for p in pipes {
             p.abort();
+            let _ = p.await;
         }
         self.inner.epoch.send_modify(|e| *e += 1);
         let mut s = self.state();
@@ -382,8 +398,6 @@ impl FakeA1111 {
             }
         }
         drop(s);
-        // Let the aborted tasks drop their sockets.
-        tokio::task::yield_now().await;
     }
 
     /// Listens on the same port again after [`FakeA1111::kill`].
@@ -417,10 +431,10 @@ impl FakeA1111 {
                 });
                 let mut pipes = inner.pipes.lock().expect("lock");
                 pipes.retain(|p| !p.is_finished());
-                pipes.push(pipe.abort_handle());
+                pipes.push(pipe);
             }
         });
-        *self.inner.acceptor.lock().expect("lock") = Some(task.abort_handle());
+        *self.inner.acceptor.lock().expect("lock") = Some(task);
     }
 
     fn state(&self) -> std::sync::MutexGuard<'_, State> {
@@ -530,11 +544,15 @@ async fn txt2img(State(inner): State<Arc<Inner>>, raw: Bytes) -> Response {
     if !SAMPLERS.contains(&sampler) {
         return http_exception(StatusCode::NOT_FOUND, "Sampler not found");
     }
+    // The job runs on whether or not anyone still waits for the answer (A1111 runs it in a
+    // worker thread that a closed connection does not stop).
+    let job = tokio::spawn(run_job(inner, body));
     match proxy {
-        None => run_job(inner, body).await,
+        None => job
+            .await
+            .unwrap_or_else(|_| (StatusCode::INTERNAL_SERVER_ERROR, "job failed").into_response()),
         Some(delay) => {
-            // The proxy forwarded the job; the server works on regardless of the proxy.
-            tokio::spawn(run_job(inner, body));
+            // The proxy forwarded the job and gives up waiting; the server works on.
             tokio::time::sleep(delay).await;
             (
                 StatusCode::GATEWAY_TIMEOUT,
@@ -582,6 +600,19 @@ async fn run_job(inner: Arc<Inner>, body: Value) -> Response {
         return killed();
     }
     let steps = body["steps"].as_u64().unwrap_or(20).clamp(1, 150) as u32;
+    let failure = inner.state.lock().expect("lock").job_error.take();
+    if let Some((exception, message)) = failure {
+        // The exception propagates out of `text2imgapi` (`finish_task` is never called) and
+        // `api_middleware.handle_exception` answers 500.
+        let mut s = inner.state.lock().expect("lock");
+        s.pending.retain(|t| *t != task);
+        if let Some(j) = s.jobs.iter_mut().rev().find(|j| j.task == task) {
+            j.outcome = Outcome::Failed;
+            j.ended_at = Some(Instant::now());
+        }
+        let err = json!({"error": exception, "detail": "", "body": "", "errors": message});
+        return (StatusCode::INTERNAL_SERVER_ERROR, axum::Json(err)).into_response();
+    }
     let (step_time, model) = {
         let mut s = inner.state.lock().expect("lock");
         // `process_images`: an override that is no checkpoint alias is dropped silently;

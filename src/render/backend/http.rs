@@ -70,7 +70,7 @@ impl Http {
             let request = make(&self.client, &url)
                 .build()
                 .map_err(|e| self.explain(&url, &e))?;
-            let idempotent = request.method() == Method::GET || request.method() == Method::HEAD;
+            let idempotent = *request.method() == Method::GET || *request.method() == Method::HEAD;
             let result = self.client.execute(request).await;
             let retryable = match &result {
                 // `is_connect`: the connection was never made, so nothing was sent.
