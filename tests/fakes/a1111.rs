@@ -340,7 +340,10 @@ impl FakeA1111 {
     pub async fn wait_until(&self, what: &str, done: impl Fn(&FakeA1111) -> bool) {
         let deadline = Instant::now() + Duration::from_secs(30);
         while !done(self) {
-            assert!(Instant::now() < deadline, "the fake A1111 never got to: {what}");
+            assert!(
+                Instant::now() < deadline,
+                "the fake A1111 never got to: {what}"
+            );
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
     }
@@ -520,7 +523,11 @@ async fn gateway(State(inner): State<Arc<Inner>>, request: Request, next: Next) 
         if s.gateway_errors.1 > 0 {
             s.gateway_errors.1 -= 1;
             let status = StatusCode::from_u16(s.gateway_errors.0).expect("status");
-            return (status, format!("<html><body><h1>{status}</h1></body></html>")).into_response();
+            return (
+                status,
+                format!("<html><body><h1>{status}</h1></body></html>"),
+            )
+                .into_response();
         }
     }
     next.run(request).await
@@ -738,18 +745,22 @@ async fn task_progress(State(inner): State<Arc<Inner>>, raw: Bytes) -> Response 
             Some(i) => format!("In queue: {}/{}", i + 1, s.pending.len()),
             None => "Waiting...".to_string(),
         };
-        return axum::Json(json!({"active": false, "queued": queued, "completed": completed,
+        return axum::Json(
+            json!({"active": false, "queued": queued, "completed": completed,
             "progress": null, "eta": null, "live_preview": null, "id_live_preview": -1,
-            "textinfo": textinfo}))
+            "textinfo": textinfo}),
+        )
         .into_response();
     }
     let run = s.current.as_ref().expect("current");
     let progress = (f64::from(run.step) / f64::from(run.steps)).min(1.0);
     let elapsed = run.started.elapsed().as_secs_f64();
     let eta = (progress > 0.0).then(|| elapsed / progress - elapsed);
-    axum::Json(json!({"active": true, "queued": queued, "completed": completed,
+    axum::Json(
+        json!({"active": true, "queued": queued, "completed": completed,
         "progress": progress, "eta": eta, "live_preview": null, "id_live_preview": -1,
-        "textinfo": null}))
+        "textinfo": null}),
+    )
     .into_response()
 }
 
@@ -765,11 +776,13 @@ async fn global_progress(State(inner): State<Arc<Inner>>) -> Response {
     };
     let progress = 0.01 + f64::from(run.step) / f64::from(run.steps);
     let elapsed = run.started.elapsed().as_secs_f64();
-    axum::Json(json!({"progress": progress.min(1.0), "eta_relative": elapsed / progress - elapsed,
+    axum::Json(
+        json!({"progress": progress.min(1.0), "eta_relative": elapsed / progress - elapsed,
         "state": {"job_count": 1, "job_no": 0, "sampling_step": run.step,
                   "sampling_steps": run.steps, "interrupted": run.interrupted,
                   "skipped": false, "job": "scripts_txt2img"},
-        "current_image": null, "textinfo": null, "current_task": run.task}))
+        "current_image": null, "textinfo": null, "current_task": run.task}),
+    )
     .into_response()
 }
 
@@ -792,8 +805,10 @@ async fn sd_models(State(inner): State<Arc<Inner>>) -> Response {
 async fn get_options(State(inner): State<Arc<Inner>>) -> Response {
     let s = inner.state.lock().expect("lock");
     let m = &s.models[s.loaded];
-    axum::Json(json!({"sd_model_checkpoint": m.title(), "sd_checkpoint_hash": m.sha256,
-                      "samples_format": "png", "CLIP_stop_at_last_layers": 1}))
+    axum::Json(
+        json!({"sd_model_checkpoint": m.title(), "sd_checkpoint_hash": m.sha256,
+                      "samples_format": "png", "CLIP_stop_at_last_layers": 1}),
+    )
     .into_response()
 }
 
@@ -886,11 +901,13 @@ pub fn prompt_syntax(prompt: &str) -> Vec<String> {
     }
     let trimmed = prompt.trim_end();
     let number = trimmed.trim_end_matches(|c: char| c.is_ascii_digit() || c == '.');
-    if number.len() < trimmed.len() && trimmed[number.len()..].chars().any(|c| c.is_ascii_digit())
-    {
+    if number.len() < trimmed.len() && trimmed[number.len()..].chars().any(|c| c.is_ascii_digit()) {
         let before = number.trim_end_matches(['+', '-']).trim_end();
         if before.ends_with(':') {
-            found.push(format!("composable weight {}", &trimmed[before.len() - 1..]));
+            found.push(format!(
+                "composable weight {}",
+                &trimmed[before.len() - 1..]
+            ));
         }
     }
     found

@@ -9,7 +9,7 @@ use tastebud::config::{BackendKind, VersionBackend};
 use tastebud::render::RenderError;
 use tastebud::render::backend::automatic1111::Automatic1111;
 use tastebud::render::backend::comfyui::ComfyUi;
-use tastebud::render::backend::{Backend, Progress, ProgressFn, RenderRequest};
+use tastebud::render::backend::{Backend, Progress, ProgressFn};
 
 use super::{recorder, request, settings, vocabulary};
 use fake_a1111::{FakeA1111, Outcome, prompt_syntax, seed_of};
@@ -48,7 +48,11 @@ fn our_task(fake: &FakeA1111) -> String {
     let bodies = fake.bodies();
     let ours: Vec<_> = bodies
         .iter()
-        .filter(|b| b["force_task_id"].as_str().is_some_and(|t| t.contains("tastebud")))
+        .filter(|b| {
+            b["force_task_id"]
+                .as_str()
+                .is_some_and(|t| t.contains("tastebud"))
+        })
         .collect();
     assert_eq!(ours.len(), 1, "{bodies:?}");
     ours[0]["force_task_id"].as_str().expect("task").to_string()
@@ -87,7 +91,11 @@ async fn automatic1111_sends_the_documented_request_and_reads_the_images() {
         "dreamshaper_8.safetensors [879db523c3]"
     );
     assert_eq!(body["override_settings_restore_afterwards"], true);
-    assert!(body["force_task_id"].as_str().is_some_and(|t| !t.is_empty()));
+    assert!(
+        body["force_task_id"]
+            .as_str()
+            .is_some_and(|t| !t.is_empty())
+    );
     assert_eq!(fake.jobs_rendered(), 1);
 
     // Progress of our job was reported while it rendered, then "done".
@@ -172,10 +180,17 @@ async fn an_unknown_model_is_refused_before_any_render() {
             client.verify().await.expect("verify"),
             "sdxl/juggernautXL_v9.safetensors [c9e3e68f89]"
         );
-        client.render(&request(), no_progress()).await.expect("render");
+        client
+            .render(&request(), no_progress())
+            .await
+            .expect("render");
     }
     assert_eq!(fake.jobs_rendered(), 3);
-    assert!(fake.jobs().iter().all(|j| j.model == "juggernautXL_v9 [c9e3e68f89]"));
+    assert!(
+        fake.jobs()
+            .iter()
+            .all(|j| j.model == "juggernautXL_v9 [c9e3e68f89]")
+    );
 }
 
 #[tokio::test]
@@ -189,7 +204,10 @@ async fn an_empty_model_means_the_one_the_server_has_loaded() {
         client.verify().await.expect("verify"),
         "sd_xl_base_1.0.safetensors [31e35c80fc]"
     );
-    client.render(&request(), no_progress()).await.expect("render");
+    client
+        .render(&request(), no_progress())
+        .await
+        .expect("render");
     assert_eq!(fake.jobs()[0].model, "sd_xl_base_1.0 [31e35c80fc]");
 }
 
@@ -225,22 +243,31 @@ async fn a_timeout_of_our_own_running_job_interrupts_exactly_ours() {
     fake.set_render_time(Duration::from_secs(3));
     let client = a1111_client(&fake.url());
     let render = tokio::spawn(async move { client.render(&request(), no_progress()).await });
-    fake.wait_until("our job runs", |f| f.current_task().is_some()).await;
+    fake.wait_until("our job runs", |f| f.current_task().is_some())
+        .await;
     let ours = our_task(&fake);
     // Another client's job waits behind ours.
     let other = fake.spawn_other_client("task(other)", "someone else's castle", 4);
-    fake.wait_until("the other job is queued", |f| f.job("task(other)").is_some())
-        .await;
+    fake.wait_until("the other job is queued", |f| {
+        f.job("task(other)").is_some()
+    })
+    .await;
 
     let err = render.await.expect("join").unwrap_err();
     assert!(
         matches!(err, RenderError::Timeout { seconds: 1, .. }),
         "{err:?}"
     );
-    assert!(err.to_string().contains("did not answer within 1 s"), "{err}");
+    assert!(
+        err.to_string().contains("did not answer within 1 s"),
+        "{err}"
+    );
     assert_eq!(other.await.expect("other client"), 200);
     assert_eq!(fake.interrupts(), 1);
-    assert_eq!(fake.job(&ours).expect("our job").outcome, Outcome::Interrupted);
+    assert_eq!(
+        fake.job(&ours).expect("our job").outcome,
+        Outcome::Interrupted
+    );
     assert_eq!(
         fake.job("task(other)").expect("other job").outcome,
         Outcome::Completed
@@ -284,7 +311,10 @@ async fn gets_are_retried_through_a_busy_proxy_but_posts_are_not() {
     fake.fail_next_gets(503, 1);
     let client = a1111_client(&fake.url());
     // The model list (a GET) is asked again after the proxy's 503.
-    client.render(&request(), no_progress()).await.expect("render");
+    client
+        .render(&request(), no_progress())
+        .await
+        .expect("render");
     assert_eq!(fake.txt2img_calls(), 1);
 }
 
@@ -339,7 +369,9 @@ async fn prompt_syntax_in_user_text_reaches_the_server_inert() {
     assert_eq!(prompt_syntax(prompt), Vec::<String>::new(), "{prompt}");
     assert_eq!(prompt_syntax(negative), Vec::<String>::new(), "{negative}");
     // The words are all still there.
-    for word in ["fox", "lora", "shiny", "cat", "dog", "and", "break", "night"] {
+    for word in [
+        "fox", "lora", "shiny", "cat", "dog", "and", "break", "night",
+    ] {
         assert!(prompt.contains(word), "{word} in {prompt}");
     }
 
@@ -402,7 +434,8 @@ async fn a_server_killed_mid_job_is_a_dropped_connection_and_comes_back() {
     let client = a1111_client(&fake.url());
     let c = client.clone();
     let render = tokio::spawn(async move { c.render(&request(), no_progress()).await });
-    fake.wait_until("our job runs", |f| f.current_task().is_some()).await;
+    fake.wait_until("our job runs", |f| f.current_task().is_some())
+        .await;
     fake.kill().await;
     let err = render.await.expect("join").unwrap_err();
     assert!(matches!(err, RenderError::Dropped { .. }), "{err:?}");
@@ -414,7 +447,10 @@ async fn a_server_killed_mid_job_is_a_dropped_connection_and_comes_back() {
 
     fake.restart().await;
     fake.set_render_time(Duration::from_millis(50));
-    client.render(&request(), no_progress()).await.expect("render after restart");
+    client
+        .render(&request(), no_progress())
+        .await
+        .expect("render after restart");
     assert_eq!(fake.jobs_rendered(), 1);
 }
 

@@ -122,7 +122,7 @@ impl Checkpoint {
         let path = if self.filename.is_empty() {
             self.name()
         } else {
-            &self.filename
+            self.filename.as_str()
         };
         let base = path.rsplit(['/', '\\']).next().unwrap_or(path);
         match base.rfind('.') {
@@ -243,7 +243,13 @@ impl OwnJob {
     /// Cancels the job now (awaited) and disarms the guard.
     async fn cancel(&mut self) {
         self.settled = true;
-        cancel_own_job(self.http.clone(), self.task.clone(), self.poll, self.watch_for).await;
+        cancel_own_job(
+            self.http.clone(),
+            self.task.clone(),
+            self.poll,
+            self.watch_for,
+        )
+        .await;
     }
 }
 
@@ -420,7 +426,10 @@ impl Automatic1111 {
             .and_then(Value::as_str)
             .filter(|s| !s.is_empty())
             .map(str::to_string)
-            .ok_or_else(|| self.http.protocol(path, "no sd_model_checkpoint in the options"))
+            .ok_or_else(|| {
+                self.http
+                    .protocol(path, "no sd_model_checkpoint in the options")
+            })
     }
 
     /// Sends the job and follows our task until the answer comes, the timeout runs out (our
@@ -529,7 +538,10 @@ impl Automatic1111 {
         let images = answer
             .get("images")
             .and_then(Value::as_array)
-            .ok_or_else(|| self.http.protocol(TXT2IMG, "no `images` list in the answer"))?;
+            .ok_or_else(|| {
+                self.http
+                    .protocol(TXT2IMG, "no `images` list in the answer")
+            })?;
         if images.len() < count as usize {
             // `process_images_inner` stops before a batch when the job was interrupted (by
             // another client: ours are only interrupted after our timeout) and answers with
@@ -541,14 +553,18 @@ impl Automatic1111 {
         }
         let mut out = Vec::with_capacity(count as usize);
         for item in images.iter().take(count as usize) {
-            let text = item
-                .as_str()
-                .ok_or_else(|| self.http.protocol(TXT2IMG, "an image is not a base64 string"))?;
+            let text = item.as_str().ok_or_else(|| {
+                self.http
+                    .protocol(TXT2IMG, "an image is not a base64 string")
+            })?;
             // Some versions prefix a data URL header.
             let data = text.rsplit_once(',').map_or(text, |(_, d)| d);
             let bytes = base64::engine::general_purpose::STANDARD
                 .decode(data.trim())
-                .map_err(|e| self.http.protocol(TXT2IMG, format!("bad base64 image: {e}")))?;
+                .map_err(|e| {
+                    self.http
+                        .protocol(TXT2IMG, format!("bad base64 image: {e}"))
+                })?;
             out.push(decode_image(&bytes)?);
         }
         Ok(out)
