@@ -788,7 +788,8 @@ async fn global_progress(State(inner): State<Arc<Inner>>) -> Response {
 
 /// `Api.interruptapi`: stops whatever runs, whoever asked for it.
 async fn interrupt(State(inner): State<Arc<Inner>>) -> Response {
-    let mut s = inner.state.lock().expect("lock");
+    let mut guard = inner.state.lock().expect("lock");
+    let s = &mut *guard;
     if let Some(run) = s.current.as_mut() {
         run.interrupted = true;
         s.interrupts += 1;
