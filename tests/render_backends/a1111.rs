@@ -361,7 +361,10 @@ async fn prompt_syntax_in_user_text_reaches_the_server_inert() {
     let mut r = request();
     r.prompt =
         "a fox <lora:x:1> (shiny:1.5) [a:b:0.5] [cat|dog] \\( AND BREAK #1 fan\nnight:1.2".into();
-    r.negative = vec!["(ugly:2) <hypernet:h:1>".into(), "[text::0.3] #2 logo".into()];
+    r.negative = vec![
+        "(ugly:2) <hypernet:h:1>".into(),
+        "[text::0.3] #2 logo".into(),
+    ];
     r.knobs.clear();
     client.render(&r, no_progress()).await.expect("render");
     let body = fake.bodies()[0].clone();
