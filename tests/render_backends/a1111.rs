@@ -43,19 +43,12 @@ fn timed_recorder() -> (ProgressFn, Arc<Mutex<Vec<(Instant, Progress)>>>) {
     (f, seen)
 }
 
-/// The task id tastebud sent in its (only) txt2img body.
+/// The task of tastebud's (only) job on the server, found by its prompt (`request()`'s).
 fn our_task(fake: &FakeA1111) -> String {
-    let bodies = fake.bodies();
-    let ours: Vec<_> = bodies
-        .iter()
-        .filter(|b| {
-            b["force_task_id"]
-                .as_str()
-                .is_some_and(|t| t.contains("tastebud"))
-        })
-        .collect();
-    assert_eq!(ours.len(), 1, "{bodies:?}");
-    ours[0]["force_task_id"].as_str().expect("task").to_string()
+    let jobs = fake.jobs();
+    let ours: Vec<_> = jobs.iter().filter(|j| j.prompt.contains("husky")).collect();
+    assert_eq!(ours.len(), 1, "{jobs:?}");
+    ours[0].task.clone()
 }
 
 #[tokio::test]
@@ -286,6 +279,13 @@ async fn a_proxy_504_after_acceptance_is_not_sent_again() {
         .render(&request(), no_progress())
         .await
         .unwrap_err();
+    fake.wait_until_idle().await;
+    // One request reached the server, and it ran one job (which tastebud, having given up
+    // on it, cancelled rather than leaving the GPU to work for nobody).
+    assert_eq!(fake.txt2img_calls(), 1);
+    let jobs = fake.jobs();
+    assert_eq!(jobs.len(), 1, "{jobs:?}");
+    assert_eq!(jobs[0].outcome, Outcome::Interrupted);
     match &err {
         RenderError::Server {
             status, message, ..
@@ -296,13 +296,6 @@ async fn a_proxy_504_after_acceptance_is_not_sent_again() {
         }
         other => panic!("unexpected {other:?}"),
     }
-    fake.wait_until_idle().await;
-    // One request reached the server, and it ran one job (which tastebud, having given up
-    // on it, cancelled rather than leaving the GPU to work for nobody).
-    assert_eq!(fake.txt2img_calls(), 1);
-    let jobs = fake.jobs();
-    assert_eq!(jobs.len(), 1, "{jobs:?}");
-    assert_eq!(jobs[0].outcome, Outcome::Interrupted);
 }
 
 #[tokio::test]
