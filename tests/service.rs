@@ -1,10 +1,16 @@
 //! The foundation's rules, through the service, on real SQLite files in temp dirs.
 
 mod common;
+#[path = "fakes/a1111.rs"]
+#[allow(dead_code)]
+mod fake_a1111;
 /// Hostile or very busy users (a module here rather than a test binary of its own: one link
 /// fewer in CI).
 #[path = "service/hostile.rs"]
 mod hostile;
+/// A version on a (fake) Stable Diffusion server.
+#[path = "service/servers.rs"]
+mod servers;
 
 use common::World;
 use tastebud::domain::{Choice, Code, ProfileId, ProfileKind, StylizePreset, UserId};

@@ -1,0 +1,155 @@
+//! A version on a Stable Diffusion server, through the service: calibration and pool per model
+//! at the version's size, a calibration that resumes after a failed render, and causes that reach
+//! the operator while users get a sentence.
+
+use std::time::Duration;
+
+use super::common::World;
+use super::fake_a1111::FakeA1111;
+use tastebud::service::{CALIBRATION_RANDOM_SETTINGS, Error};
+
+/// Version "7" on the fake AUTOMATIC1111 at `url` with `model`, pictures of 64².
+fn on_server(url: &str, model: &str) -> String {
+    format!(
+        "
+[ranking]
+pool_prompts = 2
+pool_styles = 3
+[render.versions.\"7\"]
+backend = \"automatic1111\"
+url = \"{url}\"
+model = \"{model}\"
+size = 64
+steps = 4
+timeout_secs = 10
+"
+    )
+}
+
+/// Renders in a calibration of the built-in vocabulary's nine knobs.
+const CALIBRATION_RENDERS: usize = 5 * (1 + 2 * 9 + CALIBRATION_RANDOM_SETTINGS);
+
+#[tokio::test]
+async fn a_calibration_that_fails_half_way_resumes_where_it_stopped() {
+    let fake = FakeA1111::start().await;
+    fake.set_render_time(Duration::from_millis(5));
+    let w = World::new(&on_server(&fake.url(), "dreamshaper_8.safetensors")).await;
+
+    // The eleventh render fails on the server (out of memory).
+    let armed = fake.clone();
+    let fail_at_ten = move |done: usize, _total: usize| {
+        if done == 10 {
+            armed.fail_next_job("OutOfMemoryError", "CUDA out of memory");
+        }
+    };
+    let err = w.service.calibrate("7", &fail_at_ten).await.unwrap_err();
+    assert!(matches!(err, Error::Render(_)), "{err:?}");
+    assert!(
+        err.for_operator().contains("CUDA out of memory"),
+        "the operator reads the server's own words: {}",
+        err.for_operator()
+    );
+    assert_eq!(fake.txt2img_calls(), 11);
+    assert!(
+        w.store
+            .load_calibration(
+                "7",
+                "automatic1111",
+                "dreamshaper_8.safetensors",
+                "style-v1"
+            )
+            .await
+            .unwrap()
+            .is_none()
+    );
+
+    // Run again: the ten renders that worked are not made again.
+    let done = w.service.calibrate("7", &|_, _| {}).await.unwrap();
+    assert_eq!(done.resumed, 10);
+    assert_eq!(fake.txt2img_calls(), CALIBRATION_RENDERS + 1);
+    assert_eq!(done.model, "dreamshaper_8.safetensors");
+    assert!(
+        w.store
+            .load_calibration(
+                "7",
+                "automatic1111",
+                "dreamshaper_8.safetensors",
+                "style-v1"
+            )
+            .await
+            .unwrap()
+            .is_some()
+    );
+    // Every calibration render was made at the version's size, not a fixed 512².
+    assert!(
+        fake.bodies()
+            .iter()
+            .all(|b| b["width"] == 64 && b["height"] == 64)
+    );
+}
+
+#[tokio::test]
+async fn the_pool_and_the_calibration_are_kept_per_model() {
+    let fake = FakeA1111::start().await;
+    fake.set_render_time(Duration::from_millis(5));
+    let w = World::new(&on_server(&fake.url(), "dreamshaper_8.safetensors")).await;
+    let added = w.service.build_pool("7", None, &|_, _| {}).await.unwrap();
+    assert_eq!(added, 6);
+    assert_eq!(
+        w.store
+            .pool_size("7", "dreamshaper_8.safetensors")
+            .await
+            .unwrap(),
+        6
+    );
+    w.service.calibrate("7", &|_, _| {}).await.unwrap();
+
+    // The operator switches version 7 to another model: its pool and calibration start afresh.
+    let w = w
+        .reopen(&on_server(&fake.url(), "sd_xl_base_1.0.safetensors"))
+        .await;
+    assert_eq!(
+        w.store
+            .pool_size("7", "sd_xl_base_1.0.safetensors")
+            .await
+            .unwrap(),
+        0
+    );
+    let pair = w.service.next_pair(super::ALICE, None).await;
+    assert!(
+        matches!(pair, Err(Error::PoolEmpty { .. })),
+        "the old model's pool is not offered: {pair:?}"
+    );
+    let added = w.service.build_pool("7", None, &|_, _| {}).await.unwrap();
+    assert_eq!(added, 6, "the new model gets a pool of its own");
+    let models: Vec<String> = fake
+        .bodies()
+        .iter()
+        .map(|b| b["override_settings"]["sd_model_checkpoint"].to_string())
+        .collect();
+    assert!(
+        models.last().unwrap().contains("sd_xl_base_1.0"),
+        "{models:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_model_the_server_lacks_is_named_to_the_operator_and_nothing_is_rendered() {
+    let fake = FakeA1111::start().await;
+    let w = World::new(&on_server(&fake.url(), "juggernautXL_v9.safetensors")).await;
+    let err = w
+        .service
+        .build_pool("7", None, &|_, _| {})
+        .await
+        .unwrap_err();
+    let cause = err.for_operator();
+    assert!(
+        cause.contains("juggernautXL_v9.safetensors") && cause.contains("dreamshaper_8"),
+        "the cause names the model asked for and the ones the server has: {cause}"
+    );
+    assert!(
+        err.to_string().contains("not set up with the right model"),
+        "a user reads a sentence, not the server's internals: {err}"
+    );
+    assert_eq!(fake.txt2img_calls(), 0);
+}
