@@ -171,6 +171,7 @@ struct Inner {
     drop_sockets: bool,
     // Counters.
     accepted: Vec<Value>,
+    accepted_ids: Vec<String>,
     rejected: u32,
     completed: Vec<String>,
     interrupted: Vec<String>,
@@ -330,6 +331,10 @@ impl FakeComfy {
     /// Bodies of the accepted `POST /prompt` requests, in order.
     pub fn accepted(&self) -> Vec<Value> {
         self.inner().accepted.clone()
+    }
+    /// The prompt ids given to the accepted `POST /prompt` requests, in order.
+    pub fn accepted_ids(&self) -> Vec<String> {
+        self.inner().accepted_ids.clone()
     }
     /// How many `POST /prompt` requests were refused (400).
     pub fn rejected(&self) -> u32 {
@@ -863,6 +868,7 @@ async fn post_prompt(State(shared): S, body: Bytes) -> Response {
     }
     let prompt_id = new_prompt_id();
     inner.accepted.push(body.clone());
+    inner.accepted_ids.push(prompt_id.clone());
     inner.pending.push(Item {
         number,
         prompt_id: prompt_id.clone(),

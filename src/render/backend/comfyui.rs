@@ -112,6 +112,8 @@ enum State {
     Succeeded,
     /// Outputs read.
     Done,
+    /// Ended with an error or an interrupt: nothing left to cancel.
+    Failed,
 }
 
 /// One of our prompts.
@@ -396,7 +398,7 @@ impl ComfyUi {
                 let ids = std::mem::take(&mut outstanding.ids);
                 let unfinished: Vec<String> = jobs
                     .iter()
-                    .filter(|j| ids.contains(&j.id) && j.state != State::Done)
+                    .filter(|j| ids.contains(&j.id) && !matches!(j.state, State::Done | State::Failed))
                     .map(|j| j.id.clone())
                     .collect();
                 cancel(&self.http, &unfinished).await;
@@ -498,11 +500,16 @@ impl ComfyUi {
         let data = &event["data"];
         // Only messages that name one of our prompts are ours: progress of a prompt queued
         // without a client id is broadcast to every socket.
-        let Some(job) = data
-            .get("prompt_id")
-            .and_then(Value::as_str)
-            .and_then(|id| jobs.iter().position(|j| j.id == id))
-        else {
+        let Some(job) = (match data.get("prompt_id").and_then(Value::as_str) {
+            Some(id) => jobs.iter().position(|j| j.id == id),
+            // ComfyUI before mid-2024 sent `progress` as `{value, max}` only. One prompt runs
+            // at a time and messages keep their order, so while one of ours runs (its
+            // `execution_start` came, its end did not) such progress is ours.
+            None if event["type"] == "progress" => {
+                jobs.iter().position(|j| j.state == State::Running)
+            }
+            None => None,
+        }) else {
             return Ok(());
         };
         let job = &mut jobs[job];
@@ -529,8 +536,12 @@ impl ComfyUi {
                 job.state = State::Succeeded;
                 job.succeeded = Some(Instant::now());
             }
-            "execution_error" => return Err(self.execution_error(&job.id.clone(), data)),
+            "execution_error" => {
+                job.state = State::Failed;
+                return Err(self.execution_error(&job.id.clone(), data));
+            }
             "execution_interrupted" => {
+                job.state = State::Failed;
                 return Err(RenderError::Interrupted {
                     url: self.http.base.clone(),
                 });
@@ -549,7 +560,9 @@ impl ComfyUi {
 
     /// A history entry for `job`: done, failed, or (no outputs yet) still waiting.
     fn finish(&self, job: &mut Job, entry: &Value) -> Result<(), RenderError> {
-        match self.read_history(job, entry)? {
+        let read = self.read_history(job, entry);
+        job.state = State::Failed;
+        match read? {
             Some(image) => {
                 job.image = Some(image);
                 job.state = State::Done;
