@@ -885,17 +885,16 @@ async fn post_prompt(State(shared): S, body: Bytes) -> Response {
 
 async fn get_prompt(State(shared): S) -> Json<Value> {
     let inner = shared.inner.lock().expect("lock");
-    Json(json!({"exec_info": queue_info(&inner)["exec_info"]}))
+    Json(queue_info(&inner))
 }
 
 async fn get_queue(State(shared): S) -> Json<Value> {
     let inner = shared.inner.lock().expect("lock");
     let mut pending = inner.pending.clone();
     pending.sort_by(|a, b| a.number.total_cmp(&b.number));
-    Json(json!({
-        "queue_running": inner.running.iter().map(Item::as_json).collect::<Vec<_>>(),
-        "queue_pending": pending.iter().map(Item::as_json).collect::<Vec<_>>(),
-    }))
+    let running: Vec<Value> = inner.running.iter().map(Item::as_json).collect();
+    let pending: Vec<Value> = pending.iter().map(Item::as_json).collect();
+    Json(json!({"queue_running": running, "queue_pending": pending}))
 }
 
 async fn post_queue(State(shared): S, body: Bytes) -> Response {
@@ -1092,19 +1091,26 @@ async fn execute(shared: &Arc<Shared>, item: &Item) {
     let mut messages: Vec<Value> = Vec::new();
     // `add_message`: recorded for the history, sent to the client (or to everyone when
     // `broadcast` and the prompt has no client).
-    let add = |inner: &mut Inner, messages: &mut Vec<Value>, event: &str, data: Value, broadcast: bool| {
+    fn add(
+        inner: &mut Inner,
+        messages: &mut Vec<Value>,
+        sid: Option<&str>,
+        event: &str,
+        data: Value,
+        broadcast: bool,
+    ) {
         messages.push(json!([event, data]));
         if sid.is_some() || broadcast {
             send(inner, event, data, sid);
         }
-    };
+    }
     let order = execution_order(prompt);
     let cached = {
         let mut inner = shared.inner.lock().expect("lock");
-        add(&mut inner, &mut messages, "execution_start",
+        add(&mut inner, &mut messages, sid, "execution_start",
             json!({"prompt_id": id, "timestamp": timestamp()}), false);
         let cached = cached_nodes(prompt, &inner.previous, &order);
-        add(&mut inner, &mut messages, "execution_cached",
+        add(&mut inner, &mut messages, sid, "execution_cached",
             json!({"nodes": cached, "prompt_id": id, "timestamp": timestamp()}), false);
         cached
     };
@@ -1113,7 +1119,7 @@ async fn execute(shared: &Arc<Shared>, item: &Item) {
     let mut failure: Option<(String, String, Option<Failure>)> = None; // node, class, error
     let mut seed = 0u64;
     let mut batch = 1u32;
-    for node_id in order.iter().filter(|n| !cached.contains(n)) {
+    for node_id in order.iter().filter(|n| !cached.contains(*n)) {
         let node = &prompt[node_id];
         let class_type = node["class_type"].as_str().unwrap_or_default().to_string();
         {
@@ -1206,19 +1212,19 @@ async fn execute(shared: &Arc<Shared>, item: &Item) {
         let mut inner = shared.inner.lock().expect("lock");
         match failure {
             None => {
-                add(&mut inner, &mut messages, "execution_success",
+                add(&mut inner, &mut messages, sid, "execution_success",
                     json!({"prompt_id": id, "timestamp": timestamp()}), false);
                 inner.completed.push(id.clone());
                 inner.previous = prompt.clone();
             }
             Some((node_id, class_type, None)) => {
-                add(&mut inner, &mut messages, "execution_interrupted", json!({"prompt_id": id,
+                add(&mut inner, &mut messages, sid, "execution_interrupted", json!({"prompt_id": id,
                     "node_id": node_id, "node_type": class_type, "executed": executed,
                     "timestamp": timestamp()}), true);
                 inner.interrupted.push(id.clone());
             }
             Some((node_id, class_type, Some(f))) => {
-                add(&mut inner, &mut messages, "execution_error", json!({"prompt_id": id,
+                add(&mut inner, &mut messages, sid, "execution_error", json!({"prompt_id": id,
                     "node_id": node_id, "node_type": class_type, "executed": executed,
                     "exception_message": f.message, "exception_type": f.exception_type,
                     "traceback": ["  File \"execution.py\", line 1, in execute\n"],
