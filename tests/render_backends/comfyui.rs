@@ -268,6 +268,32 @@ async fn a_timeout_cancels_only_our_own_prompts() {
 }
 
 #[tokio::test]
+async fn a_dropped_render_deletes_its_waiting_prompts_and_interrupts_nothing_else() {
+    // A server that ignores the prompt id of /interrupt would stop whatever runs: ours are
+    // only waiting, so nothing may be interrupted.
+    let fake = start(Options {
+        global_interrupt_only: true,
+        ..Options::default()
+    })
+    .await;
+    let other = fake.queue_foreign(Some("someone-else"), 10, Duration::from_millis(1500));
+    let c = client(&fake.url);
+    let gave_up =
+        tokio::time::timeout(Duration::from_millis(600), c.render(&request(), no_progress()))
+            .await;
+    assert!(gave_up.is_err(), "the render cannot have finished");
+    eventually("our waiting prompts deleted", || fake.deleted().len() == 2).await;
+    assert_eq!(fake.deleted(), fake.accepted_ids());
+    eventually("the other client's prompt ran", || {
+        fake.completed().contains(&other)
+    })
+    .await;
+    assert!(fake.interrupt_requests().is_empty());
+    assert!(fake.interrupted().is_empty());
+    assert_eq!(fake.completed(), vec![other]);
+}
+
+#[tokio::test]
 async fn validation_errors_name_the_node_and_the_input() {
     let fake = start(Options::default()).await;
     let c = client(&fake.url);
