@@ -5,8 +5,7 @@ use std::time::Duration;
 
 use axum::Json;
 use axum::Router;
-use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -14,12 +13,11 @@ use base64::Engine;
 use serde_json::{Value, json};
 use tastebud::config::BackendKind;
 use tastebud::render::RenderError;
+use tastebud::render::backend::Backend;
 use tastebud::render::backend::automatic1111::Automatic1111;
 use tastebud::render::backend::comfyui::ComfyUi;
-use tastebud::render::backend::{Backend, Progress, ProgressFn, RenderRequest};
 
 use super::{png, recorder, request, serve, settings, vocabulary};
-
 
 #[derive(Clone, Default)]
 struct A1111 {
@@ -226,4 +224,3 @@ async fn a_server_that_is_down_is_named() {
         .unwrap_err();
     assert!(matches!(err, RenderError::Unreachable { .. }), "{err:?}");
 }
-

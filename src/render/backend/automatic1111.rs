@@ -11,15 +11,15 @@ use base64::Engine;
 use image::RgbImage;
 use serde_json::{Value, json};
 
+use super::http::Http;
+use super::knobs::KnobSpec;
+use super::vocabulary::Vocabulary;
+use crate::config::VersionBackend;
 use crate::render::RenderError;
 use crate::render::backend::{
     Backend, Features, Progress, ProgressFn, RenderRequest, check_request,
 };
 use crate::render::images::files::decode_image;
-use super::http::Http;
-use super::knobs::KnobSpec;
-use super::vocabulary::Vocabulary;
-use crate::config::VersionBackend;
 
 /// How often progress is polled while an image renders.
 const POLL: Duration = Duration::from_millis(500);

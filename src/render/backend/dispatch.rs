@@ -85,8 +85,7 @@ impl Dispatcher {
             crate::config::BackendKind::Sketch => vec![ServerConfig {
                 backend: AnyBackend::Sketch(super::Sketch),
                 url: "built-in".to_string(),
-                concurrency: std::thread::available_parallelism()
-                    .map_or(1, |n| n.get() as u32),
+                concurrency: std::thread::available_parallelism().map_or(1, |n| n.get() as u32),
             }],
             _ => settings
                 .server_list()

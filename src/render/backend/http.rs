@@ -9,8 +9,8 @@ use std::time::Duration;
 use reqwest::{Client, RequestBuilder, Response, StatusCode};
 use serde_json::Value;
 
-use crate::render::RenderError;
 use crate::config::VersionBackend;
+use crate::render::RenderError;
 
 /// First wait before a retry; doubled for each further one.
 const FIRST_BACKOFF: Duration = Duration::from_millis(250);
