@@ -390,7 +390,14 @@ fn foreign_workflow(steps: u32) -> Value {
 // Node classes: the inputs and outputs of the built-in nodes the default workflow uses
 // (`nodes.py` `INPUT_TYPES`/`RETURN_TYPES`).
 
-const SAMPLERS: [&str; 6] = ["euler", "euler_ancestral", "heun", "dpm_2", "lms", "dpmpp_2m"];
+const SAMPLERS: [&str; 6] = [
+    "euler",
+    "euler_ancestral",
+    "heun",
+    "dpm_2",
+    "lms",
+    "dpmpp_2m",
+];
 const SCHEDULERS: [&str; 4] = ["normal", "karras", "exponential", "simple"];
 
 enum Kind {
@@ -423,8 +430,14 @@ fn class_inputs(class_type: &str, checkpoints: &[String]) -> Option<Vec<(&'stati
             ("batch_size", Kind::Int(1, 4096)),
         ],
         "CLIPTextEncode" => vec![("text", Kind::Text), ("clip", Kind::Link("CLIP"))],
-        "VAEDecode" => vec![("samples", Kind::Link("LATENT")), ("vae", Kind::Link("VAE"))],
-        "SaveImage" => vec![("images", Kind::Link("IMAGE")), ("filename_prefix", Kind::Text)],
+        "VAEDecode" => vec![
+            ("samples", Kind::Link("LATENT")),
+            ("vae", Kind::Link("VAE")),
+        ],
+        "SaveImage" => vec![
+            ("images", Kind::Link("IMAGE")),
+            ("filename_prefix", Kind::Text),
+        ],
         _ => return None,
     })
 }
@@ -488,7 +501,10 @@ fn validate_node(
                 ));
                 continue;
             }
-            let from = link[0].as_str().map(str::to_string).unwrap_or_else(|| link[0].to_string());
+            let from = link[0]
+                .as_str()
+                .map(str::to_string)
+                .unwrap_or_else(|| link[0].to_string());
             let slot = link[1].as_u64().unwrap_or(u64::MAX) as usize;
             let from_class = prompt[&from]["class_type"].as_str().unwrap_or_default();
             let received = class_outputs(from_class).get(slot).copied().unwrap_or("*");
@@ -575,7 +591,10 @@ fn validate_node(
             }
             Kind::Text => {}
             Kind::List(options) => {
-                let text = value.as_str().map(str::to_string).unwrap_or_else(|| value.to_string());
+                let text = value
+                    .as_str()
+                    .map(str::to_string)
+                    .unwrap_or_else(|| value.to_string());
                 if !options.contains(&text) {
                     // Long lists (many model files) are not sent back.
                     let list_info = if options.len() > 20 {
@@ -607,8 +626,10 @@ fn validate_node(
 /// `execution.validate_prompt`: Ok(output node ids) or the 400 answer.
 fn validate_prompt(prompt: &Value, checkpoints: &[String]) -> Result<Vec<String>, Value> {
     let Some(nodes) = prompt.as_object() else {
-        return Err(json!({"error": {"type": "invalid_prompt", "message": "Prompt is not a dict",
-            "details": "", "extra_info": {}}, "node_errors": []}));
+        return Err(
+            json!({"error": {"type": "invalid_prompt", "message": "Prompt is not a dict",
+            "details": "", "extra_info": {}}, "node_errors": []}),
+        );
     };
     let mut outputs = Vec::new();
     for (id, node) in nodes {
@@ -627,8 +648,10 @@ fn validate_prompt(prompt: &Value, checkpoints: &[String]) -> Result<Vec<String>
         }
     }
     if outputs.is_empty() {
-        return Err(json!({"error": {"type": "prompt_no_outputs", "message": "Prompt has no outputs",
-            "details": "", "extra_info": {}}, "node_errors": []}));
+        return Err(
+            json!({"error": {"type": "prompt_no_outputs", "message": "Prompt has no outputs",
+            "details": "", "extra_info": {}}, "node_errors": []}),
+        );
     }
     let mut validated = HashMap::new();
     let mut good = Vec::new();
@@ -657,7 +680,13 @@ fn validate_prompt(prompt: &Value, checkpoints: &[String]) -> Result<Vec<String>
         // Only the output nodes' own reasons reach `details`.
         let details: Vec<String> = output_reasons
             .iter()
-            .map(|r| format!("{}: {}", r["message"].as_str().unwrap_or(""), r["details"].as_str().unwrap_or("")))
+            .map(|r| {
+                format!(
+                    "{}: {}",
+                    r["message"].as_str().unwrap_or(""),
+                    r["details"].as_str().unwrap_or("")
+                )
+            })
             .collect();
         return Err(json!({"error": {"type": "prompt_outputs_failed_validation",
             "message": "Prompt outputs failed validation", "details": details.join("\n"),
@@ -790,9 +819,17 @@ async fn ws_session(mut socket: WebSocket, sid: String, shared: Arc<Shared>) {
         let mut inner = shared.inner.lock().expect("lock");
         inner.sockets_opened.push(sid.clone());
         // A reused client id replaces the older socket.
-        inner.sockets.insert(sid.clone(), Socket { generation, tx: tx.clone() });
+        inner.sockets.insert(
+            sid.clone(),
+            Socket {
+                generation,
+                tx: tx.clone(),
+            },
+        );
         let status = json!({"status": queue_info(&inner), "sid": sid});
-        let _ = tx.send(Outgoing::Text(json!({"type": "status", "data": status}).to_string()));
+        let _ = tx.send(Outgoing::Text(
+            json!({"type": "status", "data": status}).to_string(),
+        ));
         let running_client = inner.running.as_ref().and_then(Item::client_id);
         if running_client.as_deref() == Some(sid.as_str()) {
             if let Some(node) = inner.last_node.clone() {
@@ -822,7 +859,11 @@ async fn ws_session(mut socket: WebSocket, sid: String, shared: Arc<Shared>) {
         }
     }
     let mut inner = shared.inner.lock().expect("lock");
-    if inner.sockets.get(&sid).is_some_and(|s| s.generation == generation) {
+    if inner
+        .sockets
+        .get(&sid)
+        .is_some_and(|s| s.generation == generation)
+    {
         inner.sockets.remove(&sid);
     }
 }
@@ -832,15 +873,21 @@ async fn ws_session(mut socket: WebSocket, sid: String, shared: Arc<Shared>) {
 
 async fn post_prompt(State(shared): S, body: Bytes) -> Response {
     let Ok(body) = serde_json::from_slice::<Value>(&body) else {
-        return (StatusCode::INTERNAL_SERVER_ERROR, "500 Internal Server Error").into_response();
+        return (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "500 Internal Server Error",
+        )
+            .into_response();
     };
     let mut inner = shared.inner.lock().expect("lock");
     let Some(prompt) = body.get("prompt").cloned() else {
         inner.rejected += 1;
         return (
             StatusCode::BAD_REQUEST,
-            Json(json!({"error": {"type": "no_prompt", "message": "No prompt provided",
-                "details": "No prompt provided", "extra_info": {}}, "node_errors": {}})),
+            Json(
+                json!({"error": {"type": "no_prompt", "message": "No prompt provided",
+                "details": "No prompt provided", "extra_info": {}}, "node_errors": {}}),
+            ),
         )
             .into_response();
     };
@@ -899,7 +946,11 @@ async fn get_queue(State(shared): S) -> Json<Value> {
 
 async fn post_queue(State(shared): S, body: Bytes) -> Response {
     let Ok(body) = serde_json::from_slice::<Value>(&body) else {
-        return (StatusCode::INTERNAL_SERVER_ERROR, "500 Internal Server Error").into_response();
+        return (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "500 Internal Server Error",
+        )
+            .into_response();
     };
     let mut inner = shared.inner.lock().expect("lock");
     if body.get("clear").and_then(Value::as_bool) == Some(true) {
@@ -919,14 +970,18 @@ async fn post_queue(State(shared): S, body: Bytes) -> Response {
 }
 
 async fn post_interrupt(State(shared): S, body: Bytes) -> StatusCode {
-    let requested = serde_json::from_slice::<Value>(&body)
-        .ok()
-        .and_then(|v| v.get("prompt_id").and_then(Value::as_str).map(str::to_string));
+    let requested = serde_json::from_slice::<Value>(&body).ok().and_then(|v| {
+        v.get("prompt_id")
+            .and_then(Value::as_str)
+            .map(str::to_string)
+    });
     let mut inner = shared.inner.lock().expect("lock");
     inner.interrupt_requests.push(requested.clone());
     let running = inner.running.as_ref().map(|i| i.prompt_id.clone());
     let interrupt = match requested {
-        Some(id) if !shared.options.global_interrupt_only => running.as_deref() == Some(id.as_str()),
+        Some(id) if !shared.options.global_interrupt_only => {
+            running.as_deref() == Some(id.as_str())
+        }
         _ => true,
     };
     if interrupt {
@@ -973,11 +1028,7 @@ async fn view(State(shared): S, Query(q): Query<HashMap<String, String>>) -> Res
     let mut inner = shared.inner.lock().expect("lock");
     inner.views.push(name.clone());
     match inner.files.get(&key) {
-        Some(bytes) => (
-            [(header::CONTENT_TYPE, "image/png")],
-            bytes.clone(),
-        )
-            .into_response(),
+        Some(bytes) => ([(header::CONTENT_TYPE, "image/png")], bytes.clone()).into_response(),
         None => StatusCode::NOT_FOUND.into_response(),
     }
 }
@@ -1023,7 +1074,10 @@ fn execution_order(prompt: &Value) -> Vec<String> {
     }
     let mut seen = HashSet::new();
     let mut order = Vec::new();
-    let mut ids: Vec<&String> = prompt.as_object().map(|m| m.keys().collect()).unwrap_or_default();
+    let mut ids: Vec<&String> = prompt
+        .as_object()
+        .map(|m| m.keys().collect())
+        .unwrap_or_default();
     ids.sort();
     for id in ids {
         visit(prompt, id, &mut seen, &mut order);
@@ -1067,7 +1121,9 @@ async fn worker(shared: Arc<Shared>) {
                 let mut inner = shared.inner.lock().expect("lock");
                 if !inner.pending.is_empty() {
                     let best = (0..inner.pending.len())
-                        .min_by(|&a, &b| inner.pending[a].number.total_cmp(&inner.pending[b].number))
+                        .min_by(|&a, &b| {
+                            inner.pending[a].number.total_cmp(&inner.pending[b].number)
+                        })
                         .expect("non-empty");
                     let item = inner.pending.remove(best);
                     inner.running = Some(item.clone());
@@ -1107,11 +1163,23 @@ async fn execute(shared: &Arc<Shared>, item: &Item) {
     let order = execution_order(prompt);
     let cached = {
         let mut inner = shared.inner.lock().expect("lock");
-        add(&mut inner, &mut messages, sid, "execution_start",
-            json!({"prompt_id": id, "timestamp": timestamp()}), false);
+        add(
+            &mut inner,
+            &mut messages,
+            sid,
+            "execution_start",
+            json!({"prompt_id": id, "timestamp": timestamp()}),
+            false,
+        );
         let cached = cached_nodes(prompt, &inner.previous, &order);
-        add(&mut inner, &mut messages, sid, "execution_cached",
-            json!({"nodes": cached, "prompt_id": id, "timestamp": timestamp()}), false);
+        add(
+            &mut inner,
+            &mut messages,
+            sid,
+            "execution_cached",
+            json!({"nodes": cached, "prompt_id": id, "timestamp": timestamp()}),
+            false,
+        );
         cached
     };
     let mut executed: Vec<String> = cached.clone();
@@ -1126,8 +1194,12 @@ async fn execute(shared: &Arc<Shared>, item: &Item) {
             let mut inner = shared.inner.lock().expect("lock");
             inner.last_node = Some(node_id.clone());
             if sid.is_some() {
-                send(&mut inner, "executing",
-                    json!({"node": node_id, "display_node": node_id, "prompt_id": id}), sid);
+                send(
+                    &mut inner,
+                    "executing",
+                    json!({"node": node_id, "display_node": node_id, "prompt_id": id}),
+                    sid,
+                );
             }
             let inject = inner
                 .fail_next
@@ -1141,7 +1213,8 @@ async fn execute(shared: &Arc<Shared>, item: &Item) {
         }
         match class_type.as_str() {
             "CLIPTextEncode" => {
-                let (segments, embeddings) = read_weights(node["inputs"]["text"].as_str().unwrap_or(""));
+                let (segments, embeddings) =
+                    read_weights(node["inputs"]["text"].as_str().unwrap_or(""));
                 shared.inner.lock().expect("lock").encoded.push(Encoded {
                     prompt_id: id.clone(),
                     node: node_id.clone(),
@@ -1187,20 +1260,30 @@ async fn execute(shared: &Arc<Shared>, item: &Item) {
                 }
             }
             "SaveImage" => {
-                let prefix = node["inputs"]["filename_prefix"].as_str().unwrap_or("ComfyUI").to_string();
+                let prefix = node["inputs"]["filename_prefix"]
+                    .as_str()
+                    .unwrap_or("ComfyUI")
+                    .to_string();
                 let mut images = Vec::new();
                 let mut inner = shared.inner.lock().expect("lock");
                 for index in 0..batch {
                     inner.file_counter += 1;
                     let name = format!("{prefix}_{:05}_.png", inner.file_counter);
-                    inner.files.insert(format!("output//{name}"), seed_picture(seed, index));
+                    inner
+                        .files
+                        .insert(format!("output//{name}"), seed_picture(seed, index));
                     images.push(json!({"filename": name, "subfolder": "", "type": "output"}));
                 }
                 let output = json!({"images": images});
                 outputs.insert(node_id.clone(), output.clone());
                 if sid.is_some() {
-                    send(&mut inner, "executed", json!({"node": node_id, "display_node": node_id,
-                        "output": output, "prompt_id": id}), sid);
+                    send(
+                        &mut inner,
+                        "executed",
+                        json!({"node": node_id, "display_node": node_id,
+                        "output": output, "prompt_id": id}),
+                        sid,
+                    );
                 }
             }
             _ => {}
@@ -1212,23 +1295,43 @@ async fn execute(shared: &Arc<Shared>, item: &Item) {
         let mut inner = shared.inner.lock().expect("lock");
         match failure {
             None => {
-                add(&mut inner, &mut messages, sid, "execution_success",
-                    json!({"prompt_id": id, "timestamp": timestamp()}), false);
+                add(
+                    &mut inner,
+                    &mut messages,
+                    sid,
+                    "execution_success",
+                    json!({"prompt_id": id, "timestamp": timestamp()}),
+                    false,
+                );
                 inner.completed.push(id.clone());
                 inner.previous = prompt.clone();
             }
             Some((node_id, class_type, None)) => {
-                add(&mut inner, &mut messages, sid, "execution_interrupted", json!({"prompt_id": id,
+                add(
+                    &mut inner,
+                    &mut messages,
+                    sid,
+                    "execution_interrupted",
+                    json!({"prompt_id": id,
                     "node_id": node_id, "node_type": class_type, "executed": executed,
-                    "timestamp": timestamp()}), true);
+                    "timestamp": timestamp()}),
+                    true,
+                );
                 inner.interrupted.push(id.clone());
             }
             Some((node_id, class_type, Some(f))) => {
-                add(&mut inner, &mut messages, sid, "execution_error", json!({"prompt_id": id,
+                add(
+                    &mut inner,
+                    &mut messages,
+                    sid,
+                    "execution_error",
+                    json!({"prompt_id": id,
                     "node_id": node_id, "node_type": class_type, "executed": executed,
                     "exception_message": f.message, "exception_type": f.exception_type,
                     "traceback": ["  File \"execution.py\", line 1, in execute\n"],
-                    "current_inputs": {}, "current_outputs": {}, "timestamp": timestamp()}), false);
+                    "current_inputs": {}, "current_outputs": {}, "timestamp": timestamp()}),
+                    false,
+                );
             }
         }
         inner.last_node = None;
@@ -1248,6 +1351,11 @@ async fn execute(shared: &Arc<Shared>, item: &Item) {
     inner.history_order.push(id.clone());
     queue_updated(&mut inner);
     if sid.is_some() {
-        send(&mut inner, "executing", json!({"node": null, "prompt_id": id}), sid);
+        send(
+            &mut inner,
+            "executing",
+            json!({"node": null, "prompt_id": id}),
+            sid,
+        );
     }
 }

@@ -120,7 +120,9 @@ async fn each_image_comes_from_its_own_seed() {
         .map(|b| {
             (
                 b["prompt"]["3"]["inputs"]["seed"].as_u64().unwrap_or(0),
-                b["prompt"]["5"]["inputs"]["batch_size"].as_u64().unwrap_or(0),
+                b["prompt"]["5"]["inputs"]["batch_size"]
+                    .as_u64()
+                    .unwrap_or(0),
             )
         })
         .collect();
@@ -139,7 +141,10 @@ async fn the_history_written_after_success_is_still_read() {
         .render(&request(), no_progress())
         .await
         .expect("render");
-    assert_eq!(images.iter().map(seed_of).collect::<Vec<_>>(), vec![(42, 0), (43, 0)]);
+    assert_eq!(
+        images.iter().map(seed_of).collect::<Vec<_>>(),
+        vec![(42, 0), (43, 0)]
+    );
 }
 
 #[tokio::test]
@@ -154,7 +159,10 @@ async fn a_dropped_websocket_does_not_lose_the_job() {
         .render(&request(), no_progress())
         .await
         .expect("the images arrive by polling /queue and /history");
-    assert_eq!(images.iter().map(seed_of).collect::<Vec<_>>(), vec![(42, 0), (43, 0)]);
+    assert_eq!(
+        images.iter().map(seed_of).collect::<Vec<_>>(),
+        vec![(42, 0), (43, 0)]
+    );
     assert_eq!(fake.accepted().len(), 2, "nothing was queued twice");
     assert_eq!(fake.completed().len(), 2);
 }
@@ -247,14 +255,24 @@ async fn a_timeout_cancels_only_our_own_prompts() {
     let c = client(&fake.url);
     let render = tokio::spawn(async move { c.render(&request(), no_progress()).await });
     let first = fake.wait_running(None).await;
-    eventually("both of our prompts queued", || fake.accepted_ids().len() == 2).await;
+    eventually("both of our prompts queued", || {
+        fake.accepted_ids().len() == 2
+    })
+    .await;
     let other = fake.queue_foreign(Some("someone-else"), 5, Duration::from_millis(100));
     let err = render.await.expect("join").unwrap_err();
-    assert!(matches!(err, RenderError::Timeout { seconds: 1, .. }), "{err:?}");
+    assert!(
+        matches!(err, RenderError::Timeout { seconds: 1, .. }),
+        "{err:?}"
+    );
 
     let ours = fake.accepted_ids();
     assert_eq!(ours[0], first);
-    assert_eq!(fake.deleted(), vec![ours[1].clone()], "our waiting prompt was deleted");
+    assert_eq!(
+        fake.deleted(),
+        vec![ours[1].clone()],
+        "our waiting prompt was deleted"
+    );
     assert_eq!(fake.interrupt_requests(), vec![Some(first.clone())]);
     // The server stops it at its next sampler step.
     eventually("our running prompt interrupted", || {
@@ -278,9 +296,11 @@ async fn a_dropped_render_deletes_its_waiting_prompts_and_interrupts_nothing_els
     .await;
     let other = fake.queue_foreign(Some("someone-else"), 10, Duration::from_millis(1500));
     let c = client(&fake.url);
-    let gave_up =
-        tokio::time::timeout(Duration::from_millis(600), c.render(&request(), no_progress()))
-            .await;
+    let gave_up = tokio::time::timeout(
+        Duration::from_millis(600),
+        c.render(&request(), no_progress()),
+    )
+    .await;
     assert!(gave_up.is_err(), "the render cannot have finished");
     eventually("our waiting prompts deleted", || fake.deleted().len() == 2).await;
     assert_eq!(fake.deleted(), fake.accepted_ids());
@@ -306,7 +326,10 @@ async fn validation_errors_name_the_node_and_the_input() {
             status, message, ..
         } => {
             assert_eq!(*status, 400);
-            assert!(message.contains("Prompt outputs failed validation"), "{message}");
+            assert!(
+                message.contains("Prompt outputs failed validation"),
+                "{message}"
+            );
             assert!(
                 message.contains(
                     "node 4 (CheckpointLoaderSimple): Value not in list: ckpt_name: \
@@ -419,7 +442,10 @@ async fn no_arrives_as_negative_prompt() {
         .as_str()
         .unwrap_or_default()
         .to_string();
-    assert!(negative.starts_with(r"blurry, dogs, \(text:3\)"), "{negative}");
+    assert!(
+        negative.starts_with(r"blurry, dogs, \(text:3\)"),
+        "{negative}"
+    );
     let encoded = fake.encoded();
     let read = encoded.iter().find(|e| e.node == "7").expect("node 7");
     assert!(

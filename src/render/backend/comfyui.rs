@@ -398,7 +398,9 @@ impl ComfyUi {
                 let ids = std::mem::take(&mut outstanding.ids);
                 let unfinished: Vec<String> = jobs
                     .iter()
-                    .filter(|j| ids.contains(&j.id) && !matches!(j.state, State::Done | State::Failed))
+                    .filter(|j| {
+                        ids.contains(&j.id) && !matches!(j.state, State::Done | State::Failed)
+                    })
                     .map(|j| j.id.clone())
                     .collect();
                 cancel(&self.http, &unfinished).await;
@@ -450,7 +452,8 @@ impl ComfyUi {
                 });
             }
             if jobs.iter().any(|j| {
-                j.state == State::Running && j.started.is_some_and(|s| now.duration_since(s) > timeout)
+                j.state == State::Running
+                    && j.started.is_some_and(|s| now.duration_since(s) > timeout)
             }) {
                 return Err(RenderError::Timeout {
                     url: self.http.base.clone(),
@@ -655,20 +658,30 @@ fn report(jobs: &[Job], progress: &ProgressFn, last: &mut String) {
         .iter()
         .filter(|j| matches!(j.state, State::Succeeded | State::Done))
         .count();
-    let current = jobs.iter().enumerate().find(|(_, j)| j.state == State::Running);
+    let current = jobs
+        .iter()
+        .enumerate()
+        .find(|(_, j)| j.state == State::Running);
     let (fraction, note) = match current {
         Some((i, job)) => {
             let (value, max) = job.step.unwrap_or((0.0, 1.0));
             (
                 (finished as f64 + (value / max).clamp(0.0, 1.0)) / n,
                 match job.step {
-                    Some(_) => format!("image {} of {}: step {value:.0} of {max:.0}", i + 1, jobs.len()),
+                    Some(_) => format!(
+                        "image {} of {}: step {value:.0} of {max:.0}",
+                        i + 1,
+                        jobs.len()
+                    ),
                     None => format!("image {} of {}: starting", i + 1, jobs.len()),
                 },
             )
         }
         None if finished == 0 => (0.0, "waiting in the server's queue".to_string()),
-        None => (finished as f64 / n, format!("{finished} of {} images done", jobs.len())),
+        None => (
+            finished as f64 / n,
+            format!("{finished} of {} images done", jobs.len()),
+        ),
     };
     if note != *last {
         last.clone_from(&note);
@@ -723,10 +736,8 @@ async fn cancel(http: &Http, ids: &[String]) {
 /// node id.
 fn first_image(outputs: &Value) -> Option<ImageRef> {
     let outputs = outputs.as_object()?;
-    let nodes: BTreeMap<(usize, &String), &Value> = outputs
-        .iter()
-        .map(|(k, v)| ((k.len(), k), v))
-        .collect();
+    let nodes: BTreeMap<(usize, &String), &Value> =
+        outputs.iter().map(|(k, v)| ((k.len(), k), v)).collect();
     nodes.values().find_map(|output| {
         output["images"].as_array()?.iter().find_map(|image| {
             let kind = image["type"].as_str().unwrap_or("output");
