@@ -318,10 +318,10 @@ impl FakeComfy {
     pub async fn wait_running(&self, id: Option<&str>) -> String {
         let deadline = Instant::now() + Duration::from_secs(10);
         loop {
-            if let Some(r) = self.running() {
-                if id.is_none_or(|i| i == r) {
-                    return r;
-                }
+            if let Some(r) = self.running()
+                && id.is_none_or(|i| i == r)
+            {
+                return r;
             }
             assert!(Instant::now() < deadline, "no prompt started running");
             tokio::time::sleep(Duration::from_millis(5)).await;
@@ -508,16 +508,16 @@ fn validate_node(
             let slot = link[1].as_u64().unwrap_or(u64::MAX) as usize;
             let from_class = prompt[&from]["class_type"].as_str().unwrap_or_default();
             let received = class_outputs(from_class).get(slot).copied().unwrap_or("*");
-            if let Kind::Link(wanted) = kind {
-                if received != *wanted {
-                    errors.push(reason(
-                        "return_type_mismatch",
-                        "Return type mismatch between linked nodes".into(),
-                        format!("{name}, {received} != {wanted}"),
-                        name,
-                    ));
-                    continue;
-                }
+            if let Kind::Link(wanted) = kind
+                && received != *wanted
+            {
+                errors.push(reason(
+                    "return_type_mismatch",
+                    "Return type mismatch between linked nodes".into(),
+                    format!("{name}, {received} != {wanted}"),
+                    name,
+                ));
+                continue;
             }
             if !validate_node(prompt, &from, checkpoints, validated) {
                 valid = false;
@@ -738,11 +738,11 @@ fn token_weights(s: &str, weight: f64) -> Vec<(String, f64)> {
         if x.len() >= 2 && x.starts_with('(') && x.ends_with(')') {
             let mut inner = x[1..x.len() - 1].to_string();
             let mut w = weight * 1.1;
-            if let Some(i) = inner.rfind(':').filter(|&i| i > 0) {
-                if let Ok(v) = inner[i + 1..].trim().parse::<f64>() {
-                    w = v;
-                    inner.truncate(i);
-                }
+            if let Some(i) = inner.rfind(':').filter(|&i| i > 0)
+                && let Ok(v) = inner[i + 1..].trim().parse::<f64>()
+            {
+                w = v;
+                inner.truncate(i);
             }
             out.extend(token_weights(&inner, w));
         } else {
@@ -831,12 +831,12 @@ async fn ws_session(mut socket: WebSocket, sid: String, shared: Arc<Shared>) {
             json!({"type": "status", "data": status}).to_string(),
         ));
         let running_client = inner.running.as_ref().and_then(Item::client_id);
-        if running_client.as_deref() == Some(sid.as_str()) {
-            if let Some(node) = inner.last_node.clone() {
-                let _ = tx.send(Outgoing::Text(
-                    json!({"type": "executing", "data": {"node": node}}).to_string(),
-                ));
-            }
+        if running_client.as_deref() == Some(sid.as_str())
+            && let Some(node) = inner.last_node.clone()
+        {
+            let _ = tx.send(Outgoing::Text(
+                json!({"type": "executing", "data": {"node": node}}).to_string(),
+            ));
         }
     }
     loop {
@@ -1247,10 +1247,10 @@ async fn execute(shared: &Arc<Shared>, item: &Item) {
                     send(&mut inner, "progress", data, sid);
                     if step * 2 >= steps && inner.drop_sockets {
                         inner.drop_sockets = false;
-                        if let Some(c) = sid {
-                            if let Some(s) = inner.sockets.remove(c) {
-                                let _ = s.tx.send(Outgoing::Close);
-                            }
+                        if let Some(c) = sid
+                            && let Some(s) = inner.sockets.remove(c)
+                        {
+                            let _ = s.tx.send(Outgoing::Close);
                         }
                     }
                 }
