@@ -343,9 +343,9 @@ impl<B: Backend + 'static> Backend for Dispatcher<B> {
         {
             let mut state = self.inner.lock();
             for (server, result) in results.iter().enumerate() {
-                let down = self
-                    .inner
-                    .checked(&mut state, server, result.as_ref().map(String::as_str));
+                let down =
+                    self.inner
+                        .checked(&mut state, server, result.as_ref().map(String::as_str));
                 if down && !state.servers[server].probing {
                     self.inner
                         .spawn_check(&mut state, server, self.inner.options.retry_down_after);
@@ -481,7 +481,12 @@ impl<B: Backend + 'static> Inner<B> {
     }
 
     /// Records the result of verifying `server`; returns whether it is down.
-    fn checked(&self, state: &mut State, server: usize, result: Result<&str, &RenderError>) -> bool {
+    fn checked(
+        &self,
+        state: &mut State,
+        server: usize,
+        result: Result<&str, &RenderError>,
+    ) -> bool {
         let url = &self.servers[server].url;
         let s = &mut state.servers[server];
         match result {
@@ -592,17 +597,24 @@ impl<B: Backend + 'static> Inner<B> {
             self.assign(state, id, server);
         }
         // Servers not yet checked are checked once they are needed.
+        let mut made_up = false;
         if !state.tickets.is_empty() {
             for server in 0..self.servers.len() {
-                if state.servers[server].health == Health::Unchecked && !state.servers[server].probing {
+                if state.servers[server].health == Health::Unchecked
+                    && !state.servers[server].probing
+                {
                     state.servers[server].health = Health::Checking;
                     self.spawn_check(state, server, Duration::ZERO);
                     if !state.servers[server].probing {
-                        // No runtime to check it in.
-                        state.servers[server].health = Health::Unchecked;
+                        // No runtime to check it in (never so in the service): take it as it is.
+                        state.servers[server].health = Health::Up;
+                        made_up = true;
                     }
                 }
             }
+        }
+        if made_up {
+            return self.pump(state);
         }
         // Places in the queue.
         for (place, id) in state.queue.order().into_iter().enumerate() {
@@ -631,12 +643,19 @@ impl<B: Backend + 'static> Inner<B> {
                     && s.running < self.servers[*i].concurrency
             })
             .min_by(|&a, &b| {
-                let (ra, ca) = (state.servers[a].running as u64, self.servers[a].concurrency as u64);
-                let (rb, cb) = (state.servers[b].running as u64, self.servers[b].concurrency as u64);
-                (ra * cb)
-                    .cmp(&(rb * ca))
-                    .then(ra.cmp(&rb))
-                    .then(state.servers[a].last_start.cmp(&state.servers[b].last_start))
+                let (ra, ca) = (
+                    state.servers[a].running as u64,
+                    self.servers[a].concurrency as u64,
+                );
+                let (rb, cb) = (
+                    state.servers[b].running as u64,
+                    self.servers[b].concurrency as u64,
+                );
+                (ra * cb).cmp(&(rb * ca)).then(ra.cmp(&rb)).then(
+                    state.servers[a]
+                        .last_start
+                        .cmp(&state.servers[b].last_start),
+                )
             })
     }
 
@@ -725,7 +744,12 @@ impl<B: Backend + 'static> Waiting<B> {
     }
 
     /// A retry: ahead of every fresh render.
-    fn enter_urgent(inner: &Arc<Inner<B>>, owner: u64, progress: ProgressFn, tried: &[usize]) -> Self {
+    fn enter_urgent(
+        inner: &Arc<Inner<B>>,
+        owner: u64,
+        progress: ProgressFn,
+        tried: &[usize],
+    ) -> Self {
         Waiting::join(inner, owner, progress, tried, true)
     }
 
@@ -915,7 +939,16 @@ mod tests {
     #[test]
     fn owners_take_turns_whatever_order_their_renders_came_in() {
         // Owner 1 queued five renders before owners 2 and 0 (tastebud) queued theirs.
-        let mut q = queue(&[(1, 10), (1, 11), (1, 12), (1, 13), (1, 14), (2, 20), (0, 1), (2, 21)]);
+        let mut q = queue(&[
+            (1, 10),
+            (1, 11),
+            (1, 12),
+            (1, 13),
+            (1, 14),
+            (2, 20),
+            (0, 1),
+            (2, 21),
+        ]);
         assert_eq!(q.order(), vec![10, 20, 1, 11, 21, 12, 13, 14]);
         let served: Vec<u64> = std::iter::from_fn(|| q.pop_fair()).collect();
         assert_eq!(served, vec![10, 20, 1, 11, 21, 12, 13, 14]);
@@ -1044,7 +1077,11 @@ mod tests {
         }
     }
 
-    fn dispatcher(fakes: &[Fake], concurrency: u32, options: DispatchOptions) -> Arc<Dispatcher<Fake>> {
+    fn dispatcher(
+        fakes: &[Fake],
+        concurrency: u32,
+        options: DispatchOptions,
+    ) -> Arc<Dispatcher<Fake>> {
         let servers = fakes
             .iter()
             .map(|f| ServerConfig {
@@ -1099,17 +1136,26 @@ mod tests {
         let fakes = [Fake::new("a", 30), Fake::new("b", 30), Fake::new("c", 30)];
         let d = dispatcher(&fakes, 2, QUICK);
         assert!(fakes.iter().all(|f| f.log.lock().unwrap().verifies == 0));
-        let jobs: Vec<_> = (0..18).map(|i| spawn_job(&d, i % 3, i, no_progress())).collect();
+        let jobs: Vec<_> = (0..18)
+            .map(|i| spawn_job(&d, i % 3, i, no_progress()))
+            .collect();
         for j in jobs {
             j.await.unwrap().unwrap();
         }
         for f in &fakes {
             let log = f.log.lock().unwrap();
             assert_eq!(log.verifies, 1, "{} verified once", f.url);
-            assert!(log.most_running <= 2, "{} ran more than its concurrency", f.url);
+            assert!(
+                log.most_running <= 2,
+                "{} ran more than its concurrency",
+                f.url
+            );
             assert!(!log.finished.is_empty(), "{} took none of the jobs", f.url);
         }
-        let total: usize = fakes.iter().map(|f| f.log.lock().unwrap().finished.len()).sum();
+        let total: usize = fakes
+            .iter()
+            .map(|f| f.log.lock().unwrap().finished.len())
+            .sum();
         assert_eq!(total, 18);
     }
 
@@ -1118,8 +1164,16 @@ mod tests {
         let fakes = [Fake::new("a", 200), Fake::new("b", 10)];
         let d = dispatcher(&fakes, 1, QUICK);
         let first = spawn_job(&d, 1, 100, no_progress());
-        until("a job runs", || d.status().servers.iter().any(|s| s.running == 1)).await;
-        let busy = d.status().servers.iter().position(|s| s.running == 1).unwrap();
+        until("a job runs", || {
+            d.status().servers.iter().any(|s| s.running == 1)
+        })
+        .await;
+        let busy = d
+            .status()
+            .servers
+            .iter()
+            .position(|s| s.running == 1)
+            .unwrap();
         fakes[busy].set_up(false);
         first.await.unwrap().unwrap();
         let other = 1 - busy;
@@ -1130,7 +1184,10 @@ mod tests {
         };
         assert!(cause.contains("connection reset"), "{cause}");
         fakes[busy].set_up(true);
-        until("the server is back", || d.status().servers[busy].health == Health::Up).await;
+        until("the server is back", || {
+            d.status().servers[busy].health == Health::Up
+        })
+        .await;
     }
 
     #[tokio::test]
@@ -1143,7 +1200,10 @@ mod tests {
         let RenderError::NoServer(why) = &error else {
             panic!("{error:?}");
         };
-        assert!(why.contains("http://a is down (cannot reach the image server at http://a"), "{why}");
+        assert!(
+            why.contains("http://a is down (cannot reach the image server at http://a"),
+            "{why}"
+        );
         assert!(why.contains("http://b is down"), "{why}");
     }
 
@@ -1156,7 +1216,13 @@ mod tests {
         let error = d.render(&refused, no_progress()).await.unwrap_err();
         assert!(matches!(error, RenderError::BadRequest(_)), "{error:?}");
         let status = d.status();
-        assert!(status.servers.iter().all(|s| s.health == Health::Up && s.failed == 0), "{status}");
+        assert!(
+            status
+                .servers
+                .iter()
+                .all(|s| s.health == Health::Up && s.failed == 0),
+            "{status}"
+        );
     }
 
     #[tokio::test]
