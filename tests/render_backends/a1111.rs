@@ -1,108 +1,75 @@
-//! AUTOMATIC1111: what tastebud sends, error bodies, timeouts, retries, dropped connections.
+//! AUTOMATIC1111 against the strict fake (`tests/fakes/a1111.rs`): what tastebud sends, the
+//! model check, its own task's progress, timeouts that cancel only its own job, no second POST
+//! after a proxy's 504, prompt escaping, error bodies, dropped connections.
 
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use axum::Json;
-use axum::Router;
-use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
-use axum::extract::{Path, Query, State};
-use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
-use base64::Engine;
-use serde_json::{Value, json};
-use tastebud::config::BackendKind;
+use tastebud::config::{BackendKind, VersionBackend};
 use tastebud::render::RenderError;
 use tastebud::render::backend::automatic1111::Automatic1111;
 use tastebud::render::backend::comfyui::ComfyUi;
-use tastebud::render::backend::{Backend, Progress, ProgressFn, RenderRequest};
+use tastebud::render::backend::{Backend, Progress, ProgressFn};
 
-use super::{png, recorder, request, serve, settings, vocabulary};
+use super::{recorder, request, settings, vocabulary};
+use fake_a1111::{FakeA1111, Outcome, prompt_syntax, seed_of};
 
+#[path = "../fakes/a1111.rs"]
+mod fake_a1111;
 
-#[derive(Clone, Default)]
-struct A1111 {
-    bodies: Arc<Mutex<Vec<Value>>>,
-    polls: Arc<Mutex<u32>>,
-    txt2img_calls: Arc<Mutex<u32>>,
+fn a1111_settings(url: &str) -> VersionBackend {
+    settings(BackendKind::Automatic1111, url)
 }
 
-async fn a1111_txt2img(State(s): State<A1111>, Json(body): Json<Value>) -> Response {
-    let call = {
-        let mut c = s.txt2img_calls.lock().expect("lock");
-        *c += 1;
-        *c
-    };
-    s.bodies.lock().expect("lock").push(body.clone());
-    if body["prompt"].as_str() == Some("busy") && call == 1 {
-        return (StatusCode::SERVICE_UNAVAILABLE, "starting up").into_response();
-    }
-    if body["prompt"]
-        .as_str()
-        .is_some_and(|p| p.starts_with("oom"))
-    {
-        let error = json!({"error": "OutOfMemoryError", "detail": "", "body": "",
-                           "errors": "CUDA out of memory. Tried to allocate 2.00 GiB"});
-        return (StatusCode::INTERNAL_SERVER_ERROR, Json(error)).into_response();
-    }
-    if body["prompt"]
-        .as_str()
-        .is_some_and(|p| p.starts_with("slow"))
-    {
-        tokio::time::sleep(Duration::from_secs(3)).await;
-    }
-    tokio::time::sleep(Duration::from_millis(250)).await;
-    let n = body["batch_size"].as_u64().unwrap_or(1);
-    let images: Vec<String> = (0..n)
-        .map(|i| base64::engine::general_purpose::STANDARD.encode(png(i as u8 * 50)))
-        .collect();
-    Json(json!({"images": images, "parameters": body, "info": "{}"})).into_response()
-}
-
-async fn a1111_progress(State(s): State<A1111>) -> Json<Value> {
-    *s.polls.lock().expect("lock") += 1;
-    Json(
-        json!({"progress": 0.5, "eta_relative": 3.2, "state": {"job_count": 1},
-                "current_image": null, "textinfo": null}),
-    )
-}
-
-async fn a1111_models() -> Json<Value> {
-    Json(json!([
-        {"title": "dreamshaper_8.safetensors [879db523c3]", "model_name": "dreamshaper_8",
-         "hash": "879db523c3", "filename": "/models/dreamshaper_8.safetensors", "config": null},
-        {"title": "sd_xl_base_1.0.safetensors [31e35c80fc]", "model_name": "sd_xl_base_1.0",
-         "hash": "31e35c80fc", "filename": "/models/sd_xl_base_1.0.safetensors", "config": null}
-    ]))
-}
-
-async fn a1111() -> (String, A1111) {
-    let state = A1111::default();
-    let app = Router::new()
-        .route("/sdapi/v1/txt2img", post(a1111_txt2img))
-        .route("/sdapi/v1/progress", get(a1111_progress))
-        .route("/sdapi/v1/sd-models", get(a1111_models))
-        .with_state(state.clone());
-    (serve(app).await, state)
-}
-
-fn a1111_client(url: &str) -> Automatic1111 {
-    Automatic1111::new(&settings(BackendKind::Automatic1111, url), vocabulary())
+fn client_with(settings: &VersionBackend) -> Automatic1111 {
+    Automatic1111::new(settings, vocabulary())
         .expect("client")
         .with_poll_interval(Duration::from_millis(40))
 }
 
+fn a1111_client(url: &str) -> Automatic1111 {
+    client_with(&a1111_settings(url))
+}
+
+fn no_progress() -> ProgressFn {
+    Arc::new(|_| {})
+}
+
+/// Progress reports with the instant each arrived.
+fn timed_recorder() -> (ProgressFn, Arc<Mutex<Vec<(Instant, Progress)>>>) {
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let sink = seen.clone();
+    let f: ProgressFn = Arc::new(move |p| sink.lock().expect("lock").push((Instant::now(), p)));
+    (f, seen)
+}
+
+/// The task id tastebud sent in its (only) txt2img body.
+fn our_task(fake: &FakeA1111) -> String {
+    let bodies = fake.bodies();
+    let ours: Vec<_> = bodies
+        .iter()
+        .filter(|b| {
+            b["force_task_id"]
+                .as_str()
+                .is_some_and(|t| t.contains("tastebud"))
+        })
+        .collect();
+    assert_eq!(ours.len(), 1, "{bodies:?}");
+    ours[0]["force_task_id"].as_str().expect("task").to_string()
+}
+
 #[tokio::test]
 async fn automatic1111_sends_the_documented_request_and_reads_the_images() {
-    let (url, state) = a1111().await;
-    let client = a1111_client(&url);
+    let fake = FakeA1111::start().await;
+    fake.set_render_time(Duration::from_millis(400));
+    let client = a1111_client(&fake.url());
     let (progress, seen) = recorder();
     let images = client.render(&request(), progress).await.expect("render");
     assert_eq!(images.len(), 2);
-    assert_eq!(images[1].get_pixel(0, 0).0, [50, 100, 150]);
+    assert_eq!(images[0].dimensions(), (512, 384));
+    assert_eq!((seed_of(&images[0]), seed_of(&images[1])), (42, 43));
 
-    let body = state.bodies.lock().expect("lock")[0].clone();
+    let body = fake.bodies()[0].clone();
     assert_eq!(
         body["prompt"],
         "a husky in a desert, (vibrant saturated colors:0.70), (cool blue tones:1.40)"
@@ -118,33 +85,333 @@ async fn automatic1111_sends_the_documented_request_and_reads_the_images() {
     );
     assert_eq!(body["batch_size"], 2);
     assert_eq!(body["steps"], 20);
+    assert_eq!(body["tiling"], false);
     assert_eq!(
         body["override_settings"]["sd_model_checkpoint"],
-        "dreamshaper_8.safetensors"
+        "dreamshaper_8.safetensors [879db523c3]"
     );
     assert_eq!(body["override_settings_restore_afterwards"], true);
+    assert!(
+        body["force_task_id"]
+            .as_str()
+            .is_some_and(|t| !t.is_empty())
+    );
+    assert_eq!(fake.jobs_rendered(), 1);
 
-    // Progress was polled while the image rendered, and reported.
-    assert!(*state.polls.lock().expect("lock") >= 1);
+    // Progress of our job was reported while it rendered, then "done".
     let seen = seen.lock().expect("lock").clone();
     assert!(
-        seen.iter().any(|p| (p.fraction - 0.5).abs() < 1e-6),
+        seen.iter().any(|p| p.fraction > 0.0 && p.fraction < 1.0),
         "{seen:?}"
     );
     assert_eq!(seen.last().map(|p| p.fraction), Some(1.0));
 
     let models = client.models().await.expect("models");
-    assert_eq!(models.len(), 2);
-    assert!(models[1].starts_with("sd_xl_base_1.0"));
+    assert_eq!(models.len(), 3);
+    assert_eq!(models[1], "sd_xl_base_1.0.safetensors [31e35c80fc]");
+}
+
+#[tokio::test]
+async fn a_silent_model_fallback_is_caught() {
+    // The server ignores the override (as Forge did, or after the model was removed): the
+    // job renders with the loaded model and only `info` says so.
+    let fake = FakeA1111::start().await;
+    fake.lock_model(true);
+    let mut s = a1111_settings(&fake.url());
+    s.model = "sd_xl_base_1.0.safetensors".into();
+    let err = client_with(&s)
+        .render(&request(), no_progress())
+        .await
+        .unwrap_err();
+    match &err {
+        RenderError::WrongModel { wanted, ran, .. } => {
+            assert_eq!(wanted, "sd_xl_base_1.0.safetensors [31e35c80fc]");
+            assert_eq!(ran, "dreamshaper_8 [879db523c3]");
+        }
+        other => panic!("unexpected {other:?}"),
+    }
+    let text = err.to_string();
+    assert!(
+        text.contains("sd_xl_base_1.0") && text.contains("dreamshaper_8"),
+        "{text}"
+    );
+    assert_eq!(fake.txt2img_calls(), 1);
+}
+
+#[tokio::test]
+async fn an_unknown_model_is_refused_before_any_render() {
+    let fake = FakeA1111::start().await;
+    let mut s = a1111_settings(&fake.url());
+    // A typo, and a model in a folder named by its bare file name: neither is a name the
+    // server's override lookup knows, so the server would silently render with another model.
+    for wrong in ["dreamshaper_9.safetensors", "juggernautXL_v9.safetensors"] {
+        s.model = wrong.into();
+        let err = client_with(&s)
+            .render(&request(), no_progress())
+            .await
+            .unwrap_err();
+        match &err {
+            RenderError::UnknownModel {
+                model, available, ..
+            } => {
+                assert_eq!(model, wrong);
+                assert_eq!(available.len(), 3, "{available:?}");
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+        let text = err.to_string();
+        assert!(
+            text.contains("dreamshaper_8.safetensors [879db523c3]")
+                && text.contains("sdxl/juggernautXL_v9.safetensors"),
+            "{text}"
+        );
+    }
+    assert_eq!(fake.txt2img_calls(), 0);
+
+    // The names the server does know a model by are accepted, and the verified title is sent.
+    for right in [
+        "juggernautXL_v9",
+        "sdxl/juggernautXL_v9.safetensors",
+        "sdxl_juggernautXL_v9",
+    ] {
+        s.model = right.into();
+        let client = client_with(&s);
+        assert_eq!(
+            client.verify().await.expect("verify"),
+            "sdxl/juggernautXL_v9.safetensors [c9e3e68f89]"
+        );
+        client
+            .render(&request(), no_progress())
+            .await
+            .expect("render");
+    }
+    assert_eq!(fake.jobs_rendered(), 3);
+    assert!(
+        fake.jobs()
+            .iter()
+            .all(|j| j.model == "juggernautXL_v9 [c9e3e68f89]")
+    );
+}
+
+#[tokio::test]
+async fn an_empty_model_means_the_one_the_server_has_loaded() {
+    let fake = FakeA1111::start().await;
+    fake.load_model(1);
+    let mut s = a1111_settings(&fake.url());
+    s.model = String::new();
+    let client = client_with(&s);
+    assert_eq!(
+        client.verify().await.expect("verify"),
+        "sd_xl_base_1.0.safetensors [31e35c80fc]"
+    );
+    client
+        .render(&request(), no_progress())
+        .await
+        .expect("render");
+    assert_eq!(fake.jobs()[0].model, "sd_xl_base_1.0 [31e35c80fc]");
+}
+
+#[tokio::test]
+async fn waiting_behind_another_clients_long_job_neither_times_out_nor_interrupts_it() {
+    let fake = FakeA1111::start().await;
+    // 20 steps take 0.5 s: the other client's 80 steps take 2 s, ours 0.5 s.
+    fake.set_render_time(Duration::from_millis(500));
+    let other = fake.spawn_other_client("task(other)", "someone else's castle", 80);
+    fake.wait_until("the other job runs", |f| {
+        f.current_task().as_deref() == Some("task(other)")
+    })
+    .await;
+    // timeout_secs = 1: shorter than the wait in the queue, longer than our job.
+    let images = a1111_client(&fake.url())
+        .render(&request(), no_progress())
+        .await
+        .expect("render after waiting in the queue");
+    assert_eq!(images.len(), 2);
+    assert_eq!(other.await.expect("other client"), 200);
+    assert_eq!(fake.interrupts(), 0);
+    assert_eq!(
+        fake.job("task(other)").expect("other job").outcome,
+        Outcome::Completed
+    );
+    assert_eq!(fake.jobs_rendered(), 2);
+}
+
+#[tokio::test]
+async fn a_timeout_of_our_own_running_job_interrupts_exactly_ours() {
+    let fake = FakeA1111::start().await;
+    // Our 20 steps take 3 s; the timeout is 1 s.
+    fake.set_render_time(Duration::from_secs(3));
+    let client = a1111_client(&fake.url());
+    let render = tokio::spawn(async move { client.render(&request(), no_progress()).await });
+    fake.wait_until("our job runs", |f| f.current_task().is_some())
+        .await;
+    let ours = our_task(&fake);
+    // Another client's job waits behind ours.
+    let other = fake.spawn_other_client("task(other)", "someone else's castle", 4);
+    fake.wait_until("the other job is queued", |f| {
+        f.job("task(other)").is_some()
+    })
+    .await;
+
+    let err = render.await.expect("join").unwrap_err();
+    assert!(
+        matches!(err, RenderError::Timeout { seconds: 1, .. }),
+        "{err:?}"
+    );
+    assert!(
+        err.to_string().contains("did not answer within 1 s"),
+        "{err}"
+    );
+    assert_eq!(other.await.expect("other client"), 200);
+    assert_eq!(fake.interrupts(), 1);
+    assert_eq!(
+        fake.job(&ours).expect("our job").outcome,
+        Outcome::Interrupted
+    );
+    assert_eq!(
+        fake.job("task(other)").expect("other job").outcome,
+        Outcome::Completed
+    );
+}
+
+#[tokio::test]
+async fn a_proxy_504_after_acceptance_is_not_sent_again() {
+    let fake = FakeA1111::start().await;
+    fake.set_render_time(Duration::from_secs(2));
+    fake.set_proxy_timeout(Some(Duration::from_millis(300)));
+    let mut s = a1111_settings(&fake.url());
+    s.retries = 3;
+    s.timeout_secs = 30;
+    let err = client_with(&s)
+        .render(&request(), no_progress())
+        .await
+        .unwrap_err();
+    match &err {
+        RenderError::Server {
+            status, message, ..
+        } => {
+            assert_eq!(*status, 504);
+            assert!(message.contains("504 Gateway Time-out"), "{message}");
+            assert!(message.contains("proxy"), "{message}");
+        }
+        other => panic!("unexpected {other:?}"),
+    }
+    fake.wait_until_idle().await;
+    // One request reached the server, and it ran one job (which tastebud, having given up
+    // on it, cancelled rather than leaving the GPU to work for nobody).
+    assert_eq!(fake.txt2img_calls(), 1);
+    let jobs = fake.jobs();
+    assert_eq!(jobs.len(), 1, "{jobs:?}");
+    assert_eq!(jobs[0].outcome, Outcome::Interrupted);
+}
+
+#[tokio::test]
+async fn gets_are_retried_through_a_busy_proxy_but_posts_are_not() {
+    let fake = FakeA1111::start().await;
+    fake.fail_next_gets(503, 1);
+    let client = a1111_client(&fake.url());
+    // The model list (a GET) is asked again after the proxy's 503.
+    client
+        .render(&request(), no_progress())
+        .await
+        .expect("render");
+    assert_eq!(fake.txt2img_calls(), 1);
+}
+
+#[tokio::test]
+async fn progress_shows_our_task_only() {
+    let fake = FakeA1111::start().await;
+    fake.set_render_time(Duration::from_millis(600));
+    let other = fake.spawn_other_client("task(other)", "someone else's castle", 40);
+    fake.wait_until("the other job runs", |f| {
+        f.current_task().as_deref() == Some("task(other)")
+    })
+    .await;
+    let (progress, seen) = timed_recorder();
+    let mut s = a1111_settings(&fake.url());
+    s.timeout_secs = 10;
+    client_with(&s)
+        .render(&request(), progress)
+        .await
+        .expect("render");
+    assert_eq!(other.await.expect("other"), 200);
+    let ours = fake.job(&our_task(&fake)).expect("our job");
+    let started = ours.started_at.expect("started");
+    let seen = seen.lock().expect("lock").clone();
+    // While the other client's job ran, we said we were waiting, with no progress of theirs.
+    let waiting: Vec<_> = seen.iter().filter(|(t, _)| *t < started).collect();
+    assert!(!waiting.is_empty(), "{seen:?}");
+    assert!(
+        waiting
+            .iter()
+            .all(|(_, p)| p.fraction == 0.0 && p.note.contains("In queue")),
+        "{waiting:?}"
+    );
+    assert!(
+        seen.iter()
+            .any(|(t, p)| *t >= started && p.fraction > 0.0 && p.fraction < 1.0),
+        "{seen:?}"
+    );
+}
+
+#[tokio::test]
+async fn prompt_syntax_in_user_text_reaches_the_server_inert() {
+    let fake = FakeA1111::start().await;
+    let client = a1111_client(&fake.url());
+    let mut r = request();
+    r.prompt = r"a fox <lora:x:1> (shiny:1.5) [a:b:0.5] [cat|dog] \( AND BREAK night:1.2".into();
+    r.negative = vec!["(ugly:2) <hypernet:h:1>".into(), "[text::0.3]".into()];
+    r.knobs.clear();
+    client.render(&r, no_progress()).await.expect("render");
+    let body = fake.bodies()[0].clone();
+    let prompt = body["prompt"].as_str().expect("prompt");
+    let negative = body["negative_prompt"].as_str().expect("negative");
+    assert_eq!(prompt_syntax(prompt), Vec::<String>::new(), "{prompt}");
+    assert_eq!(prompt_syntax(negative), Vec::<String>::new(), "{negative}");
+    // The words are all still there.
+    for word in [
+        "fox", "lora", "shiny", "cat", "dog", "and", "break", "night",
+    ] {
+        assert!(prompt.contains(word), "{word} in {prompt}");
+    }
+
+    // tastebud's own knob phrases keep their weights: they are the only syntax left.
+    r.knobs = vec![0.5, 0.0, 0.0, -1.0];
+    client.render(&r, no_progress()).await.expect("render");
+    let body = fake.bodies()[1].clone();
+    assert_eq!(
+        prompt_syntax(body["prompt"].as_str().expect("prompt")),
+        vec!["(vibrant saturated colors:0.70)", "(cool blue tones:1.40)"]
+    );
+}
+
+#[tokio::test]
+async fn no_and_tile_arrive_and_image_i_uses_seed_plus_i() {
+    let fake = FakeA1111::start().await;
+    let client = a1111_client(&fake.url());
+    let mut r = request();
+    r.knobs.clear();
+    r.negative = vec!["text".into(), "watermarks".into()];
+    r.tile = true;
+    r.count = 3;
+    r.seed = 1000;
+    let images = client.render(&r, no_progress()).await.expect("render");
+    let body = fake.bodies()[0].clone();
+    assert_eq!(body["negative_prompt"], "blurry, text, watermarks");
+    assert_eq!(body["tiling"], true);
+    let seeds: Vec<u32> = images.iter().map(seed_of).collect();
+    assert_eq!(seeds, vec![1000, 1001, 1002]);
 }
 
 #[tokio::test]
 async fn automatic1111_error_bodies_are_shown() {
-    let (url, _) = a1111().await;
-    let mut r = request();
-    r.prompt = "oom please".into();
-    let err = a1111_client(&url)
-        .render(&r, Arc::new(|_| {}))
+    let fake = FakeA1111::start().await;
+    fake.fail_next_job(
+        "OutOfMemoryError",
+        "CUDA out of memory. Tried to allocate 2.00 GiB",
+    );
+    let err = a1111_client(&fake.url())
+        .render(&request(), no_progress())
         .await
         .unwrap_err();
     match &err {
@@ -152,40 +419,39 @@ async fn automatic1111_error_bodies_are_shown() {
             status, message, ..
         } => {
             assert_eq!(*status, 500);
+            assert!(message.contains("OutOfMemoryError"), "{message}");
             assert!(message.contains("CUDA out of memory"), "{message}");
         }
         other => panic!("unexpected {other:?}"),
     }
+    assert_eq!(fake.txt2img_calls(), 1);
 }
 
 #[tokio::test]
-async fn automatic1111_times_out_on_a_slow_server() {
-    let (url, _) = a1111().await;
-    let mut r = request();
-    r.prompt = "slow".into();
-    let err = a1111_client(&url)
-        .render(&r, Arc::new(|_| {}))
-        .await
-        .unwrap_err();
-    assert!(
-        matches!(err, RenderError::Timeout { seconds: 1, .. }),
-        "{err:?}"
-    );
-    assert!(err.to_string().contains("did not answer within 1 s"));
-}
+async fn a_server_killed_mid_job_is_a_dropped_connection_and_comes_back() {
+    let fake = FakeA1111::start().await;
+    fake.set_render_time(Duration::from_secs(5));
+    let client = a1111_client(&fake.url());
+    let c = client.clone();
+    let render = tokio::spawn(async move { c.render(&request(), no_progress()).await });
+    fake.wait_until("our job runs", |f| f.current_task().is_some())
+        .await;
+    fake.kill().await;
+    let err = render.await.expect("join").unwrap_err();
+    assert!(matches!(err, RenderError::Dropped { .. }), "{err:?}");
+    assert!(err.server_failed());
+    assert_eq!(fake.jobs()[0].outcome, Outcome::Killed);
 
-#[tokio::test]
-async fn automatic1111_retries_a_busy_server() {
-    let (url, state) = a1111().await;
-    let mut r = request();
-    r.prompt = "busy".into();
-    r.knobs.clear();
-    let images = a1111_client(&url)
-        .render(&r, Arc::new(|_| {}))
+    let err = client.render(&request(), no_progress()).await.unwrap_err();
+    assert!(matches!(err, RenderError::Unreachable { .. }), "{err:?}");
+
+    fake.restart().await;
+    fake.set_render_time(Duration::from_millis(50));
+    client
+        .render(&request(), no_progress())
         .await
-        .expect("render");
-    assert_eq!(images.len(), 2);
-    assert_eq!(*state.txt2img_calls.lock().expect("lock"), 2);
+        .expect("render after restart");
+    assert_eq!(fake.jobs_rendered(), 1);
 }
 
 #[tokio::test]
@@ -204,7 +470,7 @@ async fn a_dropped_connection_is_reported() {
         }
     });
     let err = a1111_client(&url)
-        .render(&request(), Arc::new(|_| {}))
+        .render(&request(), no_progress())
         .await
         .unwrap_err();
     assert!(matches!(err, RenderError::Dropped { .. }), "{err:?}");
@@ -220,10 +486,6 @@ async fn a_server_that_is_down_is_named() {
     assert!(err.to_string().contains("Is it running?"));
     let comfy =
         ComfyUi::new(&settings(BackendKind::Comfyui, &url), vocabulary(), "").expect("client");
-    let err = comfy
-        .render(&request(), Arc::new(|_| {}))
-        .await
-        .unwrap_err();
+    let err = comfy.render(&request(), no_progress()).await.unwrap_err();
     assert!(matches!(err, RenderError::Unreachable { .. }), "{err:?}");
 }
-

@@ -1,28 +1,66 @@
-//! The AUTOMATIC1111 (stable-diffusion-webui) backend, over its `/sdapi/v1` HTTP API.
+//! The AUTOMATIC1111 (stable-diffusion-webui) backend, over its HTTP API.
 //!
-//! One `POST /sdapi/v1/txt2img` per render with `batch_size` images; the model is chosen per
-//! request with `override_settings.sd_model_checkpoint` (restored afterwards), knobs become
-//! weighted phrases, and progress comes from polling `GET /sdapi/v1/progress` meanwhile. Images
-//! come back as base64 PNGs in `images`.
+//! One `POST /sdapi/v1/txt2img` per render with `batch_size` images (image `i` uses seed
+//! `seed + i`, as A1111's `all_seeds` do), knobs as weighted phrases, `--no` in the negative
+//! prompt after the configured one, `--tile` as `tiling`. What the real server does, and what
+//! this client does about it (upstream files and functions named):
+//!
+//! - **Model.** `process_images` (`modules/processing.py`) drops an
+//!   `override_settings.sd_model_checkpoint` that is not one of `sd_models.checkpoint_aliases`
+//!   without a word and renders with whatever model is loaded. So before its first job the
+//!   client checks the configured name against `/sdapi/v1/sd-models` the way that lookup does
+//!   (title, name, model_name, file name without folder and extension, hashes;
+//!   [`Checkpoint::aliases`]) and refuses an unknown one with the list of models
+//!   ([`RenderError::UnknownModel`]); with `model = ""` it pins the model the server has
+//!   loaded now (`/sdapi/v1/options` `sd_model_checkpoint`). Every answer's `info`
+//!   (`Processed.js`: `sd_model_name`, `sd_model_hash`) is checked against it: another model
+//!   (a server that ignores overrides, a model removed since) is [`RenderError::WrongModel`].
+//! - **Queue.** The server runs one job at a time (`queue_lock` in `modules/api/api.py`); ours
+//!   may wait behind other clients' jobs. Each job carries its own `force_task_id`, and
+//!   progress comes from `POST /internal/progress` for that task only (`modules/progress.py`
+//!   `progressapi`), never from the global `/sdapi/v1/progress`, which shows whatever runs.
+//! - **Timeout.** `timeout_secs` counts from when the server reports our task active; waiting
+//!   in its queue does not count, up to an overall limit of [`OVERALL_LIMIT_FACTOR`] times the
+//!   timeout from submission. On timeout, or when the job is given up for another reason
+//!   (e.g. a proxy answered 504, or the caller dropped the render), only our own job is
+//!   cancelled ([`cancel_own_job`]).
 
-use std::time::Duration;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use base64::Engine;
 use image::RgbImage;
 use serde_json::{Value, json};
 
+use super::http::Http;
+use super::knobs::KnobSpec;
+use super::vocabulary::Vocabulary;
+use crate::config::VersionBackend;
 use crate::render::RenderError;
 use crate::render::backend::{
     Backend, Features, Progress, ProgressFn, RenderRequest, check_request,
 };
 use crate::render::images::files::decode_image;
-use super::http::Http;
-use super::knobs::KnobSpec;
-use super::vocabulary::Vocabulary;
-use crate::config::VersionBackend;
 
-/// How often progress is polled while an image renders.
+/// How often progress is polled while a job waits or renders.
 const POLL: Duration = Duration::from_millis(500);
+
+/// The longest a job may take from submission, waiting in the server's queue included, as a
+/// multiple of the timeout (which counts only from when the server starts our job).
+pub const OVERALL_LIMIT_FACTOR: u32 = 4;
+
+/// A job this far along is left to finish rather than interrupted on timeout: it ends within
+/// moments anyway, and interrupting it then mostly risks hitting the next job (see
+/// [`cancel_own_job`]).
+const NEARLY_DONE: f64 = 0.95;
+
+const TXT2IMG: &str = "/sdapi/v1/txt2img";
+const TASK_PROGRESS: &str = "/internal/progress";
+const INTERRUPT: &str = "/sdapi/v1/interrupt";
+
+/// Task ids handed out by this process.
+static TASKS: AtomicU64 = AtomicU64::new(0);
 
 /// A client for one AUTOMATIC1111 server.
 #[derive(Debug, Clone)]
@@ -33,6 +71,269 @@ pub struct Automatic1111 {
     negative: String,
     vocabulary: Vocabulary,
     poll: Duration,
+    /// The model [`Automatic1111::verify`] found, shared by clones.
+    verified: Arc<Mutex<Option<Checkpoint>>>,
+}
+
+/// A checkpoint as `/sdapi/v1/sd-models` lists it (`Api.get_sd_models`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Checkpoint {
+    /// `name [shorthash]`, or just the name before the server has hashed the file.
+    pub title: String,
+    /// The name without extension, folders joined by `_`.
+    pub model_name: String,
+    /// The first 10 hex digits of the SHA-256 (`shorthash`), once known.
+    pub hash: Option<String>,
+    pub sha256: Option<String>,
+    pub filename: String,
+}
+
+impl Checkpoint {
+    fn from_json(v: &Value) -> Option<Checkpoint> {
+        let text = |k: &str| {
+            v.get(k)
+                .and_then(Value::as_str)
+                .filter(|s| !s.is_empty())
+                .map(str::to_string)
+        };
+        Some(Checkpoint {
+            title: text("title")?,
+            model_name: text("model_name").unwrap_or_default(),
+            hash: text("hash"),
+            sha256: text("sha256"),
+            filename: text("filename").unwrap_or_default(),
+        })
+    }
+
+    /// The path below the models folder (`CheckpointInfo.name`): the title without its hash.
+    pub fn name(&self) -> &str {
+        match &self.hash {
+            Some(h) => self
+                .title
+                .strip_suffix(&format!(" [{h}]"))
+                .unwrap_or(&self.title),
+            None => &self.title,
+        }
+    }
+
+    /// The file name without folders and extension (`CheckpointInfo.name_for_extra`), which
+    /// is what `info.sd_model_name` reports.
+    pub fn name_for_extra(&self) -> String {
+        let path = if self.filename.is_empty() {
+            self.name()
+        } else {
+            self.filename.as_str()
+        };
+        let base = path.rsplit(['/', '\\']).next().unwrap_or(path);
+        match base.rfind('.') {
+            Some(i) if i > 0 => base[..i].to_string(),
+            _ => base.to_string(),
+        }
+    }
+
+    /// The names `sd_models.checkpoint_aliases` knows this checkpoint by (`CheckpointInfo.ids`),
+    /// as far as the API shows them: an override must be one of these exactly, or
+    /// `process_images` ignores it. (The legacy 8-digit hash is not listed by the API.)
+    pub fn aliases(&self) -> Vec<String> {
+        let mut ids = vec![
+            self.title.clone(),
+            self.name().to_string(),
+            self.model_name.clone(),
+            self.name_for_extra(),
+        ];
+        if let Some(h) = &self.hash {
+            ids.push(h.clone());
+            ids.push(format!("{} [{h}]", self.name()));
+            ids.push(format!("{} [{h}]", self.name_for_extra()));
+        }
+        if let Some(sha) = &self.sha256 {
+            ids.push(sha.clone());
+        }
+        ids.retain(|id| !id.is_empty());
+        ids
+    }
+
+    /// Whether `info` (`sd_model_name`, `sd_model_hash` of an answer) names this checkpoint:
+    /// by hash when both have one, else by name.
+    fn ran(&self, name: &str, hash: Option<&str>) -> bool {
+        match (&self.hash, hash) {
+            (Some(mine), Some(theirs)) => mine.eq_ignore_ascii_case(theirs),
+            _ => name == self.name_for_extra(),
+        }
+    }
+}
+
+/// `/internal/progress` for one task (`modules/progress.py` `ProgressResponse`).
+#[derive(Debug, Clone, Default, PartialEq)]
+struct TaskState {
+    active: bool,
+    queued: bool,
+    completed: bool,
+    progress: Option<f64>,
+    eta: Option<f64>,
+    textinfo: String,
+}
+
+impl TaskState {
+    fn from_json(v: &Value) -> Option<TaskState> {
+        Some(TaskState {
+            active: v.get("active")?.as_bool()?,
+            queued: v.get("queued")?.as_bool()?,
+            completed: v.get("completed").and_then(Value::as_bool).unwrap_or(false),
+            progress: v.get("progress").and_then(Value::as_f64),
+            eta: v.get("eta").and_then(Value::as_f64),
+            textinfo: v
+                .get("textinfo")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_string(),
+        })
+    }
+}
+
+async fn task_state(http: &Http, task: &str) -> Result<TaskState, RenderError> {
+    let body = json!({"id_task": task, "id_live_preview": -1, "live_preview": false});
+    let v = http.post_json_once(TASK_PROGRESS, &body).await?;
+    TaskState::from_json(&v)
+        .ok_or_else(|| http.protocol(TASK_PROGRESS, format!("no task state in {v}")))
+}
+
+/// Cancels our own job `task` on the server and never anyone else's.
+///
+/// A1111 can only interrupt whatever runs (`Api.interruptapi` takes no task id), so the
+/// interrupt is sent only while `/internal/progress` says our task is the active one; a task
+/// still queued is watched (in the background, up to `watch_for`) and interrupted as soon as
+/// it starts; a finished or unknown task is left alone. The race that remains: our job may
+/// finish, and the next one begin, between our check and the interrupt's arrival. The server
+/// clears the interrupt flag when a job begins (`shared.state.begin`, before `start_task`),
+/// so the next job is hit only if it began within that one round trip; jobs that are nearly
+/// done ([`NEARLY_DONE`]) are left to finish to keep that case rare.
+pub async fn cancel_own_job(http: Http, task: String, poll: Duration, watch_for: Duration) {
+    let deadline = Instant::now() + watch_for;
+    loop {
+        let Ok(state) = task_state(&http, &task).await else {
+            return;
+        };
+        if state.active {
+            if state.progress.unwrap_or(0.0) < NEARLY_DONE {
+                tracing::info!(url = %http.base, %task, "interrupting our own job");
+                if let Err(e) = http.post_json_once(INTERRUPT, &json!({})).await {
+                    tracing::warn!(url = %http.base, %task, "cannot interrupt our job: {e}");
+                }
+            }
+            return;
+        }
+        if !state.queued || Instant::now() >= deadline {
+            return;
+        }
+        tokio::time::sleep(poll).await;
+    }
+}
+
+/// Cancels our job if the render is dropped before it settled (the caller gave up).
+struct OwnJob {
+    http: Http,
+    task: String,
+    poll: Duration,
+    watch_for: Duration,
+    settled: bool,
+}
+
+impl OwnJob {
+    /// Cancels the job now (awaited) and disarms the guard.
+    async fn cancel(&mut self) {
+        self.settled = true;
+        cancel_own_job(
+            self.http.clone(),
+            self.task.clone(),
+            self.poll,
+            self.watch_for,
+        )
+        .await;
+    }
+}
+
+impl Drop for OwnJob {
+    fn drop(&mut self) {
+        if self.settled {
+            return;
+        }
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            runtime.spawn(cancel_own_job(
+                self.http.clone(),
+                self.task.clone(),
+                self.poll,
+                self.watch_for,
+            ));
+        }
+    }
+}
+
+/// `text` as plain words for A1111's prompt syntax, meaning unchanged for the text encoder:
+/// - `\`, `(`, `)`, `[`, `]` and `|` get a backslash: `prompt_parser.parse_prompt_attention`
+///   (`re_attention`) and the schedule grammar read escaped characters as text, so no
+///   emphasis, `(a:1.5)` weight, `[a:b:0.5]` schedule or `[a|b]` alternation is left.
+/// - `<` before a word gets a space after it: `extra_networks.parse_prompt` finds
+///   `<(\w+):([^>]+)>` before, and regardless of, any escaping, so `<lora:x:1>` would load a
+///   LoRA. CLIP's tokenizer splits `<` from the word either way.
+/// - The whole words `AND` (`prompt_parser.re_AND`, composable prompts) and `BREAK`
+///   (`re_break`, a new 75-token chunk) are lowercased: both are matched case-sensitively,
+///   and CLIP's tokenizer lowercases all text, so the words still reach the model.
+pub fn escape_prompt(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 8);
+    let chars: Vec<char> = text.chars().collect();
+    for (i, &c) in chars.iter().enumerate() {
+        match c {
+            '\\' | '(' | ')' | '[' | ']' | '|' => {
+                out.push('\\');
+                out.push(c);
+            }
+            '<' if chars
+                .get(i + 1)
+                .is_some_and(|n| n.is_alphanumeric() || *n == '_') =>
+            {
+                out.push_str("< ");
+            }
+            _ => out.push(c),
+        }
+    }
+    let mut words = String::with_capacity(out.len());
+    let mut word = String::new();
+    let flush = |word: &mut String, words: &mut String| {
+        if word == "AND" || word == "BREAK" {
+            words.push_str(&word.to_lowercase());
+        } else {
+            words.push_str(word);
+        }
+        word.clear();
+    };
+    for c in out.chars() {
+        if c.is_alphanumeric() || c == '_' {
+            word.push(c);
+        } else {
+            flush(&mut word, &mut words);
+            words.push(c);
+        }
+    }
+    flush(&mut word, &mut words);
+    words
+}
+
+/// `prompt` with a `,` added if it ends in `:number`, which
+/// `prompt_parser.get_multicond_prompt_list` (`re_weight`) would read as the weight of the
+/// whole prompt even without `AND`.
+fn guard_trailing_weight(prompt: String) -> String {
+    let trimmed = prompt.trim_end();
+    let before_number = trimmed.trim_end_matches(|c: char| c.is_ascii_digit() || c == '.');
+    let has_digits = trimmed[before_number.len()..]
+        .chars()
+        .any(|c| c.is_ascii_digit());
+    let before_sign = before_number.trim_end_matches(['+', '-']).trim_end();
+    if has_digits && before_sign.ends_with(':') {
+        format!("{trimmed},")
+    } else {
+        prompt
+    }
 }
 
 impl Automatic1111 {
@@ -47,6 +348,7 @@ impl Automatic1111 {
             negative: settings.negative_prompt.clone(),
             vocabulary,
             poll: POLL,
+            verified: Arc::new(Mutex::new(None)),
         })
     }
 
@@ -56,13 +358,25 @@ impl Automatic1111 {
         self
     }
 
-    /// The JSON body of `POST /sdapi/v1/txt2img` for `request`.
-    pub fn txt2img_body(&self, request: &RenderRequest) -> Value {
-        let phrased = self
-            .vocabulary
-            .apply(&request.prompt, &self.negative, &request.knobs);
-        let mut body = json!({
-            "prompt": phrased.prompt,
+    /// The longest a job may take from submission, queue included.
+    pub fn overall_limit(&self) -> Duration {
+        self.http.timeout * OVERALL_LIMIT_FACTOR
+    }
+
+    /// The JSON body of `POST /sdapi/v1/txt2img` for `request`, rendered with `checkpoint`
+    /// as task `task`. User text is escaped ([`escape_prompt`]); the knob phrases keep their
+    /// weights.
+    pub fn txt2img_body(&self, request: &RenderRequest, checkpoint: &str, task: &str) -> Value {
+        let mut negative = vec![self.negative.trim().to_string()];
+        negative.extend(request.negative.iter().map(|n| escape_prompt(n.trim())));
+        negative.retain(|n| !n.is_empty());
+        let phrased = self.vocabulary.apply(
+            &escape_prompt(&request.prompt),
+            &negative.join(", "),
+            &request.knobs,
+        );
+        json!({
+            "prompt": guard_trailing_weight(phrased.prompt),
             "negative_prompt": phrased.negative,
             // The web UI's seeds are 32-bit; image i of a batch uses seed + i.
             "seed": request.seed % (1u64 << 32),
@@ -73,34 +387,187 @@ impl Automatic1111 {
             "sampler_name": "Euler a",
             "batch_size": request.count,
             "n_iter": 1,
+            "tiling": request.tile,
             "send_images": true,
             "save_images": false,
-        });
-        if !self.model.is_empty() {
-            body["override_settings"] = json!({ "sd_model_checkpoint": self.model });
-            body["override_settings_restore_afterwards"] = json!(true);
-        }
-        body
+            "force_task_id": task,
+            "override_settings": { "sd_model_checkpoint": checkpoint },
+            "override_settings_restore_afterwards": true,
+        })
     }
 
-    async fn poll_progress(&self, progress: &ProgressFn) {
-        if let Ok(v) = self
+    /// The model list as the server gives it.
+    pub async fn checkpoints(&self) -> Result<Vec<Checkpoint>, RenderError> {
+        let path = "/sdapi/v1/sd-models";
+        let v = self.http.get_json(path).await?;
+        let list = v
+            .as_array()
+            .ok_or_else(|| self.http.protocol(path, "the model list is not a list"))?;
+        Ok(list.iter().filter_map(Checkpoint::from_json).collect())
+    }
+
+    /// The verified model, checking the server first if that has not been done yet.
+    async fn checkpoint(&self) -> Result<Checkpoint, RenderError> {
+        if let Some(c) = self.verified.lock().expect("lock").clone() {
+            return Ok(c);
+        }
+        self.verify().await?;
+        self.verified
+            .lock()
+            .expect("lock")
+            .clone()
+            .ok_or_else(|| RenderError::Backend("the model check left no model".into()))
+    }
+
+    async fn current_model(&self) -> Result<String, RenderError> {
+        let path = "/sdapi/v1/options";
+        let v = self.http.get_json(path).await?;
+        v.get("sd_model_checkpoint")
+            .and_then(Value::as_str)
+            .filter(|s| !s.is_empty())
+            .map(str::to_string)
+            .ok_or_else(|| {
+                self.http
+                    .protocol(path, "no sd_model_checkpoint in the options")
+            })
+    }
+
+    /// Sends the job and follows our task until the answer comes, the timeout runs out (our
+    /// job is then cancelled) or the server fails.
+    async fn run_job(
+        &self,
+        body: &Value,
+        job: &mut OwnJob,
+        progress: &ProgressFn,
+    ) -> Result<Value, RenderError> {
+        let limit = self.overall_limit();
+        // The HTTP request itself may take the whole limit; the loop below ends it sooner.
+        let post = self
             .http
-            .get_json("/sdapi/v1/progress?skip_current_image=true")
-            .await
-            && let Some(fraction) = v.get("progress").and_then(Value::as_f64)
-        {
-            let eta = v
-                .get("eta_relative")
-                .and_then(Value::as_f64)
-                .map(|s| format!("about {s:.0} s left"))
-                .unwrap_or_default();
-            progress(Progress {
-                queued: None,
-                fraction: fraction.clamp(0.0, 1.0) as f32,
-                note: eta,
+            .post_json_within(TXT2IMG, body, limit + Duration::from_secs(5));
+        tokio::pin!(post);
+        let submitted = Instant::now();
+        let mut started: Option<Instant> = None;
+        let mut ticker = tokio::time::interval(self.poll);
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        ticker.tick().await;
+        loop {
+            tokio::select! {
+                answer = &mut post => return answer,
+                _ = ticker.tick() => {}
+            }
+            let state = tokio::select! {
+                answer = &mut post => return answer,
+                state = task_state(&self.http, &job.task) => state,
+            };
+            match state {
+                Ok(s) if s.active => {
+                    started.get_or_insert_with(Instant::now);
+                    progress(Progress {
+                        fraction: s.progress.unwrap_or(0.0).clamp(0.0, 1.0) as f32,
+                        note: s
+                            .eta
+                            .map(|eta| format!("about {eta:.0} s left"))
+                            .unwrap_or_default(),
+                        queued: None,
+                    });
+                }
+                Ok(s) if s.queued => progress(Progress {
+                    fraction: 0.0,
+                    note: format!("waiting for other jobs on the server ({})", s.textinfo),
+                    queued: None,
+                }),
+                // Not there yet, or finished and the answer is on its way; a server without
+                // `/internal/progress` (older than 1.6) gets only the overall limit.
+                _ => {}
+            }
+            let active_too_long = started.is_some_and(|s| s.elapsed() >= self.http.timeout);
+            if active_too_long || submitted.elapsed() >= limit {
+                job.cancel().await;
+                return Err(RenderError::Timeout {
+                    url: self.http.url(TXT2IMG),
+                    seconds: if active_too_long {
+                        self.http.timeout.as_secs()
+                    } else {
+                        limit.as_secs()
+                    },
+                });
+            }
+        }
+    }
+
+    /// The images of a txt2img answer, after checking which model made them.
+    fn read_answer(
+        &self,
+        answer: &Value,
+        checkpoint: &Checkpoint,
+        count: u32,
+    ) -> Result<Vec<RgbImage>, RenderError> {
+        let info_text = answer
+            .get("info")
+            .and_then(Value::as_str)
+            .ok_or_else(|| self.http.protocol(TXT2IMG, "no `info` in the answer"))?;
+        let info: Value = serde_json::from_str(info_text).map_err(|e| {
+            self.http
+                .protocol(TXT2IMG, format!("the answer's `info` is not JSON ({e})"))
+        })?;
+        let ran_name = info
+            .get("sd_model_name")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        let ran_hash = info
+            .get("sd_model_hash")
+            .and_then(Value::as_str)
+            .filter(|h| !h.is_empty());
+        if ran_name.is_empty() && ran_hash.is_none() {
+            return Err(self.http.protocol(
+                TXT2IMG,
+                "the answer's `info` does not say which model rendered",
+            ));
+        }
+        if !checkpoint.ran(ran_name, ran_hash) {
+            return Err(RenderError::WrongModel {
+                url: self.http.base.clone(),
+                wanted: checkpoint.title.clone(),
+                ran: match ran_hash {
+                    Some(h) => format!("{ran_name} [{h}]"),
+                    None => ran_name.to_string(),
+                },
             });
         }
+        let images = answer
+            .get("images")
+            .and_then(Value::as_array)
+            .ok_or_else(|| {
+                self.http
+                    .protocol(TXT2IMG, "no `images` list in the answer")
+            })?;
+        if images.len() < count as usize {
+            // `process_images_inner` stops before a batch when the job was interrupted (by
+            // another client: ours are only interrupted after our timeout) and answers with
+            // the images it has. An interrupt during sampling cannot be told apart: the
+            // server decodes the partly denoised batch and answers as usual.
+            return Err(RenderError::Interrupted {
+                url: self.http.base.clone(),
+            });
+        }
+        let mut out = Vec::with_capacity(count as usize);
+        for item in images.iter().take(count as usize) {
+            let text = item.as_str().ok_or_else(|| {
+                self.http
+                    .protocol(TXT2IMG, "an image is not a base64 string")
+            })?;
+            // Some versions prefix a data URL header.
+            let data = text.rsplit_once(',').map_or(text, |(_, d)| d);
+            let bytes = base64::engine::general_purpose::STANDARD
+                .decode(data.trim())
+                .map_err(|e| {
+                    self.http
+                        .protocol(TXT2IMG, format!("bad base64 image: {e}"))
+                })?;
+            out.push(decode_image(&bytes)?);
+        }
+        Ok(out)
     }
 }
 
@@ -119,46 +586,44 @@ impl Backend for Automatic1111 {
         progress: ProgressFn,
     ) -> Result<Vec<RgbImage>, RenderError> {
         check_request(request)?;
-        let body = self.txt2img_body(request);
-        let post = self.http.post_json("/sdapi/v1/txt2img", &body);
-        tokio::pin!(post);
-        let mut ticker = tokio::time::interval(self.poll);
-        ticker.tick().await;
-        let answer = loop {
-            tokio::select! {
-                answer = &mut post => break answer?,
-                _ = ticker.tick() => self.poll_progress(&progress).await,
+        let checkpoint = self.checkpoint().await?;
+        let task = format!(
+            "task(tastebud-{}-{}-{:08x})",
+            std::process::id(),
+            TASKS.fetch_add(1, Ordering::Relaxed),
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.subsec_nanos())
+        );
+        let body = self.txt2img_body(request, &checkpoint.title, &task);
+        let mut job = OwnJob {
+            http: self.http.clone(),
+            task,
+            poll: self.poll,
+            watch_for: self.overall_limit(),
+            settled: false,
+        };
+        let answer = match self.run_job(&body, &mut job, &progress).await {
+            Ok(answer) => answer,
+            Err(e) => {
+                // The server may hold the job (a proxy's 504, a cut connection): it would run
+                // for nobody. Refused connections never reached it.
+                if matches!(e, RenderError::Unreachable { .. }) {
+                    job.settled = true;
+                } else {
+                    job.cancel().await;
+                }
+                return Err(e);
             }
         };
-        let path = "/sdapi/v1/txt2img";
-        let images = answer
-            .get("images")
-            .and_then(Value::as_array)
-            .ok_or_else(|| self.http.protocol(path, "no `images` list in the answer"))?;
-        if images.len() < request.count as usize {
-            return Err(self.http.protocol(
-                path,
-                format!("asked for {} images, got {}", request.count, images.len()),
-            ));
-        }
-        let mut out = Vec::with_capacity(request.count as usize);
-        for item in images.iter().take(request.count as usize) {
-            let text = item
-                .as_str()
-                .ok_or_else(|| self.http.protocol(path, "an image is not a base64 string"))?;
-            // Some versions prefix a data URL header.
-            let data = text.rsplit_once(',').map_or(text, |(_, d)| d);
-            let bytes = base64::engine::general_purpose::STANDARD
-                .decode(data.trim())
-                .map_err(|e| self.http.protocol(path, format!("bad base64 image: {e}")))?;
-            out.push(decode_image(&bytes)?);
-        }
+        job.settled = true;
+        let images = self.read_answer(&answer, &checkpoint, request.count)?;
         progress(Progress {
             queued: None,
             fraction: 1.0,
             note: "done".into(),
         });
-        Ok(out)
+        Ok(images)
     }
 
     fn features(&self) -> Features {
@@ -169,33 +634,84 @@ impl Backend for Automatic1111 {
         }
     }
 
+    /// Checks the server answers and has the configured model (matched as `process_images`
+    /// matches overrides); with `model = ""`, the model it has loaded now. Remembers the
+    /// model for the renders that follow and returns its title.
     async fn verify(&self) -> Result<String, RenderError> {
-        let available = self.models().await?;
-        if self.model.is_empty() {
-            return Ok(String::new());
-        }
-        if available.iter().any(|m| *m == self.model) {
-            Ok(self.model.clone())
+        let list = self.checkpoints().await?;
+        let wanted = if self.model.is_empty() {
+            self.current_model().await?
         } else {
-            Err(RenderError::UnknownModel {
+            self.model.clone()
+        };
+        let found = list
+            .iter()
+            .find(|c| c.aliases().iter().any(|a| *a == wanted))
+            .cloned();
+        match found {
+            Some(c) => {
+                let title = c.title.clone();
+                *self.verified.lock().expect("lock") = Some(c);
+                Ok(title)
+            }
+            None => Err(RenderError::UnknownModel {
                 url: self.http.base.clone(),
-                model: self.model.clone(),
-                available,
-            })
+                model: wanted,
+                available: list.into_iter().map(|c| c.title).collect(),
+            }),
         }
     }
 
     async fn models(&self) -> Result<Vec<String>, RenderError> {
-        let path = "/sdapi/v1/sd-models";
-        let v = self.http.get_json(path).await?;
-        let list = v
-            .as_array()
-            .ok_or_else(|| self.http.protocol(path, "the model list is not a list"))?;
-        Ok(list
-            .iter()
-            .filter_map(|m| m.get("title").or_else(|| m.get("model_name")))
-            .filter_map(Value::as_str)
-            .map(str::to_string)
+        Ok(self
+            .checkpoints()
+            .await?
+            .into_iter()
+            .map(|c| c.title)
             .collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn user_text_is_escaped_for_the_prompt_parser() {
+        assert_eq!(
+            escape_prompt(r"<lora:x:1> (a:1.5) [a:b:0.5] c\d AND e BREAK f ANDROID"),
+            r"< lora:x:1> \(a:1.5\) \[a:b:0.5\] c\\d and e break f ANDROID"
+        );
+        assert_eq!(escape_prompt("a|b <  c"), r"a\|b <  c");
+        assert_eq!(guard_trailing_weight("a cat:1.5".into()), "a cat:1.5,");
+        assert_eq!(guard_trailing_weight("a cat: 1.5 ".into()), "a cat: 1.5,");
+        assert_eq!(guard_trailing_weight("route 66".into()), "route 66");
+    }
+
+    #[test]
+    fn checkpoint_aliases_follow_sd_models() {
+        let c = Checkpoint {
+            title: "sdxl/juggernautXL_v9.safetensors [c9e3e68f89]".into(),
+            model_name: "sdxl_juggernautXL_v9".into(),
+            hash: Some("c9e3e68f89".into()),
+            sha256: None,
+            filename: "/models/Stable-diffusion/sdxl/juggernautXL_v9.safetensors".into(),
+        };
+        assert_eq!(c.name(), "sdxl/juggernautXL_v9.safetensors");
+        assert_eq!(c.name_for_extra(), "juggernautXL_v9");
+        let aliases = c.aliases();
+        for a in [
+            "sdxl/juggernautXL_v9.safetensors",
+            "juggernautXL_v9",
+            "sdxl_juggernautXL_v9",
+            "juggernautXL_v9 [c9e3e68f89]",
+        ] {
+            assert!(aliases.iter().any(|x| x == a), "{a} in {aliases:?}");
+        }
+        // `process_images` looks overrides up exactly: a bare file name of a model in a
+        // folder is not one of its names.
+        assert!(!aliases.iter().any(|x| x == "juggernautXL_v9.safetensors"));
+        assert!(c.ran("juggernautXL_v9", Some("C9E3E68F89")));
+        assert!(!c.ran("juggernautXL_v9", Some("0000000000")));
     }
 }

@@ -1,16 +1,25 @@
 //! HTTP plumbing shared by the Stable Diffusion backends: timeouts, retries, readable errors.
 //!
-//! A refused connection and a 502/503/504 answer are retried with doubling backoff (250 ms,
-//! 500 ms, …); a timeout, a dropped connection and any other error answer are reported at once,
-//! as a [`RenderError`] that names the server and says what happened.
+//! A request is sent again (with doubling backoff: 250 ms, 500 ms, …) only when that cannot
+//! make a server do the same work twice:
+//! - any request whose connection could not be made (refused, unreachable, connect timeout):
+//!   the server cannot have received it;
+//! - a GET that a gateway answered 502/503/504: reading twice is harmless.
+//!
+//! A POST answered 502/503/504 is NOT sent again. Neither AUTOMATIC1111 nor ComfyUI sends these
+//! codes themselves; a reverse proxy does (nginx's 504 after `proxy_read_timeout`, 60 s by
+//! default), typically after the server has accepted the job and while it is still working on
+//! it, so a second POST would queue the same render twice. A timeout, a dropped connection and
+//! any other error answer are reported at once, as a [`RenderError`] that names the server and
+//! keeps its message (AUTOMATIC1111's `error`/`detail`/`errors`, ComfyUI's `error`).
 
 use std::time::Duration;
 
-use reqwest::{Client, RequestBuilder, Response, StatusCode};
+use reqwest::{Client, Method, RequestBuilder, Response, StatusCode};
 use serde_json::Value;
 
-use crate::render::RenderError;
 use crate::config::VersionBackend;
+use crate::render::RenderError;
 
 /// First wait before a retry; doubled for each further one.
 const FIRST_BACKOFF: Duration = Duration::from_millis(250);
@@ -46,9 +55,9 @@ impl Http {
         format!("{}{path}", self.base)
     }
 
-    /// Sends the request `make` builds, retrying refused connections and 502/503/504, and
-    /// returns the successful response or a readable error (with the server's own message for
-    /// error answers).
+    /// Sends the request `make` builds and returns the successful response or a readable error
+    /// (with the server's own message for error answers). Retried as the module documentation
+    /// says: connection failures always, 502/503/504 only for GETs.
     pub async fn send(
         &self,
         path: &str,
@@ -58,19 +67,19 @@ impl Http {
         let mut backoff = FIRST_BACKOFF;
         let mut attempt = 0;
         loop {
-            let result = make(&self.client, &url).send().await;
+            let request = make(&self.client, &url)
+                .build()
+                .map_err(|e| self.explain(&url, &e))?;
+            let idempotent = *request.method() == Method::GET || *request.method() == Method::HEAD;
+            let result = self.client.execute(request).await;
             let retryable = match &result {
+                // `is_connect`: the connection was never made, so nothing was sent.
                 Err(e) => e.is_connect(),
-                Ok(r) => matches!(
-                    r.status(),
-                    StatusCode::BAD_GATEWAY
-                        | StatusCode::SERVICE_UNAVAILABLE
-                        | StatusCode::GATEWAY_TIMEOUT
-                ),
+                Ok(r) => idempotent && is_gateway_error(r.status()),
             };
             if retryable && attempt < self.retries {
                 attempt += 1;
-                tracing::warn!(%url, attempt, "image server not ready; retrying");
+                tracing::warn!(%url, attempt, "image server not reachable; retrying");
                 tokio::time::sleep(backoff).await;
                 backoff *= 2;
                 continue;
@@ -79,12 +88,25 @@ impl Http {
             if response.status().is_success() {
                 return Ok(response);
             }
-            let status = response.status().as_u16();
+            let status = response.status();
             let body = response.text().await.unwrap_or_default();
+            let mut message = error_message(&body);
+            if is_gateway_error(status) {
+                message = format!(
+                    "a gateway or reverse proxy in front of the server answered {status} ({message}); \
+                     the server itself never sends this, so it may have accepted the request and may \
+                     still be working on it{}",
+                    if idempotent {
+                        ""
+                    } else {
+                        "; it was not sent again, so that the job does not run twice"
+                    }
+                );
+            }
             return Err(RenderError::Server {
                 url,
-                status,
-                message: error_message(&body),
+                status: status.as_u16(),
+                message,
             });
         }
     }
@@ -98,6 +120,53 @@ impl Http {
     /// POST `body` as JSON to `path` and parse the JSON answer.
     pub async fn post_json(&self, path: &str, body: &Value) -> Result<Value, RenderError> {
         let response = self.send(path, |c, u| c.post(u).json(body)).await?;
+        self.json(path, response).await
+    }
+
+    /// As [`Http::post_json`], but waiting up to `limit` for the answer instead of the client's
+    /// timeout (for a render that may wait in the server's queue first). A timeout here is
+    /// reported with `limit`.
+    pub async fn post_json_within(
+        &self,
+        path: &str,
+        body: &Value,
+        limit: Duration,
+    ) -> Result<Value, RenderError> {
+        let url = self.url(path);
+        let response = self
+            .send(path, |c, u| c.post(u).json(body).timeout(limit))
+            .await
+            .map_err(|e| with_limit(e, limit))?;
+        let text = response
+            .text()
+            .await
+            .map_err(|e| with_limit(self.explain(&url, &e), limit))?;
+        serde_json::from_str(&text).map_err(|e| RenderError::Protocol {
+            url,
+            reason: format!("the answer is not JSON ({e})"),
+        })
+    }
+
+    /// POST `body` as JSON to `path` once, without retries, and parse the JSON answer (for
+    /// status queries and cancels, where a later attempt would be stale anyway).
+    pub async fn post_json_once(&self, path: &str, body: &Value) -> Result<Value, RenderError> {
+        let url = self.url(path);
+        let response = self
+            .client
+            .post(&url)
+            .json(body)
+            .send()
+            .await
+            .map_err(|e| self.explain(&url, &e))?;
+        let status = response.status();
+        if !status.is_success() {
+            let text = response.text().await.unwrap_or_default();
+            return Err(RenderError::Server {
+                url,
+                status: status.as_u16(),
+                message: error_message(&text),
+            });
+        }
         self.json(path, response).await
     }
 
@@ -147,6 +216,25 @@ impl Http {
     }
 }
 
+/// 502, 503 and 504: answers of a gateway, not of the image servers themselves.
+fn is_gateway_error(status: StatusCode) -> bool {
+    matches!(
+        status,
+        StatusCode::BAD_GATEWAY | StatusCode::SERVICE_UNAVAILABLE | StatusCode::GATEWAY_TIMEOUT
+    )
+}
+
+/// A timeout error with the limit that ran out.
+fn with_limit(e: RenderError, limit: Duration) -> RenderError {
+    match e {
+        RenderError::Timeout { url, .. } => RenderError::Timeout {
+            url,
+            seconds: limit.as_secs(),
+        },
+        other => other,
+    }
+}
+
 /// An error and its sources, joined: reqwest's own message is often just "error sending
 /// request".
 fn chain(e: &dyn std::error::Error) -> String {
@@ -164,6 +252,13 @@ fn chain(e: &dyn std::error::Error) -> String {
 pub fn error_message(body: &str) -> String {
     let Ok(v) = serde_json::from_str::<Value>(body) else {
         let text = body.trim();
+        // An HTML error page (a proxy's): its title says it.
+        if let Some(start) = text.find("<title>") {
+            let rest = &text[start + "<title>".len()..];
+            if let Some(end) = rest.find("</title>") {
+                return rest[..end].trim().to_string();
+            }
+        }
         return if text.is_empty() {
             "no message".into()
         } else {
