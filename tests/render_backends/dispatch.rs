@@ -10,9 +10,7 @@ use image::RgbImage;
 use tastebud::config::BackendKind;
 use tastebud::render::RenderError;
 use tastebud::render::backend::automatic1111::Automatic1111;
-use tastebud::render::backend::dispatch::{
-    DispatchOptions, Dispatcher, Health, ServerConfig,
-};
+use tastebud::render::backend::dispatch::{DispatchOptions, Dispatcher, Health, ServerConfig};
 use tastebud::render::backend::{AnyBackend, Backend, Progress, ProgressFn, RenderRequest};
 
 use super::{settings, vocabulary};
@@ -56,7 +54,9 @@ fn dispatcher(fakes: &[FakeA1111], options: DispatchOptions) -> Arc<Dispatcher> 
             }
         })
         .collect();
-    Arc::new(Dispatcher::new("7", "dreamshaper_8.safetensors", servers, options).expect("dispatcher"))
+    Arc::new(
+        Dispatcher::new("7", "dreamshaper_8.safetensors", servers, options).expect("dispatcher"),
+    )
 }
 
 /// Job `n` of `owner`: its prompt names it (`job n end`), its seed is `1000 + n`.
@@ -109,7 +109,12 @@ struct Starts(Arc<Mutex<Vec<(u64, Instant)>>>);
 
 impl Starts {
     fn order(&self) -> Vec<u64> {
-        self.0.lock().expect("lock").iter().map(|(n, _)| *n).collect()
+        self.0
+            .lock()
+            .expect("lock")
+            .iter()
+            .map(|(n, _)| *n)
+            .collect()
     }
 }
 
@@ -139,7 +144,11 @@ async fn until(what: &str, done: impl Fn() -> bool) {
 fn assert_rendered(result: Result<Vec<RgbImage>, RenderError>, n: u64) {
     let images = result.unwrap_or_else(|e| panic!("job {n} failed: {e}"));
     assert_eq!(images.len(), 1, "job {n}");
-    assert_eq!(seed_of(&images[0]), 1000 + n as u32, "job {n} got another job's image");
+    assert_eq!(
+        seed_of(&images[0]),
+        1000 + n as u32,
+        "job {n} got another job's image"
+    );
 }
 
 /// Which server completed each job, by job number; panics if a job completed twice.
@@ -182,13 +191,26 @@ async fn jobs_spread_over_the_servers_and_none_waits_inside_a_server() {
         assert_rendered(h.await.expect("task"), n);
     }
     let by = completed_by(&fakes, 9);
-    assert!(by.iter().all(|servers| servers.len() == 1), "each job completed once: {by:?}");
+    assert!(
+        by.iter().all(|servers| servers.len() == 1),
+        "each job completed once: {by:?}"
+    );
     for (i, fake) in fakes.iter().enumerate() {
         assert!(fake.jobs_rendered() >= 1, "server {i} got no job: {by:?}");
-        assert!(!overlapped(fake), "server {i} was sent a job while busy: {:?}", fake.jobs());
+        assert!(
+            !overlapped(fake),
+            "server {i} was sent a job while busy: {:?}",
+            fake.jobs()
+        );
     }
     let status = d.status();
-    assert!(status.servers.iter().all(|s| s.health == Health::Up && s.running == 0), "{status}");
+    assert!(
+        status
+            .servers
+            .iter()
+            .all(|s| s.health == Health::Up && s.running == 0),
+        "{status}"
+    );
     assert_eq!(status.waiting, 0);
 }
 
@@ -201,7 +223,10 @@ async fn a_server_killed_mid_job_loses_nothing_and_runs_nothing_twice() {
     for n in 0..6 {
         handles.push((n, submit(&d, n, n, &starts).await.0));
     }
-    until("every server renders", || fakes.iter().all(|f| f.current_task().is_some())).await;
+    until("every server renders", || {
+        fakes.iter().all(|f| f.current_task().is_some())
+    })
+    .await;
     fakes[0].kill().await;
     for (n, h) in handles {
         assert_rendered(h.await.expect("task"), n);
@@ -213,13 +238,22 @@ async fn a_server_killed_mid_job_loses_nothing_and_runs_nothing_twice() {
         .collect();
     assert_eq!(killed.len(), 1, "{killed:?}");
     let by = completed_by(&fakes, 6);
-    assert!(by.iter().all(|servers| servers.len() == 1), "each job completed exactly once: {by:?}");
-    assert!(by.iter().all(|servers| servers[0] != 0), "the killed server finished nothing: {by:?}");
+    assert!(
+        by.iter().all(|servers| servers.len() == 1),
+        "each job completed exactly once: {by:?}"
+    );
+    assert!(
+        by.iter().all(|servers| servers[0] != 0),
+        "the killed server finished nothing: {by:?}"
+    );
     let status = d.status();
     let Health::Down { cause, .. } = &status.servers[0].health else {
         panic!("the killed server is down: {status}");
     };
-    assert!(cause.contains(&fakes[0].url()), "the cause names the server: {cause}");
+    assert!(
+        cause.contains(&fakes[0].url()),
+        "the cause names the server: {cause}"
+    );
 }
 
 #[tokio::test]
@@ -234,11 +268,17 @@ async fn a_server_down_from_the_start_comes_back_and_takes_jobs_again() {
     let Health::Down { cause, .. } = &status.servers[2].health else {
         panic!("a server that does not answer its check is down: {status}");
     };
-    assert!(cause.contains("cannot reach") && cause.contains(&fakes[2].url()), "{cause}");
+    assert!(
+        cause.contains("cannot reach") && cause.contains(&fakes[2].url()),
+        "{cause}"
+    );
     assert!(fakes[2].jobs().is_empty());
 
     fakes[2].restart().await;
-    until("the server is back", || d.status().servers[2].health == Health::Up).await;
+    until("the server is back", || {
+        d.status().servers[2].health == Health::Up
+    })
+    .await;
     let mut handles = Vec::new();
     for n in 1..7 {
         handles.push((n, submit(&d, n, n, &starts).await.0));
@@ -246,7 +286,10 @@ async fn a_server_down_from_the_start_comes_back_and_takes_jobs_again() {
     for (n, h) in handles {
         assert_rendered(h.await.expect("task"), n);
     }
-    assert!(fakes[2].jobs_rendered() >= 1, "the server that came back got no job");
+    assert!(
+        fakes[2].jobs_rendered() >= 1,
+        "the server that came back got no job"
+    );
     assert!(!overlapped(&fakes[2]));
 }
 
@@ -263,7 +306,11 @@ async fn when_every_server_is_down_the_error_names_each_and_why() {
     };
     for fake in &fakes {
         assert!(
-            why.contains(&format!("{} is down (cannot reach the image server at {}", fake.url(), fake.url())),
+            why.contains(&format!(
+                "{} is down (cannot reach the image server at {}",
+                fake.url(),
+                fake.url()
+            )),
             "{why}"
         );
     }
@@ -325,6 +372,13 @@ async fn a_waiting_render_is_told_its_place_and_a_dropped_one_leaves_the_queue()
     assert_eq!(x_places.seen(), vec![Some(1), None]);
     assert_eq!(z_places.seen(), vec![Some(3), Some(2), Some(1), None]);
     let by = completed_by(&fakes, 6);
-    assert!(by[4].is_empty(), "the dropped render reached a server: {by:?}");
-    assert!(fakes.iter().all(|f| f.jobs().iter().all(|j| !j.prompt.contains("job 4 end"))));
+    assert!(
+        by[4].is_empty(),
+        "the dropped render reached a server: {by:?}"
+    );
+    assert!(
+        fakes
+            .iter()
+            .all(|f| f.jobs().iter().all(|j| !j.prompt.contains("job 4 end")))
+    );
 }
