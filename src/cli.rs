@@ -8,8 +8,8 @@ use std::path::Path;
 use image::RgbImage;
 
 use crate::render::RenderError;
-use crate::render::style::{SPACE, describe};
 use crate::render::images::upload::{UploadError, UploadLimits, check_upload};
+use crate::render::style::{SPACE, describe};
 
 /// `tastebud style FILE…`: one JSON line per file,
 /// `{"file": …, "space": "style-v1", "style": {axis name: raw value, …}}`.
@@ -88,9 +88,18 @@ pub fn render_to_file(args: &RenderArgs, out: &Path) -> Result<String, RenderErr
         .iter()
         .map(|k| crate::render::backend::knobs::parse_knob_arg(k))
         .collect::<Result<Vec<_>, _>>()?;
-    let knobs = crate::render::backend::knobs::knob_vector(&crate::render::backend::knobs::sketch_knobs(), &settings)?;
-    let images =
-        crate::render::sketch::render_batch(&args.prompt, args.seed, &knobs, args.size, args.size, 4);
+    let knobs = crate::render::backend::knobs::knob_vector(
+        &crate::render::backend::knobs::sketch_knobs(),
+        &settings,
+    )?;
+    let images = crate::render::sketch::render_batch(
+        &args.prompt,
+        args.seed,
+        &knobs,
+        args.size,
+        args.size,
+        4,
+    );
     let grid = crate::render::images::files::grid(&images)?;
     crate::render::images::files::write_png(out, &grid)?;
     Ok(format!(

@@ -402,7 +402,9 @@ impl Render {
                     if server.concurrency == 0 {
                         return Err(invalid(
                             "render.versions",
-                            format!("version {version:?}: a server's concurrency must be at least 1"),
+                            format!(
+                                "version {version:?}: a server's concurrency must be at least 1"
+                            ),
                         ));
                     }
                     if b.backend == BackendKind::Comfyui && server.model.is_empty() {

@@ -27,11 +27,11 @@ use crate::render::backend::no_progress;
 use crate::render::chart::{Scale, Series, line_chart};
 use crate::render::images::files::{image_path, load_image, write_png};
 use crate::render::style::{axis_names, describe};
-use crate::taste::standardize::Standardizer;
 use crate::service::{Imagine, Service};
 use crate::store::Store;
 use crate::taste::quadratic::utility;
 use crate::taste::raters::{Rater as Simulated, builtin, builtin_name};
+use crate::taste::standardize::Standardizer;
 
 /// Votes after which accuracy is measured (those not above `--votes`), then every 100.
 const CHECKPOINTS: [u32; 5] = [10, 20, 50, 100, 200];

@@ -216,9 +216,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 )
                 .await;
             store.close().await;
-            let report = report.map_err(|e| {
-                anyhow::anyhow!(e.for_operator())
-            })?;
+            let report = report.map_err(|e| anyhow::anyhow!(e.for_operator()))?;
             println!("{report}");
             Ok(if report.broken.is_empty() {
                 ExitCode::SUCCESS

@@ -1,9 +1,9 @@
 //! The `[render]` configuration section: defaults, per-version backends, validation.
 
 use tastebud::config::{BackendKind, Config};
-use tastebud::render::backend::{AnyBackend, Backend};
 use tastebud::render::backend::comfyui::DEFAULT_WORKFLOW;
 use tastebud::render::backend::vocabulary::Vocabulary;
+use tastebud::render::backend::{AnyBackend, Backend};
 
 #[test]
 fn every_default_version_uses_the_built_in_renderer() {
@@ -95,7 +95,11 @@ fn a_version_can_have_several_servers_and_its_own_size() {
     );
     assert_eq!(xl.for_server(&servers[1]).url, "http://10.0.0.2:7860");
     assert_eq!(config.render.size_for("xl"), 1024);
-    assert_eq!(config.render.size_for("7"), 512, "other versions keep render.size");
+    assert_eq!(
+        config.render.size_for("7"),
+        512,
+        "other versions keep render.size"
+    );
 
     // The single `url` is one server taking one job at a time.
     let one = Config::with_overrides(
@@ -104,7 +108,10 @@ fn a_version_can_have_several_servers_and_its_own_size() {
     .expect("config");
     let list = one.render.backend_for("7").server_list();
     assert_eq!(list.len(), 1);
-    assert_eq!((list[0].url.as_str(), list[0].concurrency), ("http://127.0.0.1:7860", 1));
+    assert_eq!(
+        (list[0].url.as_str(), list[0].concurrency),
+        ("http://127.0.0.1:7860", 1)
+    );
 }
 
 #[test]

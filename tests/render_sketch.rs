@@ -3,8 +3,8 @@
 
 use image::RgbImage;
 use tastebud::cli::{RenderArgs, render_to_file};
-use tastebud::render::images::files::{content_hash, grid, load_image, pair_image, save_png};
 use tastebud::render::backend::knobs::SKETCH_KNOBS;
+use tastebud::render::images::files::{content_hash, grid, load_image, pair_image, save_png};
 use tastebud::render::sketch::{render, render_batch};
 use tastebud::render::style::{StyleVector, describe};
 

@@ -4,9 +4,9 @@
 use std::sync::OnceLock;
 
 use tastebud::render::backend::{RenderRequest, Sketch, no_progress};
+use tastebud::render::sketch::render;
 use tastebud::render::steering::calibrate::{CalibrationRun, calibrate_sketch, fit_report};
 use tastebud::render::steering::personalize::{RenderedImage, Steering, render_personalized};
-use tastebud::render::sketch::render;
 use tastebud::render::style::{SCALAR_AXES, STYLE_DIM, axis_names};
 use tastebud::taste::standardize::Standardizer;
 use tastebud::taste::steer::{Calibration, DEFAULT_REACH, taste_score};
@@ -222,7 +222,7 @@ async fn personalized_rendering_on_a_backend_keeps_s0_plain_and_follows_the_tast
         width: 96,
         height: 96,
         count: 2,
-        ..RenderRequest::default(),
+        ..RenderRequest::default()
     };
     let steering = |s| Steering {
         taste: &w,
@@ -304,7 +304,7 @@ async fn steering_starts_from_the_measured_plain_picture_and_keeps_it_when_it_is
         width: 96,
         height: 96,
         count: 2,
-        ..RenderRequest::default(),
+        ..RenderRequest::default()
     };
     let plain = render_personalized(&Sketch, &request, None, no_progress())
         .await

@@ -1,10 +1,10 @@
 //! Known-answer tests of the style descriptor: each edit of a picture moves the axis it should.
 
 use image::{Rgb, RgbImage};
-use tastebud::taste::standardize::Standardizer;
 use tastebud::render::style::{
     HUE_BINS, SCALAR_AXES, SPACE, STYLE_DIM, StyleVector, axis_names, describe,
 };
+use tastebud::taste::standardize::Standardizer;
 
 /// A busy test picture: a sky gradient, a red disc, a green field with stripes, some noise.
 fn picture(w: u32, h: u32) -> RgbImage {
@@ -196,7 +196,10 @@ fn standardizing_gives_zero_mean_unit_spread() {
     let var: f32 = z.iter().map(|v| (v[chroma] - mean).powi(2)).sum::<f32>() / 6.0;
     assert!(mean.abs() < 1e-4);
     assert!((var - 1.0).abs() < 1e-3);
-    assert_eq!(Standardizer::identity(STYLE_DIM).apply(&pool[0]), pool[0].0.to_vec());
+    assert_eq!(
+        Standardizer::identity(STYLE_DIM).apply(&pool[0]),
+        pool[0].0.to_vec()
+    );
     assert_eq!(StyleVector::from_slice(&pool[0].0), Some(pool[0]));
     assert_eq!(StyleVector::from_slice(&[1.0, 2.0]), None);
 }

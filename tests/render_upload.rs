@@ -801,8 +801,7 @@ fn tastebud_style_refuses_the_bomb_before_decoding_it() {
     let dir = tempfile::tempdir().expect("temp dir");
     let path = dir.path().join("bomb.webp");
     std::fs::write(&path, webp_bomb()).expect("writing the bomb");
-    let (result, largest) =
-        largest_allocation(|| tastebud::cli::style_files(&[&path]).map(|_| ()));
+    let (result, largest) = largest_allocation(|| tastebud::cli::style_files(&[&path]).map(|_| ()));
     let error = result.expect_err("refused").to_string();
     assert!(error.contains("That image is damaged"), "{error}");
     // The file itself is read (449 KB); nothing the size of the frame it claims.

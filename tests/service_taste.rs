@@ -430,7 +430,10 @@ async fn imagine_stores_four_images_and_a_finished_job() {
     assert_eq!(run.seed, 77);
     assert_eq!(run.version, "7");
     assert_eq!(run.images.len(), 4);
-    assert_eq!(run.grid.encoding, tastebud::render::images::files::Encoding::Png);
+    assert_eq!(
+        run.grid.encoding,
+        tastebud::render::images::files::Encoding::Png
+    );
     assert_eq!(
         run.notes,
         vec!["--tile is not supported by the sketch backend and was ignored."]

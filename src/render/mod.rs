@@ -48,7 +48,10 @@ pub enum RenderError {
     },
     #[error("the image server at {url} answered something unexpected: {reason}")]
     Protocol { url: String, reason: String },
-    #[error("the image server at {url} has no model {model:?}; it has: {}", list_or_none(available))]
+    #[error(
+        "the image server at {url} has no model {model:?}; it has: {}",
+        list_or_none(available)
+    )]
     UnknownModel {
         url: String,
         model: String,

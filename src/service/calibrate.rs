@@ -45,8 +45,7 @@ impl Service {
         let backend = self.backends.get(version);
         let model = backend.model().to_string();
         let (calibration, resumed) = if backend.is_sketch() {
-            let run = calibrate_sketch(progress)
-                .map_err(|e| Error::Render(e.into()))?;
+            let run = calibrate_sketch(progress).map_err(|e| Error::Render(e.into()))?;
             (run.calibration, 0)
         } else {
             backend.verify().await.map_err(Error::Render)?;
@@ -67,7 +66,10 @@ impl Service {
             let total = plan.len();
             let mut styles = Vec::with_capacity(total);
             for index in 0..total {
-                let style = match stored.remove(&index).and_then(|v| StyleVector::from_slice(&v)) {
+                let style = match stored
+                    .remove(&index)
+                    .and_then(|v| StyleVector::from_slice(&v))
+                {
                     Some(style) => style,
                     None => {
                         let style = render_sample(&*backend, &plan, index)

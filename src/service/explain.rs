@@ -6,8 +6,8 @@ use crate::domain::{ProfileId, ProfileKind, UserId};
 use crate::render::chart::taste_chart;
 use crate::render::images::files::encode_png;
 use crate::render::style::axis_names;
-use crate::taste::standardize::Standardizer;
 use crate::taste::explain::{Explanation, explain};
+use crate::taste::standardize::Standardizer;
 
 /// Axes named on each side of an explanation.
 const TOP_AXES: usize = 5;

@@ -17,10 +17,10 @@ use crate::prompt::{Aspect, Limits as PromptLimits, ProfileRef, Prompt, RefTarge
 use crate::render::RenderError;
 use crate::render::backend::dispatch::Dispatcher;
 use crate::render::backend::{Backend, Features, Progress, ProgressFn, RenderRequest};
-use crate::render::steering::calibrate::sketch_calibration;
 use crate::render::images::files::{
     Encoded, Encoding, decode_image, encode_within, grid, image_path, load_image, save_png,
 };
+use crate::render::steering::calibrate::sketch_calibration;
 use crate::render::steering::personalize::{Steering, render_personalized};
 use crate::render::style::{SPACE, STYLE_DIM};
 use crate::store::{Image, JobStatus, NewImage, NewJob, Origin};
@@ -486,7 +486,7 @@ impl Service {
                     candidates: self.config.render.candidates as usize,
                     reach: self.config.render.reach,
                 });
-            render_personalized(&backend, &request, steering, progress).await
+            render_personalized(&*backend, &request, steering, progress).await
         };
         let stored = match rendered {
             Ok(images) => {
@@ -571,7 +571,11 @@ impl Service {
         backend: &Dispatcher,
         version: &str,
         raw: &[f32],
-    ) -> Result<(Vec<f32>, Calibration, crate::taste::standardize::Standardizer)> {
+    ) -> Result<(
+        Vec<f32>,
+        Calibration,
+        crate::taste::standardize::Standardizer,
+    )> {
         let calibration = if backend.is_sketch() {
             tokio::task::spawn_blocking(sketch_calibration)
                 .await
@@ -891,6 +895,6 @@ mod tests {
         let defaults = &parse("a fox --cw 100 --ow 100 --motion low --bs 4", &limits)
             .unwrap()
             .prompts[0];
-        assert!(unsupported(defaults, "comfyui").is_empty());
+        assert!(unsupported(defaults, "comfyui", Features::default()).is_empty());
     }
 }

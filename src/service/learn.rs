@@ -10,11 +10,11 @@ use rand::RngExt;
 use super::{Error, Result, Service};
 use crate::domain::{Code, Profile, ProfileKind};
 use crate::render::style::{SCALAR_AXES, SPACE, STYLE_DIM, StyleVector};
-use crate::taste::standardize::Standardizer;
 use crate::store::CodeTaken;
 use crate::taste::codes::{Checkpoints, image_set_key, mint_code};
 use crate::taste::model::{Observation, Posterior, Prior, fit, fit_ard};
 use crate::taste::quadratic::{self, features};
+use crate::taste::standardize::Standardizer;
 
 /// How often minting retries when a fresh code string is already taken.
 const MINT_ATTEMPTS: usize = 16;

@@ -7,8 +7,8 @@ use super::limits::Running;
 use super::{Action, Error, ProfileSummary, Result, Service};
 use crate::domain::{Code, ProfileId, ProfileKind, UserId};
 use crate::render::images::files::{fit_within, save_png};
-use crate::render::style::{SPACE, describe};
 use crate::render::images::upload::{UploadLimits, check_upload};
+use crate::render::style::{SPACE, describe};
 use crate::store::{Full, Image, NewImage, Origin};
 
 /// Most images a moodboard holds.

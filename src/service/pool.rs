@@ -17,12 +17,14 @@ use super::{Error, ProfileSummary, Result, Service};
 use crate::domain::{Pair, Profile, ProfileId, ProfileKind, UserId};
 use crate::render::backend::dispatch::Dispatcher;
 use crate::render::backend::{Backend, RenderRequest, no_progress};
-use crate::render::images::files::{Encoded, encode_to_view, image_path, load_image, pair_image, save_png};
+use crate::render::images::files::{
+    Encoded, encode_to_view, image_path, load_image, pair_image, save_png,
+};
 use crate::render::style::{SPACE, STYLE_DIM, StyleVector, describe};
-use crate::taste::standardize::Standardizer;
 use crate::store::{Image, NewImage, Origin};
 use crate::taste::quadratic::features;
 use crate::taste::select::{Strategy, select_among};
+use crate::taste::standardize::Standardizer;
 
 /// Subjects of the ranking pool: plain scenes that every style can be seen on.
 pub const POOL_PROMPTS: &[&str] = &[
@@ -212,7 +214,10 @@ impl Service {
     /// other backends need `tastebud pool build`.
     pub(super) async fn ensure_pool(&self, version: &str) -> Result<()> {
         let target = self.pool_target();
-        let have = self.store.pool_size(version, &self.model_of(version)).await?;
+        let have = self
+            .store
+            .pool_size(version, &self.model_of(version))
+            .await?;
         if have >= target {
             return Ok(());
         }
@@ -264,7 +269,10 @@ impl Service {
         let _guard = self.pool_lock.lock().await;
         let mut added = 0;
         loop {
-            let have = self.store.pool_size(version, &self.model_of(version)).await?;
+            let have = self
+                .store
+                .pool_size(version, &self.model_of(version))
+                .await?;
             progress(have.min(target), target);
             if have >= target {
                 return Ok(added);
@@ -328,7 +336,7 @@ impl Service {
                     width: size,
                     height: size,
                     count: 1,
-                    ..RenderRequest::default(),
+                    ..RenderRequest::default()
                 };
                 let image = backend
                     .render(&request, no_progress())

@@ -57,12 +57,14 @@ impl Store {
         .bind(now_ms())
         .execute(&mut *tx)
         .await?;
-        sqlx::query("DELETE FROM calibration_samples WHERE version = ? AND backend = ? AND model = ?")
-            .bind(version)
-            .bind(backend)
-            .bind(model)
-            .execute(&mut *tx)
-            .await?;
+        sqlx::query(
+            "DELETE FROM calibration_samples WHERE version = ? AND backend = ? AND model = ?",
+        )
+        .bind(version)
+        .bind(backend)
+        .bind(model)
+        .execute(&mut *tx)
+        .await?;
         tx.commit().await?;
         Ok(())
     }

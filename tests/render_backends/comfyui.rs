@@ -10,16 +10,13 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use base64::Engine;
 use serde_json::{Value, json};
 use tastebud::config::BackendKind;
 use tastebud::render::RenderError;
-use tastebud::render::backend::automatic1111::Automatic1111;
+use tastebud::render::backend::Backend;
 use tastebud::render::backend::comfyui::ComfyUi;
-use tastebud::render::backend::{Backend, Progress, ProgressFn, RenderRequest};
 
 use super::{png, recorder, request, serve, settings, vocabulary};
-
 
 #[derive(Clone)]
 struct Comfy {

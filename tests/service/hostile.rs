@@ -417,7 +417,8 @@ async fn garbage_collection_keeps_what_codes_votes_likes_and_moodboards_need() {
     // A temporary file a crash left behind, and a file no row names.
     let temp = dir.join(".0123.99.0.tmp");
     std::fs::write(&temp, b"half a picture").unwrap();
-    let stray = tastebud::render::images::files::save_png(&dir, &image::RgbImage::new(3, 3)).unwrap();
+    let stray =
+        tastebud::render::images::files::save_png(&dir, &image::RgbImage::new(3, 3)).unwrap();
 
     let codes_before = w.service.list_codes(ALICE).await.unwrap();
     let now = SystemTime::now();

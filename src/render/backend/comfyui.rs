@@ -16,18 +16,18 @@ use image::RgbImage;
 use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::Message;
 
+use super::http::Http;
+use super::knobs::KnobSpec;
+use super::vocabulary::Vocabulary;
+use crate::config::VersionBackend;
 use crate::render::RenderError;
 use crate::render::backend::{
     Backend, Features, Progress, ProgressFn, RenderRequest, check_request,
 };
 use crate::render::images::files::decode_image;
-use super::http::Http;
-use super::knobs::KnobSpec;
-use super::vocabulary::Vocabulary;
-use crate::config::VersionBackend;
 
 /// The built-in workflow template, the same text as `config/comfyui_workflow.json`.
-pub const DEFAULT_WORKFLOW: &str = include_str!("../../config/comfyui_workflow.json");
+pub const DEFAULT_WORKFLOW: &str = include_str!("../../../config/comfyui_workflow.json");
 
 /// Placeholders every template must contain.
 const REQUIRED: [&str; 3] = ["{{prompt}}", "{{seed}}", "{{batch}}"];

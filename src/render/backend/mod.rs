@@ -4,7 +4,6 @@
 //! works, and lists its models. [`AnyBackend`] is the one the service holds per version, built
 //! from configuration by [`AnyBackend::from_config`].
 
-
 pub mod automatic1111;
 pub mod comfyui;
 pub mod dispatch;
@@ -17,13 +16,13 @@ use std::sync::Arc;
 
 use image::RgbImage;
 
-use crate::render::RenderError;
 use self::automatic1111::Automatic1111;
-use self::dispatch::{DispatchOptions, Dispatcher};
 use self::comfyui::ComfyUi;
+use self::dispatch::{DispatchOptions, Dispatcher};
 use self::knobs::{KnobSpec, sketch_knobs};
 use self::vocabulary::Vocabulary;
 use crate::config::{BackendKind, VersionBackend};
+use crate::render::RenderError;
 
 /// What to render.
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -124,7 +123,9 @@ impl Backend for Sketch {
         check_request(request)?;
         let r = request.clone();
         let images = tokio::task::spawn_blocking(move || {
-            crate::render::sketch::render_batch(&r.prompt, r.seed, &r.knobs, r.width, r.height, r.count)
+            crate::render::sketch::render_batch(
+                &r.prompt, r.seed, &r.knobs, r.width, r.height, r.count,
+            )
         })
         .await
         .map_err(|e| RenderError::Backend(format!("the renderer stopped: {e}")))?;

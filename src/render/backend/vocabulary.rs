@@ -6,11 +6,11 @@
 
 use serde::Deserialize;
 
-use crate::render::RenderError;
 use super::knobs::KnobSpec;
+use crate::render::RenderError;
 
 /// The built-in vocabulary, the same text as `config/vocabulary.toml`.
-pub const DEFAULT_VOCABULARY: &str = include_str!("../../config/vocabulary.toml");
+pub const DEFAULT_VOCABULARY: &str = include_str!("../../../config/vocabulary.toml");
 
 /// One knob: its name and the two phrases it moves between.
 #[derive(Debug, Clone, PartialEq, Deserialize)]

@@ -7,8 +7,8 @@
 use std::sync::OnceLock;
 
 use crate::render::RenderError;
-use crate::render::backend::{Backend, RenderRequest, no_progress};
 use crate::render::backend::knobs::{KnobSpec, SKETCH_KNOBS, sketch_knobs};
+use crate::render::backend::{Backend, RenderRequest, no_progress};
 use crate::render::sketch;
 use crate::render::style::{ANALYSIS_SIZE, SPACE, StyleVector, axis_names, describe};
 use crate::taste::steer::{Calibration, SteerError, fit_calibration};
