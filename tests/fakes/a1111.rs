@@ -166,7 +166,7 @@ struct Running {
     record: usize,
 }
 
-struct State {
+struct Shared {
     models: Vec<Checkpoint>,
     /// Index of `opts.sd_model_checkpoint`.
     loaded: usize,
@@ -179,6 +179,9 @@ struct State {
     bodies: Vec<Value>,
     jobs: Vec<JobRecord>,
     interrupts: usize,
+    interrupt_calls: usize,
+    /// `progress.current_task` after a job raised: `finish_task` was never called.
+    stale_task: Option<String>,
     render_time: Duration,
     proxy_timeout: Option<Duration>,
     gateway_errors: (u16, u32),
@@ -188,7 +191,7 @@ struct State {
 }
 
 struct Inner {
-    state: Mutex<State>,
+    state: Mutex<Shared>,
     queue_lock: tokio::sync::Mutex<()>,
     /// Bumped by `kill`: every job of an older epoch is dead.
     epoch: watch::Sender<u64>,
@@ -218,7 +221,7 @@ impl FakeA1111 {
         let public = public_listener.local_addr().expect("addr");
         let (epoch, _) = watch::channel(0);
         let inner = Arc::new(Inner {
-            state: Mutex::new(State {
+            state: Mutex::new(Shared {
                 models: models
                     .iter()
                     .map(|(name, sha)| Checkpoint {
@@ -235,6 +238,8 @@ impl FakeA1111 {
                 bodies: Vec::new(),
                 jobs: Vec::new(),
                 interrupts: 0,
+                interrupt_calls: 0,
+                stale_task: None,
                 render_time: Duration::from_millis(50),
                 proxy_timeout: None,
                 gateway_errors: (0, 0),
@@ -329,6 +334,11 @@ impl FakeA1111 {
     /// How many times `/sdapi/v1/interrupt` was called while a job ran.
     pub fn interrupts(&self) -> usize {
         self.state().interrupts
+    }
+
+    /// Every call of `/sdapi/v1/interrupt`, whether or not a job ran.
+    pub fn interrupt_calls(&self) -> usize {
+        self.state().interrupt_calls
     }
 
     /// The task that runs now, if any.
@@ -440,7 +450,7 @@ impl FakeA1111 {
         *self.inner.acceptor.lock().expect("lock") = Some(task);
     }
 
-    fn state(&self) -> std::sync::MutexGuard<'_, State> {
+    fn state(&self) -> std::sync::MutexGuard<'_, Shared> {
         self.inner.state.lock().expect("lock")
     }
 }
@@ -609,10 +619,12 @@ async fn run_job(inner: Arc<Inner>, body: Value) -> Response {
     let steps = body["steps"].as_u64().unwrap_or(20).clamp(1, 150) as u32;
     let failure = inner.state.lock().expect("lock").job_error.take();
     if let Some((exception, message)) = failure {
-        // The exception propagates out of `text2imgapi` (`finish_task` is never called) and
-        // `api_middleware.handle_exception` answers 500.
+        // `start_task` ran, then the exception propagates out of `text2imgapi`
+        // (`finish_task` is never called, so `/internal/progress` keeps calling the task
+        // active until the next one starts) and `api_middleware.handle_exception` answers 500.
         let mut s = inner.state.lock().expect("lock");
         s.pending.retain(|t| *t != task);
+        s.stale_task = Some(task.clone());
         if let Some(j) = s.jobs.iter_mut().rev().find(|j| j.task == task) {
             j.outcome = Outcome::Failed;
             j.ended_at = Some(Instant::now());
@@ -652,6 +664,7 @@ async fn run_job(inner: Arc<Inner>, body: Value) -> Response {
         s.jobs[record].outcome = Outcome::Running;
         s.jobs[record].started_at = Some(now);
         s.jobs[record].model = format!("{} [{}]", model.0, model.1);
+        s.stale_task = None;
         s.current = Some(Running {
             task: task.clone(),
             step: 0,
@@ -738,6 +751,14 @@ async fn task_progress(State(inner): State<Arc<Inner>>, raw: Bytes) -> Response 
     let id = body["id_task"].as_str().unwrap_or_default();
     let s = inner.state.lock().expect("lock");
     let active = s.current.as_ref().is_some_and(|r| r.task == id);
+    if !active && s.current.is_none() && s.stale_task.as_deref() == Some(id) {
+        // `current_task` still names a job that raised; `shared.state` was reset by `end()`.
+        return axum::Json(
+            json!({"active": true, "queued": false, "completed": false, "progress": 0.0,
+            "eta": null, "live_preview": null, "id_live_preview": -1, "textinfo": null}),
+        )
+        .into_response();
+    }
     let queued = s.pending.iter().any(|t| t == id);
     let completed = s.finished.iter().any(|t| t == id);
     if !active {
@@ -790,6 +811,7 @@ async fn global_progress(State(inner): State<Arc<Inner>>) -> Response {
 async fn interrupt(State(inner): State<Arc<Inner>>) -> Response {
     let mut guard = inner.state.lock().expect("lock");
     let s = &mut *guard;
+    s.interrupt_calls += 1;
     if let Some(run) = s.current.as_mut() {
         run.interrupted = true;
         s.interrupts += 1;
@@ -837,10 +859,17 @@ async fn set_options(State(inner): State<Arc<Inner>>, raw: Bytes) -> Response {
 /// What in `prompt` A1111 acts on instead of reading it as words, in order of appearance:
 /// extra networks `<name:…>` (`extra_networks.parse_prompt`, found regardless of escapes),
 /// bracketed groups `( )` and `[ ]` not escaped with `\` (emphasis, weights and schedules of
-/// `prompt_parser`), the words `AND` (`re_AND`) and `BREAK` (`re_break`), and a composable
-/// weight `:number` at the end of the prompt (`get_multicond_prompt_list`, `re_weight`).
+/// `prompt_parser`), the words `AND` (`re_AND`) and `BREAK` (`re_break`), a composable
+/// weight `:number` at the end of the prompt (`get_multicond_prompt_list`, `re_weight`), and
+/// comments: `#` to the end of the line, which `modules/processing_scripts/comments.py`
+/// `strip_comments` removes (`enable_prompt_comments`, on by default; there is no escape).
 pub fn prompt_syntax(prompt: &str) -> Vec<String> {
     let mut found = Vec::new();
+    for line in prompt.lines() {
+        if let Some(i) = line.find('#') {
+            found.push(format!("comment {}", &line[i..]));
+        }
+    }
     // Extra networks: `<(\w+):([^>]+)>`.
     let chars: Vec<char> = prompt.chars().collect();
     for (i, &c) in chars.iter().enumerate() {

@@ -359,8 +359,12 @@ async fn prompt_syntax_in_user_text_reaches_the_server_inert() {
     let fake = FakeA1111::start().await;
     let client = a1111_client(&fake.url());
     let mut r = request();
-    r.prompt = r"a fox <lora:x:1> (shiny:1.5) [a:b:0.5] [cat|dog] \( AND BREAK night:1.2".into();
-    r.negative = vec!["(ugly:2) <hypernet:h:1>".into(), "[text::0.3]".into()];
+    r.prompt =
+        "a fox <lora:x:1> (shiny:1.5) [a:b:0.5] [cat|dog] \\( AND BREAK #1 fan\nnight:1.2".into();
+    r.negative = vec![
+        "(ugly:2) <hypernet:h:1>".into(),
+        "[text::0.3] #2 logo".into(),
+    ];
     r.knobs.clear();
     client.render(&r, no_progress()).await.expect("render");
     let body = fake.bodies()[0].clone();
@@ -370,9 +374,12 @@ async fn prompt_syntax_in_user_text_reaches_the_server_inert() {
     assert_eq!(prompt_syntax(negative), Vec::<String>::new(), "{negative}");
     // The words are all still there.
     for word in [
-        "fox", "lora", "shiny", "cat", "dog", "and", "break", "night",
+        "fox", "lora", "shiny", "cat", "dog", "and", "break", "fan", "night",
     ] {
         assert!(prompt.contains(word), "{word} in {prompt}");
+    }
+    for word in ["ugly", "hypernet", "text", "logo"] {
+        assert!(negative.contains(word), "{word} in {negative}");
     }
 
     // tastebud's own knob phrases keep their weights: they are the only syntax left.
@@ -425,6 +432,9 @@ async fn automatic1111_error_bodies_are_shown() {
         other => panic!("unexpected {other:?}"),
     }
     assert_eq!(fake.txt2img_calls(), 1);
+    // The job is over: nothing to interrupt, although `/internal/progress` still calls it
+    // active.
+    assert_eq!(fake.interrupt_calls(), 0);
 }
 
 #[tokio::test]

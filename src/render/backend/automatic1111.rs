@@ -154,10 +154,13 @@ impl Checkpoint {
     }
 
     /// Whether `info` (`sd_model_name`, `sd_model_hash` of an answer) names this checkpoint:
-    /// by hash when both have one, else by name.
+    /// by hash when both are the 10-digit short hash, else by name (a server that has not
+    /// hashed the file yet sends no hash; very old ones sent the legacy 8-digit one).
     fn ran(&self, name: &str, hash: Option<&str>) -> bool {
         match (&self.hash, hash) {
-            (Some(mine), Some(theirs)) => mine.eq_ignore_ascii_case(theirs),
+            (Some(mine), Some(theirs)) if mine.len() == theirs.len() => {
+                mine.eq_ignore_ascii_case(theirs)
+            }
             _ => name == self.name_for_extra(),
         }
     }
@@ -198,36 +201,62 @@ async fn task_state(http: &Http, task: &str) -> Result<TaskState, RenderError> {
         .ok_or_else(|| http.protocol(TASK_PROGRESS, format!("no task state in {v}")))
 }
 
+/// What [`interrupt_if_ours`] found.
+#[derive(Debug, PartialEq)]
+enum Looked {
+    /// Our task was running: interrupted (or left to finish, if nearly done).
+    Running,
+    /// Our task still waits in the server's queue.
+    Queued,
+    /// Finished, unknown, or the server did not answer: nothing to cancel.
+    Gone,
+}
+
+/// Interrupts the server's current job if, and only if, `/internal/progress` says it is our
+/// task `task`.
+async fn interrupt_if_ours(http: &Http, task: &str) -> Looked {
+    let Ok(state) = task_state(http, task).await else {
+        return Looked::Gone;
+    };
+    if state.active {
+        if state.progress.unwrap_or(0.0) < NEARLY_DONE {
+            tracing::info!(url = %http.base, %task, "interrupting our own job");
+            if let Err(e) = http.post_json_once(INTERRUPT, &json!({})).await {
+                tracing::warn!(url = %http.base, %task, "cannot interrupt our job: {e}");
+            }
+        }
+        Looked::Running
+    } else if state.queued {
+        Looked::Queued
+    } else {
+        Looked::Gone
+    }
+}
+
 /// Cancels our own job `task` on the server and never anyone else's.
 ///
-/// A1111 can only interrupt whatever runs (`Api.interruptapi` takes no task id), so the
-/// interrupt is sent only while `/internal/progress` says our task is the active one; a task
-/// still queued is watched (in the background, up to `watch_for`) and interrupted as soon as
-/// it starts; a finished or unknown task is left alone. The race that remains: our job may
-/// finish, and the next one begin, between our check and the interrupt's arrival. The server
-/// clears the interrupt flag when a job begins (`shared.state.begin`, before `start_task`),
-/// so the next job is hit only if it began within that one round trip; jobs that are nearly
-/// done ([`NEARLY_DONE`]) are left to finish to keep that case rare.
+/// A1111 can only interrupt whatever runs (`Api.interruptapi` takes no task id, and nothing
+/// removes a task from the queue), so the interrupt is sent only while `/internal/progress`
+/// says our task is the active one; a task still queued is watched in the background (every
+/// `poll`, up to `watch_for`) and interrupted as soon as it starts; a finished or unknown task
+/// is left alone. The race that remains: our job may finish, and the next one begin, between
+/// our check and the interrupt's arrival. The server clears the interrupt flag when a job
+/// begins (`shared.state.begin`, just before `start_task`), so the next job is hit only if it
+/// began within that one round trip; jobs that are nearly done ([`NEARLY_DONE`]) are left to
+/// finish to keep that case rare.
 pub async fn cancel_own_job(http: Http, task: String, poll: Duration, watch_for: Duration) {
-    let deadline = Instant::now() + watch_for;
-    loop {
-        let Ok(state) = task_state(&http, &task).await else {
-            return;
-        };
-        if state.active {
-            if state.progress.unwrap_or(0.0) < NEARLY_DONE {
-                tracing::info!(url = %http.base, %task, "interrupting our own job");
-                if let Err(e) = http.post_json_once(INTERRUPT, &json!({})).await {
-                    tracing::warn!(url = %http.base, %task, "cannot interrupt our job: {e}");
-                }
-            }
-            return;
-        }
-        if !state.queued || Instant::now() >= deadline {
-            return;
-        }
-        tokio::time::sleep(poll).await;
+    if interrupt_if_ours(&http, &task).await != Looked::Queued {
+        return;
     }
+    tokio::spawn(async move {
+        let deadline = Instant::now() + watch_for;
+        while Instant::now() < deadline {
+            tokio::time::sleep(poll).await;
+            if interrupt_if_ours(&http, &task).await != Looked::Queued {
+                return;
+            }
+        }
+    });
 }
 
 /// Cancels our job if the render is dropped before it settled (the caller gave up).
@@ -273,9 +302,13 @@ impl Drop for OwnJob {
 /// - `\`, `(`, `)`, `[`, `]` and `|` get a backslash: `prompt_parser.parse_prompt_attention`
 ///   (`re_attention`) and the schedule grammar read escaped characters as text, so no
 ///   emphasis, `(a:1.5)` weight, `[a:b:0.5]` schedule or `[a|b]` alternation is left.
-/// - `<` before a word gets a space after it: `extra_networks.parse_prompt` finds
-///   `<(\w+):([^>]+)>` before, and regardless of, any escaping, so `<lora:x:1>` would load a
-///   LoRA. CLIP's tokenizer splits `<` from the word either way.
+/// - `<` gets a space after it (unless one follows already): `extra_networks.parse_prompt`
+///   finds `<(\w+):([^>]+)>` before, and regardless of, any escaping, so `<lora:x:1>` would
+///   load a LoRA. CLIP's tokenizer splits `<` from the word either way.
+/// - `#` becomes the fullwidth `＃` (U+FF03): with `enable_prompt_comments` (on by default
+///   since 1.8), `modules/processing_scripts/comments.py` `strip_comments` drops everything
+///   from a `#` to the end of its line, and has no escape. CLIP's tokenizer (ftfy's
+///   `fix_character_width`) reads the fullwidth sign as `#` again.
 /// - The whole words `AND` (`prompt_parser.re_AND`, composable prompts) and `BREAK`
 ///   (`re_break`, a new 75-token chunk) are lowercased: both are matched case-sensitively,
 ///   and CLIP's tokenizer lowercases all text, so the words still reach the model.
@@ -288,12 +321,10 @@ pub fn escape_prompt(text: &str) -> String {
                 out.push('\\');
                 out.push(c);
             }
-            '<' if chars
-                .get(i + 1)
-                .is_some_and(|n| n.is_alphanumeric() || *n == '_') =>
-            {
+            '<' if chars.get(i + 1).is_some_and(|n| !n.is_whitespace()) => {
                 out.push_str("< ");
             }
+            '#' => out.push('\u{FF03}'),
             _ => out.push(c),
         }
     }
@@ -606,13 +637,21 @@ impl Backend for Automatic1111 {
         let answer = match self.run_job(&body, &mut job, &progress).await {
             Ok(answer) => answer,
             Err(e) => {
-                // The server may hold the job (a proxy's 504, a cut connection): it would run
-                // for nobody. Refused connections never reached it.
-                if matches!(e, RenderError::Unreachable { .. }) {
-                    job.settled = true;
-                } else {
+                // The server may still hold the job after a proxy's 502/503/504 or a cut
+                // connection: it would run for nobody, so it is cancelled. A timeout has
+                // cancelled it already (a second interrupt could hit the next job); refused
+                // connections never reached the server; any other answer means the job is
+                // over (after an exception `text2imgapi` never calls `finish_task`, so
+                // `/internal/progress` would call it active for a while: no interrupt then).
+                let may_hold_it = match &e {
+                    RenderError::Dropped { .. } | RenderError::Timeout { .. } => true,
+                    RenderError::Server { status, .. } => matches!(status, 502..=504),
+                    _ => false,
+                };
+                if may_hold_it && !job.settled {
                     job.cancel().await;
                 }
+                job.settled = true;
                 return Err(e);
             }
         };
@@ -682,7 +721,8 @@ mod tests {
             escape_prompt(r"<lora:x:1> (a:1.5) [a:b:0.5] c\d AND e BREAK f ANDROID"),
             r"< lora:x:1> \(a:1.5\) \[a:b:0.5\] c\\d and e break f ANDROID"
         );
-        assert_eq!(escape_prompt("a|b <  c"), r"a\|b <  c");
+        assert_eq!(escape_prompt("a|b <  c <<x"), r"a\|b <  c < < x");
+        assert_eq!(escape_prompt("fan #1\n#2"), "fan \u{FF03}1\n\u{FF03}2");
         assert_eq!(guard_trailing_weight("a cat:1.5".into()), "a cat:1.5,");
         assert_eq!(guard_trailing_weight("a cat: 1.5 ".into()), "a cat: 1.5,");
         assert_eq!(guard_trailing_weight("route 66".into()), "route 66");
