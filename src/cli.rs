@@ -143,3 +143,28 @@ pub async fn calibrate(service: &crate::service::Service, version: &str) -> anyh
     };
     Ok(format!("{resumed}{}", done.report))
 }
+
+/// `tastebud servers`: asks every server of every Stable Diffusion version whether it answers
+/// and has the configured model (what happens before a server's first job), and returns the
+/// report to print and whether every server is up.
+pub async fn servers(config: &crate::config::Config) -> anyhow::Result<(String, bool)> {
+    use crate::render::backend::Backend;
+    use crate::render::backend::dispatch::Health;
+    let backends = crate::render::backend::Backends::from_config(config)?;
+    let mut report = String::new();
+    let mut all_up = true;
+    for (_, dispatcher) in backends.configured() {
+        if dispatcher.is_sketch() {
+            continue;
+        }
+        // The verdict per server is in the status; the error only repeats it.
+        let _ = dispatcher.verify().await;
+        let status = dispatcher.status();
+        all_up &= status.servers.iter().all(|s| s.health == Health::Up);
+        report.push_str(&status.to_string());
+    }
+    if report.is_empty() {
+        report.push_str("Every version uses the built-in renderer: there is no server to check.\n");
+    }
+    Ok((report, all_up))
+}

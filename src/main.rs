@@ -113,6 +113,9 @@ enum Command {
         #[arg(long)]
         verify: bool,
     },
+    /// Check every Stable Diffusion server of every version: does it answer, and does it have
+    /// the configured model? Prints each server's state; exit code 3 if any is down.
+    Servers,
     /// The pools of ranking images.
     Pool {
         #[command(subcommand)]
@@ -206,6 +209,15 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 Ok(ExitCode::SUCCESS)
             })
         }
+        Command::Servers => block_on(async {
+            let (report, all_up) = tastebud::cli::servers(&config).await?;
+            print!("{report}");
+            Ok(if all_up {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(3)
+            })
+        }),
         Command::Gc { dry_run, verify } => block_on(async {
             let store = Store::open_in(&data_dir).await?;
             let service = tastebud::service::Service::new(store.clone(), config, &data_dir)?;

@@ -1,4 +1,8 @@
-//! The `tastebud` binary: `migrate`, `gc`, `run` without a token, configuration errors, `--help`.
+//! The `tastebud` binary: `migrate`, `gc`, `servers`, `run` without a token, configuration
+//! errors, `--help`.
+
+#[path = "fakes/a1111.rs"]
+mod fake_a1111;
 
 use std::path::Path;
 use std::process::{Command, Output};
@@ -270,4 +274,44 @@ fn gc_says_what_it_would_delete_then_deletes_leftovers() {
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert!(text(&out.stdout).starts_with("Deleted 0 images"));
     assert!(!temp.exists());
+}
+
+#[tokio::test]
+async fn servers_says_which_server_is_up_and_why_one_is_not() {
+    let fake = fake_a1111::FakeA1111::start().await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let config = dir.path().join("servers.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[render.versions.\"7\"]\nbackend = \"automatic1111\"\nurl = \"{url}\"\n\
+             model = \"dreamshaper_8.safetensors\"\n\
+             [render.versions.\"8\"]\nbackend = \"automatic1111\"\nurl = \"{url}\"\n\
+             model = \"juggernautXL_v9.safetensors\"\n",
+            url = fake.url()
+        ),
+    )
+    .expect("config");
+    let config = config.to_str().expect("path").to_string();
+    let out = tokio::task::spawn_blocking(move || tastebud(&["--config", &config, "servers"], &[]))
+        .await
+        .expect("run");
+    let stdout = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(3), "{stdout}{}", text(&out.stderr));
+    let seven = stdout
+        .split("version")
+        .find(|s| s.starts_with(" \"7\""))
+        .expect("version 7");
+    assert!(seven.contains(": up;"), "{stdout}");
+    let eight = stdout
+        .split("version")
+        .find(|s| s.starts_with(" \"8\""))
+        .expect("version 8");
+    assert!(
+        eight.contains("DOWN")
+            && eight.contains("juggernautXL_v9")
+            && eight.contains("dreamshaper_8"),
+        "the cause names the missing model and the ones there are: {stdout}"
+    );
+    assert_eq!(fake.txt2img_calls(), 0, "checking renders nothing");
 }

@@ -2,7 +2,6 @@
 
 mod common;
 #[path = "fakes/a1111.rs"]
-#[allow(dead_code)]
 mod fake_a1111;
 /// Hostile or very busy users (a module here rather than a test binary of its own: one link
 /// fewer in CI).

@@ -259,6 +259,11 @@ impl Backends {
         })
     }
 
+    /// Every configured version's backend, by version name.
+    pub fn configured(&self) -> impl Iterator<Item = (&String, &Arc<Dispatcher>)> {
+        self.versions.iter()
+    }
+
     /// The backend of `version` (the built-in renderer if it has no entry).
     pub fn get(&self, version: &str) -> Arc<Dispatcher> {
         self.versions
