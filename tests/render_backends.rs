@@ -4,25 +4,9 @@
 
 use std::sync::{Arc, Mutex};
 
-use axum::Router;
-use image::{Rgb, RgbImage};
 use tastebud::config::{BackendKind, VersionBackend};
 use tastebud::render::backend::vocabulary::Vocabulary;
 use tastebud::render::backend::{Progress, ProgressFn, RenderRequest};
-use tastebud::render::images::files::encode_png;
-
-pub(crate) fn png(shade: u8) -> Vec<u8> {
-    encode_png(&RgbImage::from_pixel(8, 8, Rgb([shade, 100, 200 - shade]))).expect("png")
-}
-
-pub(crate) async fn serve(app: Router) -> String {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    tokio::spawn(async move { axum::serve(listener, app).await });
-    format!("http://{addr}")
-}
 
 pub(crate) fn settings(kind: BackendKind, url: &str) -> VersionBackend {
     VersionBackend {

@@ -76,8 +76,11 @@ pub enum RenderError {
 impl RenderError {
     /// Whether another server of the same version might succeed where this one failed: it is
     /// down or unreachable, dropped the job, did not finish in time, answered with an error of
-    /// its own (5xx) or with something tastebud cannot read. A request no server can serve, a
-    /// model the server does not have and pixel errors are not.
+    /// its own (5xx) or with something tastebud cannot read. A request no server can serve and
+    /// pixel errors are not. A model the server lacks (`UnknownModel`) or did not use
+    /// (`WrongModel`) is not counted here either: it is that server's configuration, which the
+    /// dispatcher marks down at once (rather than after repeated failures) while the job goes on
+    /// to another server.
     pub fn server_failed(&self) -> bool {
         match self {
             RenderError::Unreachable { .. }
