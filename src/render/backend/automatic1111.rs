@@ -683,10 +683,7 @@ impl Backend for Automatic1111 {
         } else {
             self.model.clone()
         };
-        let found = list
-            .iter()
-            .find(|c| c.aliases().iter().any(|a| *a == wanted))
-            .cloned();
+        let found = list.iter().find(|c| c.aliases().contains(&wanted)).cloned();
         match found {
             Some(c) => {
                 let title = c.title.clone();
