@@ -487,10 +487,10 @@ fn validation_error(field: &str, kind: &str) -> Response {
     (StatusCode::UNPROCESSABLE_ENTITY, axum::Json(body)).into_response()
 }
 
-/// Checks the body's field types as `StableDiffusionTxt2ImgProcessingAPI` does.
-fn validate(body: &Value) -> Result<(), Response> {
+/// The 422 answer for a body whose field types `StableDiffusionTxt2ImgProcessingAPI` refuses.
+fn invalid(body: &Value) -> Option<Response> {
     let Some(map) = body.as_object() else {
-        return Err(validation_error("__root__", "dict"));
+        return Some(validation_error("__root__", "dict"));
     };
     let kinds: [(&str, &str); 15] = [
         ("prompt", "str"),
@@ -519,10 +519,10 @@ fn validate(body: &Value) -> Result<(), Response> {
             _ => v.is_object() || v.is_null(),
         };
         if !ok {
-            return Err(validation_error(field, kind));
+            return Some(validation_error(field, kind));
         }
     }
-    Ok(())
+    None
 }
 
 const SAMPLERS: [&str; 6] = ["Euler a", "Euler", "DPM++ 2M", "DPM++ SDE", "DDIM", "UniPC"];
@@ -554,7 +554,7 @@ async fn txt2img(State(inner): State<Arc<Inner>>, raw: Bytes) -> Response {
         Err(_) => return validation_error("__root__", "json"),
     };
     inner.state.lock().expect("lock").bodies.push(body.clone());
-    if let Err(answer) = validate(&body) {
+    if let Some(answer) = invalid(&body) {
         return answer;
     }
     let sampler = body["sampler_name"].as_str().unwrap_or("Euler");

@@ -36,7 +36,9 @@ fn no_progress() -> ProgressFn {
 }
 
 /// Progress reports with the instant each arrived.
-fn timed_recorder() -> (ProgressFn, Arc<Mutex<Vec<(Instant, Progress)>>>) {
+type Timed = Arc<Mutex<Vec<(Instant, Progress)>>>;
+
+fn timed_recorder() -> (ProgressFn, Timed) {
     let seen = Arc::new(Mutex::new(Vec::new()));
     let sink = seen.clone();
     let f: ProgressFn = Arc::new(move |p| sink.lock().expect("lock").push((Instant::now(), p)));
