@@ -45,6 +45,9 @@ pub(crate) fn vocabulary() -> Vocabulary {
     Vocabulary::builtin().expect("vocabulary")
 }
 
+#[path = "fakes/a1111.rs"]
+mod fake_a1111;
+
 #[path = "render_backends/a1111.rs"]
 mod a1111;
 #[path = "render_backends/comfyui.rs"]

@@ -22,7 +22,7 @@ pub mod style;
 use std::path::PathBuf;
 
 /// Everything that can go wrong while making, reading or writing pixels.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum RenderError {
     #[error("cannot read the image {}: {reason}", path.display())]
     ReadImage { path: PathBuf, reason: String },

@@ -11,11 +11,8 @@ use tastebud::render::backend::automatic1111::Automatic1111;
 use tastebud::render::backend::comfyui::ComfyUi;
 use tastebud::render::backend::{Backend, Progress, ProgressFn};
 
+use super::fake_a1111::{FakeA1111, Outcome, prompt_syntax, seed_of};
 use super::{recorder, request, settings, vocabulary};
-use fake_a1111::{FakeA1111, Outcome, prompt_syntax, seed_of};
-
-#[path = "../fakes/a1111.rs"]
-mod fake_a1111;
 
 fn a1111_settings(url: &str) -> VersionBackend {
     settings(BackendKind::Automatic1111, url)

@@ -13,14 +13,11 @@ use tastebud::render::backend::automatic1111::Automatic1111;
 use tastebud::render::backend::dispatch::{DispatchOptions, Dispatcher, Health, ServerConfig};
 use tastebud::render::backend::{AnyBackend, Backend, Progress, ProgressFn, RenderRequest};
 
+use super::fake_a1111::{FakeA1111, Outcome, seed_of};
 use super::{settings, vocabulary};
-use fake_a1111::{FakeA1111, Outcome, seed_of};
 
 // The a1111 module includes the same file privately; declaring it once in
 // `tests/render_backends.rs` would avoid the second copy (not this module's file to change).
-#[allow(clippy::duplicate_mod)]
-#[path = "../fakes/a1111.rs"]
-mod fake_a1111;
 
 /// Down after one failure, checked again after 200 ms: quick enough for tests.
 const QUICK: DispatchOptions = DispatchOptions {

@@ -657,11 +657,7 @@ impl Backend for Automatic1111 {
         };
         job.settled = true;
         let images = self.read_answer(&answer, &checkpoint, request.count)?;
-        progress(Progress {
-            queued: None,
-            fraction: 1.0,
-            note: "done".into(),
-        });
+        progress(Progress::done());
         Ok(images)
     }
 

@@ -872,11 +872,7 @@ impl Backend for ComfyUi {
         // Refused before anything is queued if the checkpoint is not there.
         let model = self.verify().await?;
         let images = self.run(request, &progress, &model).await?;
-        progress(Progress {
-            queued: None,
-            fraction: 1.0,
-            note: "done".into(),
-        });
+        progress(Progress::done());
         Ok(images)
     }
 

@@ -277,8 +277,8 @@ impl<B: Backend + 'static> Backend for Dispatcher<B> {
         loop {
             let server = match waiting.assigned().await {
                 Assignment::Server(server) => server,
-                Assignment::NoServer(why) => {
-                    return Err(last_error.unwrap_or(RenderError::NoServer(why)));
+                Assignment::NoServer(error) => {
+                    return Err(last_error.unwrap_or(error));
                 }
             };
             progress(Progress {
@@ -301,7 +301,7 @@ impl<B: Backend + 'static> Backend for Dispatcher<B> {
                 Err(error) => error,
             };
             let outcome = Outcome::of(&error);
-            let refused = outcome == Outcome::Refused;
+            let refused = matches!(outcome, Outcome::Refused);
             tracing::warn!(
                 version = %self.version,
                 server = %config.url,
@@ -392,6 +392,8 @@ struct State {
 #[derive(Debug)]
 struct ServerState {
     health: Health,
+    /// The error that put it down, while it is down.
+    down_error: Option<RenderError>,
     running: u32,
     /// Failed jobs since its last finished one.
     failures_in_a_row: u32,
@@ -406,6 +408,7 @@ impl Default for ServerState {
     fn default() -> Self {
         ServerState {
             health: Health::Unchecked,
+            down_error: None,
             running: 0,
             failures_in_a_row: 0,
             probing: false,
@@ -439,17 +442,17 @@ impl fmt::Debug for Ticket {
 #[derive(Debug)]
 enum Assignment {
     Server(usize),
-    NoServer(String),
+    NoServer(RenderError),
 }
 
 /// How a job ended, for its server's record.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 enum Outcome {
     Finished,
     /// The server failed (down, dropped, timed out, 5xx, unreadable): counts toward down.
-    ServerFailed(String),
+    ServerFailed(RenderError),
     /// The server does not render with the model it should: down at once.
-    WrongModel(String),
+    WrongModel(RenderError),
     /// The request is at fault (no server could serve it): not the server's failure.
     Refused,
 }
@@ -458,9 +461,9 @@ impl Outcome {
     fn of(error: &RenderError) -> Outcome {
         match error {
             RenderError::UnknownModel { .. } | RenderError::WrongModel { .. } => {
-                Outcome::WrongModel(error.to_string())
+                Outcome::WrongModel(error.clone())
             }
-            e if e.server_failed() => Outcome::ServerFailed(error.to_string()),
+            e if e.server_failed() => Outcome::ServerFailed(error.clone()),
             _ => Outcome::Refused,
         }
     }
@@ -495,11 +498,13 @@ impl<B: Backend + 'static> Inner<B> {
                     tracing::info!(server = %url, model, "image server up");
                 }
                 s.health = Health::Up;
+                s.down_error = None;
                 s.failures_in_a_row = 0;
                 false
             }
             Err(e) => {
                 let cause = e.to_string();
+                s.down_error = Some(e.clone());
                 match &mut s.health {
                     Health::Down { cause: old, .. } => *old = cause,
                     health => {
@@ -573,11 +578,11 @@ impl<B: Backend + 'static> Inner<B> {
             })
             .collect();
         if !doomed.is_empty() {
-            let why = self.why_down(state);
+            let error = self.no_server(state);
             for id in doomed {
                 state.queue.remove(id);
                 if let Some(ticket) = state.tickets.remove(&id) {
-                    let _ = ticket.answer.send(Assignment::NoServer(why.clone()));
+                    let _ = ticket.answer.send(Assignment::NoServer(error.clone()));
                 }
             }
         }
@@ -672,6 +677,20 @@ impl<B: Backend + 'static> Inner<B> {
         }
     }
 
+    /// Why no server will take a job: the one server's own error (a missing model stays a
+    /// missing model, for the user's sentence too), or [`RenderError::NoServer`] naming each.
+    fn no_server(&self, state: &State) -> RenderError {
+        match state.servers.as_slice() {
+            [
+                ServerState {
+                    down_error: Some(error),
+                    ..
+                },
+            ] => error.clone(),
+            _ => RenderError::NoServer(self.why_down(state)),
+        }
+    }
+
     /// Each server and why it takes no jobs, for [`RenderError::NoServer`].
     fn why_down(&self, state: &State) -> String {
         self.servers
@@ -709,9 +728,10 @@ impl<B: Backend + 'static> Inner<B> {
                 Some(cause)
             }
         };
-        if let Some(cause) = down_cause
+        if let Some(error) = down_cause
             && !matches!(s.health, Health::Down { .. })
         {
+            let cause = error.to_string();
             tracing::warn!(
                 server = %self.servers[server].url,
                 failures_in_a_row = s.failures_in_a_row,
@@ -722,6 +742,7 @@ impl<B: Backend + 'static> Inner<B> {
                 cause,
                 since: Instant::now(),
             };
+            s.down_error = Some(error);
             if !s.probing {
                 self.spawn_check(&mut state, server, self.options.retry_down_after);
             }
@@ -789,11 +810,13 @@ impl<B: Backend + 'static> Waiting<B> {
     /// Waits for a server (or for the news that none will come).
     async fn assigned(&mut self) -> Assignment {
         let Some(rx) = self.answer.as_mut() else {
-            return Assignment::NoServer("the render already left the queue".into());
+            return Assignment::NoServer(RenderError::NoServer(
+                "the render already left the queue".into(),
+            ));
         };
-        let answer = rx
-            .await
-            .unwrap_or_else(|_| Assignment::NoServer("the dispatcher stopped".into()));
+        let answer = rx.await.unwrap_or_else(|_| {
+            Assignment::NoServer(RenderError::NoServer("the dispatcher stopped".into()))
+        });
         self.answer = None;
         answer
     }

@@ -67,6 +67,17 @@ pub struct Progress {
     pub queued: Option<u32>,
 }
 
+impl Progress {
+    /// A finished render.
+    pub fn done() -> Progress {
+        Progress {
+            fraction: 1.0,
+            note: "done".into(),
+            queued: None,
+        }
+    }
+}
+
 /// Receives progress reports; must be cheap (it may be called often).
 pub type ProgressFn = Arc<dyn Fn(Progress) + Send + Sync>;
 
@@ -129,11 +140,7 @@ impl Backend for Sketch {
         })
         .await
         .map_err(|e| RenderError::Backend(format!("the renderer stopped: {e}")))?;
-        progress(Progress {
-            queued: None,
-            fraction: 1.0,
-            note: "done".into(),
-        });
+        progress(Progress::done());
         Ok(images)
     }
 
