@@ -3,7 +3,7 @@
 
 Generates a synthetic set of pair votes, fits scikit-learn's LogisticRegression on the
 difference vectors (no intercept, L2 penalty), and writes data and weights to
-tests/data/logreg_reference.json, which tests/taste_fit.rs compares against taste::model::fit.
+tests/data/logreg_reference.json, which tests/taste_sim/fit.rs compares against taste::model::fit.
 
 Matching penalties: tastebud minimises
     sum_i softplus(-w.z_i) + ||w||^2 / (2 sigma^2)

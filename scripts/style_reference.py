@@ -4,7 +4,7 @@
 Takes scikit-image's bundled sample photographs, crops each to a 256x256 square, saves the
 crops as tests/data/style_photo_<name>.png, and computes the descriptor's statistics with numpy,
 scipy and scikit-image (whose rgb2lab is a colour conversion independent of the Rust `palette`
-crate). Writes tests/data/style_reference.json; tests/render_reference.rs compares tastebud's
+crate). Writes tests/data/style_reference.json; tests/render_style/reference.rs compares tastebud's
 own values against it.
 
 The definitions follow src/render/style.rs: the image is box-averaged to 128x128 (here with

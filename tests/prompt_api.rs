@@ -1,5 +1,9 @@
 //! The prompt API the service uses: fields, reply rewriting, limits from config, JSON report.
 
+/// `tastebud parse` (a module here: one test binary fewer to link in CI).
+#[path = "prompt_api/cli.rs"]
+mod cli;
+
 use serde_json::Value;
 use tastebud::config::Config;
 use tastebud::domain::ProfileId;

@@ -52,5 +52,7 @@ mod fake_a1111;
 mod a1111;
 #[path = "render_backends/comfyui.rs"]
 mod comfyui;
+#[path = "render_backends/config.rs"]
+mod config;
 #[path = "render_backends/dispatch.rs"]
 mod dispatch;

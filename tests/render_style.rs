@@ -1,5 +1,9 @@
 //! Known-answer tests of the style descriptor: each edit of a picture moves the axis it should.
 
+/// The descriptor against numpy and scikit-image (a module: one test binary fewer to link).
+#[path = "render_style/reference.rs"]
+mod reference;
+
 use image::{Rgb, RgbImage};
 use tastebud::render::style::{
     HUE_BINS, SCALAR_AXES, SPACE, STYLE_DIM, StyleVector, axis_names, describe,

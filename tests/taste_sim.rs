@@ -10,6 +10,10 @@
 //! simulation (it comes out level for one rater and 1 to 3 points short for the others); the
 //! printout shows by how much, per rater.
 
+/// The pair model against scikit-learn (a module here: one test binary fewer to link in CI).
+#[path = "taste_sim/fit.rs"]
+mod fit;
+
 use rand::rngs::StdRng;
 use rand::{Rng, RngExt, SeedableRng};
 use tastebud::taste::model::{Observation, Posterior, Prior, fit_ard};

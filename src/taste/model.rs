@@ -21,7 +21,7 @@
 //!
 //! The prior's penalty matches scikit-learn's `LogisticRegression(fit_intercept=False, C=σ²)`
 //! when `m = 0`, which is how the fitter is checked against an independent implementation
-//! (`tests/taste_fit.rs`).
+//! (`tests/taste_sim/fit.rs`).
 
 use nalgebra::{DMatrix, DVector};
 
