@@ -153,3 +153,57 @@ async fn a_model_the_server_lacks_is_named_to_the_operator_and_nothing_is_render
     );
     assert_eq!(fake.txt2img_calls(), 0);
 }
+
+#[tokio::test]
+async fn a_generation_waiting_for_the_server_is_told_its_place_then_renders() {
+    use std::sync::Mutex;
+    use tastebud::domain::{Place, UserId};
+    use tastebud::render::backend::{Progress, ProgressFn};
+    use tastebud::service::Imagine;
+
+    let fake = FakeA1111::start().await;
+    fake.set_render_time(Duration::from_millis(400));
+    let w = World::new(&on_server(&fake.url(), "dreamshaper_8.safetensors")).await;
+    let recorder = || {
+        let seen = std::sync::Arc::new(Mutex::new(Vec::<Progress>::new()));
+        let sink = seen.clone();
+        let f: ProgressFn = std::sync::Arc::new(move |p| sink.lock().unwrap().push(p));
+        (f, seen)
+    };
+    let (first_progress, _) = recorder();
+    let (second_progress, second_seen) = recorder();
+    let first = {
+        let service = w.service.clone();
+        tokio::spawn(async move {
+            service
+                .imagine(
+                    UserId(1),
+                    Imagine::new("a lighthouse --v 7", Place::Private),
+                    first_progress,
+                )
+                .await
+        })
+    };
+    // The second user asks while the one server (one job at a time) draws the first grid.
+    fake.wait_until("the first grid drawing", |f| f.current_task().is_some())
+        .await;
+    let second = w
+        .service
+        .imagine(
+            UserId(2),
+            Imagine::new("a fox --v 7", Place::Private),
+            second_progress,
+        )
+        .await
+        .expect("second");
+    first.await.expect("task").expect("first");
+    assert_eq!(second.len(), 1);
+    let seen = second_seen.lock().unwrap().clone();
+    let waited = seen.iter().position(|p| p.queued == Some(1));
+    let started = seen.iter().rposition(|p| p.queued.is_none());
+    assert!(
+        waited.is_some() && started > waited,
+        "the second user is told they are next, then it renders: {seen:?}"
+    );
+    assert_eq!(fake.jobs_rendered(), 2);
+}
