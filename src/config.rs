@@ -274,6 +274,11 @@ pub struct VersionBackend {
     pub steps: u32,
     /// Negative prompt added to every request.
     pub negative_prompt: String,
+    /// Failed jobs in a row after which a server counts as down (it gets no jobs until it
+    /// answers a check again).
+    pub down_after_failures: u32,
+    /// Seconds between checks of a server that is down.
+    pub recheck_down_secs: u64,
 }
 
 /// One image server of a version.
@@ -313,6 +318,8 @@ impl VersionBackend {
             retries: 2,
             steps: 25,
             negative_prompt: String::new(),
+            down_after_failures: 2,
+            recheck_down_secs: 15,
         }
     }
 
@@ -416,6 +423,14 @@ impl Render {
                         ));
                     }
                 }
+            }
+            if b.down_after_failures == 0 || b.recheck_down_secs == 0 {
+                return Err(invalid(
+                    "render.versions",
+                    format!(
+                        "version {version:?}: down_after_failures and recheck_down_secs must be at least 1"
+                    ),
+                ));
             }
             if b.timeout_secs == 0 || b.connect_timeout_secs == 0 {
                 return Err(invalid(

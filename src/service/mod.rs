@@ -79,20 +79,9 @@ impl Service {
     pub fn new(store: Store, config: Config, data_dir: &Path) -> Result<Service> {
         let backends =
             crate::render::backend::Backends::from_config(&config).map_err(Error::Render)?;
-        Ok(Service::with_backends(store, config, data_dir, backends))
-    }
-
-    /// A service as [`Service::new`] makes it, with `backends` (tests use dispatchers with
-    /// short retry times).
-    pub fn with_backends(
-        store: Store,
-        config: Config,
-        data_dir: &Path,
-        backends: crate::render::backend::Backends,
-    ) -> Service {
         let jobs = JobLimits::new(&config.limits);
         let actions = ActionLimits::new(&config.limits);
-        Service {
+        Ok(Service {
             backends,
             store,
             config: Arc::new(config),
@@ -104,7 +93,7 @@ impl Service {
             fetcher: Fetcher::new(FetchLimits::default()),
             rng: Arc::new(std::sync::Mutex::new(StdRng::from_rng(&mut rand::rng()))),
             house: Arc::default(),
-        }
+        })
     }
 
     /// The same service drawing its random choices from `seed`, so that a sequence of calls

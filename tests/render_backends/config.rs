@@ -95,6 +95,7 @@ fn a_version_can_have_several_servers_and_its_own_size() {
     );
     assert_eq!(xl.for_server(&servers[1]).url, "http://10.0.0.2:7860");
     assert_eq!(config.render.size_for("xl"), 1024);
+    assert_eq!((xl.down_after_failures, xl.recheck_down_secs), (2, 15));
     assert_eq!(
         config.render.size_for("7"),
         512,
@@ -140,5 +141,9 @@ fn server_lists_that_cannot_work_are_refused() {
     refused(
         "[render.versions.\"7\"]\nbackend = \"automatic1111\"\nurl = \"http://c:1\"\nsize = 32\n",
         "size",
+    );
+    refused(
+        "[render.versions.\"7\"]\nbackend = \"automatic1111\"\nurl = \"http://c:1\"\nrecheck_down_secs = 0\n",
+        "recheck_down_secs",
     );
 }

@@ -219,14 +219,6 @@ impl Backends {
     /// The backends `config` assigns to its versions, with the configured vocabulary and
     /// ComfyUI workflow read from their files (or the built-in copies).
     pub fn from_config(config: &crate::config::Config) -> Result<Backends, RenderError> {
-        Backends::with_options(config, DispatchOptions::default())
-    }
-
-    /// As [`Backends::from_config`], with `options` for every dispatcher.
-    pub fn with_options(
-        config: &crate::config::Config,
-        options: DispatchOptions,
-    ) -> Result<Backends, RenderError> {
         let needs_vocabulary = config
             .render
             .versions
@@ -249,6 +241,10 @@ impl Backends {
         };
         let mut versions = std::collections::BTreeMap::new();
         for (version, settings) in &config.render.versions {
+            let options = DispatchOptions {
+                failures_before_down: settings.down_after_failures,
+                retry_down_after: std::time::Duration::from_secs(settings.recheck_down_secs),
+            };
             let dispatcher =
                 Dispatcher::from_config(version, settings, &vocabulary, &workflow, options)?;
             versions.insert(version.clone(), Arc::new(dispatcher));
@@ -258,7 +254,7 @@ impl Backends {
             &VersionBackend::sketch(),
             &vocabulary,
             &workflow,
-            options,
+            DispatchOptions::default(),
         )?;
         Ok(Backends {
             versions,
