@@ -158,11 +158,6 @@ impl<B: Backend + 'static> Dispatcher<B> {
         })
     }
 
-    /// The version this dispatcher serves.
-    pub fn version(&self) -> &str {
-        &self.version
-    }
-
     /// The version's model: calibrations and pools are kept per model.
     pub fn model(&self) -> &str {
         &self.model
