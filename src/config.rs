@@ -27,6 +27,7 @@ pub struct Config {
     pub ranking: Ranking,
     pub limits: Limits,
     pub retention: Retention,
+    pub database: Database,
 }
 
 /// Which versions are personalized, and when profiles unlock and refresh.
@@ -147,6 +148,15 @@ pub struct Limits {
     pub likes_per_minute: u32,
     /// Per user and minute: `/recent` (grids drawn again).
     pub recents_per_minute: u32,
+}
+
+/// Where the store is.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Database {
+    /// `postgres://user@host:port/name` for a PostgreSQL server that several processes share,
+    /// or `sqlite:path`; empty: `tastebud.db` in the data directory.
+    pub url: String,
 }
 
 /// What garbage collection deletes, and how often the bot runs it.

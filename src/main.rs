@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use tastebud::config::Config;
-use tastebud::store::{DB_FILE, Store};
+use tastebud::store::Store;
 
 /// tastebud: Midjourney-style personalization for any image generator, as a Discord bot.
 #[derive(Debug, Parser)]
@@ -35,8 +35,14 @@ enum Command {
         #[arg(long, value_name = "FIRST-LAST/TOTAL")]
         shards: Option<tastebud::config::ShardRange>,
     },
-    /// Create the database, or bring it up to date, and exit.
-    Migrate,
+    /// Create the database, or bring it up to date, and exit. With --to, copy everything in it
+    /// into another, empty database (e.g. from SQLite to PostgreSQL), verified by counts.
+    Migrate {
+        /// The database to copy into: postgres://USER@HOST:PORT/NAME or sqlite:PATH. It is
+        /// created or brought up to date first, and must hold no data.
+        #[arg(long, value_name = "URL")]
+        to: Option<String>,
+    },
     /// Show what a prompt will do: one JSON object per job, or the error (exit code 2).
     Parse {
         /// The prompt, as typed after /imagine (quote it).
@@ -175,7 +181,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             println!("{}", tastebud::cli::render_to_file(&args, &out)?);
             Ok(ExitCode::SUCCESS)
         }
-        Command::Migrate => block_on(migrate(&data_dir)),
+        Command::Migrate { to } => block_on(migrate(&config, &data_dir, to.as_deref())),
         Command::Run { guild, shards } => block_on(run_bot(config, &data_dir, guild, shards)),
         Command::Eval {
             rater,
@@ -219,7 +225,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             })
         }),
         Command::Gc { dry_run, verify } => block_on(async {
-            let store = Store::open_in(&data_dir).await?;
+            let store = Store::open_configured(&config.database.url, &data_dir).await?;
             let service = tastebud::service::Service::new(store.clone(), config, &data_dir)?;
             let report = service
                 .collect_garbage(
@@ -240,7 +246,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             action: PoolAction::Build { version, count },
         } => block_on(build_pool(config, &data_dir, version, count)),
         Command::Calibrate { version } => block_on(async {
-            let store = Store::open_in(&data_dir).await?;
+            let store = Store::open_configured(&config.database.url, &data_dir).await?;
             let service = tastebud::service::Service::new(store.clone(), config, &data_dir)?;
             let report = tastebud::cli::calibrate(&service, &version).await;
             store.close().await;
@@ -256,7 +262,7 @@ async fn build_pool(
     version: String,
     count: Option<u64>,
 ) -> anyhow::Result<ExitCode> {
-    let store = Store::open_in(data_dir).await?;
+    let store = Store::open_configured(&config.database.url, data_dir).await?;
     let service = tastebud::service::Service::new(store.clone(), config, data_dir)?;
     let bar = indicatif::ProgressBar::new(0);
     bar.set_style(
@@ -305,14 +311,30 @@ fn parse(prompt: &str, config: &Config) -> ExitCode {
     }
 }
 
-async fn migrate(data_dir: &Path) -> anyhow::Result<ExitCode> {
-    let store = Store::open_in(data_dir).await?;
+async fn migrate(config: &Config, data_dir: &Path, to: Option<&str>) -> anyhow::Result<ExitCode> {
+    let store = Store::open_configured(&config.database.url, data_dir).await?;
     let version = store.schema_version().await?;
-    store.close().await;
     println!(
         "Database {} is ready (schema version {version}).",
-        data_dir.join(DB_FILE).display()
+        store.place()
     );
+    if let Some(url) = to {
+        let target = Store::connect(url).await?;
+        println!("Copying everything into {} …", target.place());
+        let copied = store
+            .copy_into(&target, &|table, rows| println!("  {table}: {rows} rows"))
+            .await;
+        target.close().await;
+        let copied = copied?;
+        let rows: u64 = copied.tables.iter().map(|(_, n)| n).sum();
+        println!(
+            "Copied {rows} rows in {} tables; every table has as many rows in both databases. \
+             Point database.url at {} to use it.",
+            copied.tables.len(),
+            target.place()
+        );
+    }
+    store.close().await;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -345,10 +367,10 @@ async fn run_bot(
     guild: Option<u64>,
     shards: Option<tastebud::config::ShardRange>,
 ) -> anyhow::Result<ExitCode> {
-    let store = Store::open_in(data_dir).await?;
+    let store = Store::open_configured(&config.database.url, data_dir).await?;
     println!(
         "Configuration and database {} are fine; personalization versions: {}.",
-        data_dir.join(DB_FILE).display(),
+        store.place(),
         config.personalization.versions.join(", ")
     );
     let token = std::env::var("DISCORD_TOKEN").unwrap_or_default();

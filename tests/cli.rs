@@ -1,6 +1,8 @@
 //! The `tastebud` binary: `migrate`, `gc`, `servers`, `run` without a token, configuration
 //! errors, `--help`.
 
+#[path = "common/mod.rs"]
+mod common;
 #[path = "fakes/a1111.rs"]
 mod fake_a1111;
 
@@ -87,14 +89,125 @@ async fn migrate_creates_the_database_and_a_second_run_keeps_its_data() {
 
 /// The version of the newest file in `migrations/` (named `NNNN_what.sql`).
 fn newest_migration() -> i64 {
-    std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/migrations"))
+    migrations("sqlite").into_iter().max().unwrap()
+}
+
+/// The versions of the migrations for `engine` (`migrations/ENGINE/NNNN_what.sql`), sorted.
+fn migrations(engine: &str) -> Vec<i64> {
+    let dir = format!("{}/migrations/{engine}", env!("CARGO_MANIFEST_DIR"));
+    let mut versions: Vec<i64> = std::fs::read_dir(dir)
         .unwrap()
         .filter_map(|e| {
             let name = e.unwrap().file_name().into_string().unwrap();
             name.split('_').next()?.parse::<i64>().ok()
         })
-        .max()
-        .unwrap()
+        .collect();
+    versions.sort();
+    versions
+}
+
+/// Everything a user has, as the store reads it back: to compare two databases.
+async fn everything_of(store: &Store, user: UserId) -> String {
+    let mut out = String::new();
+    let settings = store.settings(user).await.unwrap();
+    out += &format!("{settings:?}\n");
+    for profile in store.live_profiles(user).await.unwrap() {
+        let answered = store.answered_pairs(&profile.id, "style-v1").await.unwrap();
+        let points = store.points(&profile).await.unwrap();
+        let code = store.latest_code(&profile.id).await.unwrap();
+        let board = store.moodboard_images(&profile.id).await.unwrap();
+        out += &format!("{profile:?} {points} {answered:?} {code:?} {board:?}\n");
+    }
+    for code in store.codes_of(user).await.unwrap() {
+        out += &format!("{code:?}\n");
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn migrate_to_copies_every_table_into_an_empty_database_and_refuses_a_full_one() {
+    use tastebud::domain::{Choice, Place};
+    const ALICE: UserId = UserId(11);
+    const BOB: UserId = UserId(12);
+    // A database made by the SQLite version: votes up to the unlock (a code), a moodboard, a
+    // generation Bob likes, settings.
+    let source = common::World::on(common::db::TestDb::sqlite(), common::SMALL).await;
+    common::moodboard(&source.service, ALICE, "Board").await;
+    let picture = source.generated_in(ALICE, Place::Guild(5)).await;
+    source.service.like(BOB, picture).await.unwrap();
+    source.service.settings(BOB).await.unwrap();
+    let mut settings = source.store.settings(BOB).await.unwrap();
+    settings.auto_personalize = true;
+    source.store.save_settings(BOB, &settings).await.unwrap();
+    let before = source.store.table_counts().await.unwrap();
+    let images: Vec<_> = (1..=picture + 1).collect();
+    let mut expected = String::new();
+    for user in [ALICE, BOB] {
+        expected += &everything_of(&source.store, user).await;
+    }
+    for id in &images {
+        expected += &format!("{:?}\n", source.store.image(*id).await.unwrap());
+    }
+    source.store.close().await;
+
+    // The target: this run's PostgreSQL when the suite runs on it, else another SQLite file.
+    let target_dir = tempfile::tempdir().unwrap();
+    let target = match std::env::var(common::db::POSTGRES_VAR) {
+        Ok(server) if !server.is_empty() => common::db::TestDb::postgres(&server).await,
+        _ => common::db::TestDb::sqlite_file(&target_dir.path().join("copy.db")),
+    };
+    let data = source.dir.path().to_str().unwrap();
+    let out = tastebud(&["--data-dir", data, "migrate", "--to", &target.url], &[]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    assert!(stdout.contains("votes: 6 rows"), "{stdout}");
+    assert!(stdout.contains("as many rows in both"), "{stdout}");
+
+    let copy = target.open(target_dir.path()).await;
+    assert_eq!(copy.table_counts().await.unwrap(), before);
+    let mut found = String::new();
+    for user in [ALICE, BOB] {
+        found += &everything_of(&copy, user).await;
+    }
+    for id in &images {
+        found += &format!("{:?}\n", copy.image(*id).await.unwrap());
+    }
+    assert_eq!(found, expected);
+    assert!(found.contains("auto_personalize: true"), "{found}");
+    assert!(found.contains("Some(Code {"), "a code was copied: {found}");
+    assert!(
+        found.contains("origin: Generated"),
+        "an image was copied: {found}"
+    );
+
+    // The copy is a working database: new rows get new ids after the copied ones.
+    let service = tastebud::service::Service::new(
+        copy.clone(),
+        tastebud::config::Config::with_overrides(common::SMALL).unwrap(),
+        source.dir.path(),
+    )
+    .unwrap();
+    let global = copy.global_profile(ALICE, "7").await.unwrap().unwrap();
+    let pair = copy
+        .create_pair(ALICE, &global.id, 1, 2, "a lighthouse at dusk")
+        .await
+        .unwrap();
+    let pairs_before = before.iter().find(|(t, _)| *t == "pairs").unwrap().1 as i64;
+    assert!(pair.id > pairs_before, "{}", pair.id);
+    service.vote(ALICE, pair.id, Choice::Left).await.unwrap();
+
+    // A second copy into the now full database is refused and changes nothing there.
+    let counts = copy.table_counts().await.unwrap();
+    let out = tastebud(&["--data-dir", data, "migrate", "--to", &target.url], &[]);
+    assert_clean_failure(&out, "already holds data");
+    assert_eq!(copy.table_counts().await.unwrap(), counts);
+    copy.close().await;
+}
+
+#[test]
+fn both_engines_have_the_same_migrations() {
+    assert!(!migrations("sqlite").is_empty());
+    assert_eq!(migrations("sqlite"), migrations("postgres"));
 }
 
 #[test]

@@ -1515,6 +1515,7 @@ async fn after_a_crash_mid_job_the_restarted_bot_says_so_in_the_jobs_message() {
         .arg(fake_discord::GUILD_ID.to_string())
         .env("DISCORD_TOKEN", TOKEN)
         .env("TASTEBUD_DISCORD__REST_PROXY", &fake.base)
+        .env("TASTEBUD_DATABASE__URL", &world.db.url)
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .kill_on_drop(true)

@@ -1,9 +1,11 @@
 //! Steering the built-in renderer with a taste: calibration quality, `--s 0` exactness,
 //! monotone improvement in stylize, and warmth tastes that make warmer pictures.
 
-/// Calibrations in the store (a module here: one test binary fewer to link in CI).
 #[path = "render_steer/calibration_store.rs"]
 mod calibration_store;
+/// Calibrations in the store (a module here: one test binary fewer to link in CI).
+#[path = "db/mod.rs"]
+mod db;
 
 use std::sync::OnceLock;
 

@@ -184,7 +184,7 @@ impl Service {
         }
         // Concurrent adds or views of one set must mint one code for it: look again under the
         // mint lock before minting.
-        let _guard = self.mint_lock.lock().await;
+        let _guard = self.store.lock(&format!("mint {}", profile.id.0)).await?;
         if let Some(code) = self.store.code_for_image_set(&profile.id, &key).await? {
             return Ok(Some(code));
         }

@@ -52,10 +52,6 @@ pub struct Service {
     config: Arc<Config>,
     /// Where image files live, named by content hash.
     images_dir: PathBuf,
-    /// Held while pool images are rendered, so two requests don't draw the same ones.
-    pool_lock: Arc<tokio::sync::Mutex<()>>,
-    /// Held while a checkpoint's code is minted, so concurrent votes mint it once.
-    mint_lock: Arc<tokio::sync::Mutex<()>>,
     /// Running generations and cooldowns per user.
     jobs: JobLimits,
     /// Per-user allowances of the other actions that cost work.
@@ -86,8 +82,6 @@ impl Service {
             store,
             config: Arc::new(config),
             images_dir: data_dir.join("images"),
-            pool_lock: Arc::new(tokio::sync::Mutex::new(())),
-            mint_lock: Arc::new(tokio::sync::Mutex::new(())),
             jobs,
             actions,
             fetcher: Fetcher::new(FetchLimits::default()),

@@ -230,7 +230,7 @@ impl Service {
             }
             return Ok(());
         }
-        let _guard = self.pool_lock.lock().await;
+        let _guard = self.store.lock(&format!("pool {version}")).await?;
         let prompts = self.pool_prompts();
         self.render_next_pool_prompt(&backend, version, prompts)
             .await?;
@@ -266,7 +266,7 @@ impl Service {
             return Err(Error::PoolTooLarge { most });
         }
         let prompts = target.div_ceil(styles) as usize;
-        let _guard = self.pool_lock.lock().await;
+        let _guard = self.store.lock(&format!("pool {version}")).await?;
         let mut added = 0;
         loop {
             let have = self

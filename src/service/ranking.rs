@@ -107,7 +107,10 @@ impl Service {
         let Some(checkpoint) = self.checkpoints()?.last_reached(profile.points) else {
             return Ok(None);
         };
-        let _guard = self.mint_lock.lock().await;
+        let _guard = self
+            .store
+            .lock(&format!("mint {}", profile.profile.id.0))
+            .await?;
         if let Some(latest) = self.store.latest_code(&profile.profile.id).await?
             && latest.points >= checkpoint
         {

@@ -38,7 +38,7 @@ impl Store {
             "INSERT INTO calibrations
                  (version, backend, model, space, knobs, ranges, jacobian, intercept, r2, samples,
                   created_at)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
              ON CONFLICT (version, backend, model, space) DO UPDATE SET
                  knobs = excluded.knobs, ranges = excluded.ranges, jacobian = excluded.jacobian,
                  intercept = excluded.intercept, r2 = excluded.r2, samples = excluded.samples,
@@ -58,7 +58,7 @@ impl Store {
         .execute(&mut *tx)
         .await?;
         sqlx::query(
-            "DELETE FROM calibration_samples WHERE version = ? AND backend = ? AND model = ?",
+            "DELETE FROM calibration_samples WHERE version = $1 AND backend = $2 AND model = $3",
         )
         .bind(version)
         .bind(backend)
@@ -79,9 +79,12 @@ impl Store {
         style: &[f32],
     ) -> Result<(), StoreError> {
         sqlx::query(
-            "INSERT OR REPLACE INTO calibration_samples
+            "INSERT INTO calibration_samples
                  (version, backend, model, plan, idx, space, style, created_at)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+             ON CONFLICT (version, backend, model, plan, idx) DO UPDATE SET
+                space = excluded.space, style = excluded.style,
+                created_at = excluded.created_at",
         )
         .bind(key.version)
         .bind(key.backend)
@@ -105,7 +108,7 @@ impl Store {
     ) -> Result<std::collections::BTreeMap<usize, Vec<f32>>, StoreError> {
         let rows = sqlx::query(
             "SELECT idx, style FROM calibration_samples
-             WHERE version = ? AND backend = ? AND model = ? AND plan = ? AND space = ?",
+             WHERE version = $1 AND backend = $2 AND model = $3 AND plan = $4 AND space = $5",
         )
         .bind(key.version)
         .bind(key.backend)
@@ -134,7 +137,7 @@ impl Store {
     ) -> Result<Option<Calibration>, StoreError> {
         let row = sqlx::query(
             "SELECT knobs, ranges, jacobian, intercept, r2, samples FROM calibrations
-             WHERE version = ? AND backend = ? AND model = ? AND space = ?",
+             WHERE version = $1 AND backend = $2 AND model = $3 AND space = $4",
         )
         .bind(version)
         .bind(backend)

@@ -1,7 +1,7 @@
 //! Codes: frozen, public snapshots of profiles. Inserted once, never changed or deleted.
 
 use sqlx::Row;
-use sqlx::sqlite::SqliteRow;
+use sqlx::any::AnyRow;
 
 use super::{Store, StoreError, blob_to_vector, user_from_sql, user_to_sql, vector_to_blob};
 use crate::domain::{Code, ProfileId, UserId};
@@ -10,7 +10,7 @@ use crate::domain::{Code, ProfileId, UserId};
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct CodeTaken;
 
-fn code_from_row(row: &SqliteRow) -> Result<Code, StoreError> {
+fn code_from_row(row: &AnyRow) -> Result<Code, StoreError> {
     let vector: Vec<u8> = row.try_get("vector")?;
     let points: i64 = row.try_get("points")?;
     Ok(Code {
@@ -42,7 +42,7 @@ impl Store {
         let result = sqlx::query(
             "INSERT INTO codes
                 (code, profile_id, owner, version, space, vector, points, created_at, image_set)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
              ON CONFLICT (code) DO NOTHING",
         )
         .bind(&code.code)
@@ -65,7 +65,7 @@ impl Store {
 
     /// The code with this string, whatever became of its profile.
     pub async fn code(&self, code: &str) -> Result<Option<Code>, StoreError> {
-        let row = sqlx::query("SELECT * FROM codes WHERE code = ?")
+        let row = sqlx::query("SELECT * FROM codes WHERE code = $1")
             .bind(code)
             .fetch_optional(&self.pool)
             .await?;
@@ -75,7 +75,7 @@ impl Store {
     /// The profile's newest code: what its ID resolves to.
     pub async fn latest_code(&self, profile: &ProfileId) -> Result<Option<Code>, StoreError> {
         let row = sqlx::query(
-            "SELECT * FROM codes WHERE profile_id = ?
+            "SELECT * FROM codes WHERE profile_id = $1
              ORDER BY created_at DESC, rowid DESC LIMIT 1",
         )
         .bind(&profile.0)
@@ -91,7 +91,7 @@ impl Store {
         image_set: &str,
     ) -> Result<Option<Code>, StoreError> {
         let row = sqlx::query(
-            "SELECT * FROM codes WHERE profile_id = ? AND image_set = ?
+            "SELECT * FROM codes WHERE profile_id = $1 AND image_set = $2
              ORDER BY created_at, rowid LIMIT 1",
         )
         .bind(&profile.0)
@@ -108,7 +108,7 @@ impl Store {
             "SELECT c.* FROM codes c
              JOIN (SELECT c2.profile_id, MAX(c2.rowid) AS newest FROM codes c2
                    JOIN profiles p ON p.id = c2.profile_id
-                   WHERE p.kind = 'global' AND p.version = ?
+                   WHERE p.kind = 'global' AND p.version = $1
                    GROUP BY c2.profile_id) latest ON c.rowid = latest.newest",
         )
         .bind(version)
@@ -119,11 +119,12 @@ impl Store {
 
     /// Every code the user's profiles produced, newest first, deleted profiles included.
     pub async fn codes_of(&self, owner: UserId) -> Result<Vec<Code>, StoreError> {
-        let rows =
-            sqlx::query("SELECT * FROM codes WHERE owner = ? ORDER BY created_at DESC, rowid DESC")
-                .bind(user_to_sql(owner))
-                .fetch_all(&self.pool)
-                .await?;
+        let rows = sqlx::query(
+            "SELECT * FROM codes WHERE owner = $1 ORDER BY created_at DESC, rowid DESC",
+        )
+        .bind(user_to_sql(owner))
+        .fetch_all(&self.pool)
+        .await?;
         rows.iter().map(code_from_row).collect()
     }
 }

@@ -10,7 +10,7 @@
 use std::collections::HashSet;
 
 use sqlx::Arguments;
-use sqlx::sqlite::SqliteArguments;
+use sqlx::any::AnyArguments;
 
 use super::{Store, StoreError};
 
@@ -25,9 +25,9 @@ pub struct Cutoffs {
 }
 
 impl Cutoffs {
-    /// The cutoffs as the conditions' parameters ?1 to ?4.
-    fn arguments(&self) -> Result<SqliteArguments, StoreError> {
-        let mut arguments = SqliteArguments::default();
+    /// The cutoffs as the conditions' parameters $1 to $4.
+    fn arguments(&self) -> Result<AnyArguments, StoreError> {
+        let mut arguments = AnyArguments::default();
         for value in [
             self.unanswered_pairs,
             self.generated_images,
@@ -50,10 +50,10 @@ pub struct Garbage {
     pub jobs: u64,
 }
 
-/// Pair `p` is garbage. The conditions' parameters are the [`Cutoffs`] in their order: ?1 the
-/// pairs', ?2 generated images', ?3 uploads', ?4 jobs'.
+/// Pair `p` is garbage. The conditions' parameters are the [`Cutoffs`] in their order: $1 the
+/// pairs', $2 generated images', $3 uploads', $4 jobs'.
 fn pair_is_garbage(p: &str) -> String {
-    format!("({p}.created_at < ?1 AND NOT EXISTS (SELECT 1 FROM votes v WHERE v.pair_id = {p}.id))")
+    format!("({p}.created_at < $1 AND NOT EXISTS (SELECT 1 FROM votes v WHERE v.pair_id = {p}.id))")
 }
 
 /// Image `i` is garbage.
@@ -61,14 +61,14 @@ fn image_is_garbage(i: &str) -> String {
     let kept_pair = pair_is_garbage("p");
     format!(
         "({i}.origin != 'pool'
-          AND (({i}.origin = 'generated' AND {i}.created_at < ?2)
-               OR ({i}.origin = 'upload' AND {i}.created_at < ?3))
+          AND (({i}.origin = 'generated' AND {i}.created_at < $2)
+               OR ({i}.origin = 'upload' AND {i}.created_at < $3))
           AND NOT EXISTS (SELECT 1 FROM moodboard_images m WHERE m.image_id = {i}.id)
           AND NOT EXISTS (SELECT 1 FROM likes l WHERE l.image_id = {i}.id)
           AND NOT EXISTS (SELECT 1 FROM pairs p WHERE p.left_image = {i}.id AND NOT {kept_pair})
           AND NOT EXISTS (SELECT 1 FROM pairs p WHERE p.right_image = {i}.id AND NOT {kept_pair})
           AND NOT EXISTS (SELECT 1 FROM codes c
-                          WHERE c.image_set IS NOT NULL AND instr(c.image_set, {i}.hash) > 0)
+                          WHERE c.image_set IS NOT NULL AND c.image_set LIKE '%' || {i}.hash || '%')
           AND NOT EXISTS (SELECT 1 FROM jobs r WHERE r.id = {i}.job_id AND r.status = 'running'))"
     )
 }
@@ -77,7 +77,7 @@ fn image_is_garbage(i: &str) -> String {
 fn job_is_garbage(j: &str) -> String {
     let kept_image = image_is_garbage("i");
     format!(
-        "({j}.status IN ('done', 'failed') AND {j}.finished_at < ?4
+        "({j}.status IN ('done', 'failed') AND {j}.finished_at < $4
           AND NOT EXISTS (SELECT 1 FROM images i WHERE i.job_id = {j}.id AND NOT {kept_image}))"
     )
 }
@@ -110,7 +110,7 @@ impl Store {
     /// (which frees their jobs), then jobs. Each step deletes exactly what [`Store::garbage`]
     /// counts, since the conditions treat the garbage of the earlier steps as gone already.
     pub async fn delete_garbage(&self, cutoffs: &Cutoffs) -> Result<Garbage, StoreError> {
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let mut tx = self.exclusive("gc").await?;
         let mut deleted = [0u64; 3];
         for (n, (table, condition)) in deleted.iter_mut().zip([
             ("pairs", pair_is_garbage("pairs")),

@@ -1,7 +1,7 @@
 //! Image records: pool images, generations and uploads. The files themselves are `render`'s.
 
 use sqlx::Row;
-use sqlx::sqlite::SqliteRow;
+use sqlx::any::AnyRow;
 
 use super::{
     Store, StoreError, blob_to_vector, now_ms, place_to_sql, user_from_sql, user_to_sql,
@@ -75,11 +75,11 @@ impl Store {
             Some((space, v)) => (Some(space.as_str()), Some(vector_to_blob(v))),
             None => (None, None),
         };
-        let id = sqlx::query(
+        let id: i64 = sqlx::query_scalar(
             "INSERT INTO images
                 (hash, prompt, version, backend, model, seed, knobs, style_space, style, origin,
                  owner, created_at, job_id)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) RETURNING id",
         )
         .bind(&image.hash)
         .bind(&image.prompt)
@@ -94,15 +94,14 @@ impl Store {
         .bind(image.owner.map(user_to_sql))
         .bind(now_ms())
         .bind(image.job)
-        .execute(&self.pool)
-        .await?
-        .last_insert_rowid();
+        .fetch_one(&self.pool)
+        .await?;
         Ok(id)
     }
 
     /// The image with this id.
     pub async fn image(&self, id: i64) -> Result<Option<Image>, StoreError> {
-        let row = sqlx::query("SELECT * FROM images WHERE id = ?")
+        let row = sqlx::query("SELECT * FROM images WHERE id = $1")
             .bind(id)
             .fetch_optional(&self.pool)
             .await?;
@@ -122,11 +121,11 @@ impl Store {
     ) -> Result<Vec<Image>, StoreError> {
         let rows = sqlx::query(
             "SELECT * FROM images
-             WHERE version = ?1 AND style_space = ?2
-               AND ((origin = 'pool' AND model = ?5)
-                    OR job_id IN (SELECT id FROM jobs WHERE version = ?1 AND status = 'done'
-                                    AND user_id = ?4
-                                  ORDER BY id DESC LIMIT ?3))
+             WHERE version = $1 AND style_space = $2
+               AND ((origin = 'pool' AND model = $5)
+                    OR job_id IN (SELECT id FROM jobs WHERE version = $1 AND status = 'done'
+                                    AND user_id = $4
+                                  ORDER BY id DESC LIMIT $3))
              ORDER BY id",
         )
         .bind(version)
@@ -142,7 +141,7 @@ impl Store {
     /// How many pool images `version` has from `model`.
     pub async fn pool_size(&self, version: &str, model: &str) -> Result<u64, StoreError> {
         let n: i64 = sqlx::query_scalar(
-            "SELECT COUNT(*) FROM images WHERE version = ? AND model = ? AND origin = 'pool'",
+            "SELECT COUNT(*) FROM images WHERE version = $1 AND model = $2 AND origin = 'pool'",
         )
         .bind(version)
         .bind(model)
@@ -153,7 +152,7 @@ impl Store {
 
     /// The images a generation job made, in order.
     pub async fn job_images(&self, job: i64) -> Result<Vec<Image>, StoreError> {
-        let rows = sqlx::query("SELECT * FROM images WHERE job_id = ? ORDER BY id")
+        let rows = sqlx::query("SELECT * FROM images WHERE job_id = $1 ORDER BY id")
             .bind(job)
             .fetch_all(&self.pool)
             .await?;
@@ -172,9 +171,9 @@ impl Store {
             "SELECT images.* FROM images
              JOIN jobs ON jobs.id = images.job_id
              JOIN settings ON settings.user_id = images.owner
-             WHERE images.origin = 'generated' AND images.owner != ?1
-               AND jobs.guild_id = ?2 AND settings.explore_sharing = 1
-             ORDER BY images.created_at DESC, images.id DESC LIMIT ?3",
+             WHERE images.origin = 'generated' AND images.owner != $1
+               AND jobs.guild_id = $2 AND settings.explore_sharing = 1
+             ORDER BY images.created_at DESC, images.id DESC LIMIT $3",
         )
         .bind(user_to_sql(user))
         .bind(place_to_sql(Place::Guild(guild)))
@@ -185,7 +184,7 @@ impl Store {
     }
 }
 
-pub(super) fn image_from_row(row: &SqliteRow) -> Result<Image, StoreError> {
+pub(super) fn image_from_row(row: &AnyRow) -> Result<Image, StoreError> {
     let origin: String = row.try_get("origin")?;
     let space: Option<String> = row.try_get("style_space")?;
     let style: Option<Vec<u8>> = row.try_get("style")?;

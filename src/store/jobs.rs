@@ -1,7 +1,7 @@
 //! Generation jobs: written before rendering starts, completed or failed after.
 
 use sqlx::Row;
-use sqlx::sqlite::SqliteRow;
+use sqlx::any::AnyRow;
 
 use super::{Store, StoreError, now_ms, place_from_sql, place_to_sql, user_from_sql, user_to_sql};
 use crate::domain::{Place, UserId};
@@ -54,10 +54,10 @@ pub struct Job {
 impl Store {
     /// Records a job about to run and returns its id.
     pub async fn start_job(&self, job: &NewJob<'_>) -> Result<i64, StoreError> {
-        let id = sqlx::query(
+        let id: i64 = sqlx::query_scalar(
             "INSERT INTO jobs
                 (user_id, prompt, prompt_run, version, seed, status, guild_id, reply, created_at)
-             VALUES (?, ?, ?, ?, ?, 'running', ?, ?, ?)",
+             VALUES ($1, $2, $3, $4, $5, 'running', $6, $7, $8) RETURNING id",
         )
         .bind(user_to_sql(job.user))
         .bind(job.prompt)
@@ -67,17 +67,16 @@ impl Store {
         .bind(place_to_sql(job.place))
         .bind(job.reply)
         .bind(now_ms())
-        .execute(&self.pool)
-        .await?
-        .last_insert_rowid();
+        .fetch_one(&self.pool)
+        .await?;
         Ok(id)
     }
 
     /// Marks a running job done, or failed with `error`, and forgets its reply handle.
     pub async fn finish_job(&self, id: i64, error: Option<&str>) -> Result<(), StoreError> {
         sqlx::query(
-            "UPDATE jobs SET status = ?, error = ?, finished_at = ?, reply = NULL
-             WHERE id = ? AND status = 'running'",
+            "UPDATE jobs SET status = $1, error = $2, finished_at = $3, reply = NULL
+             WHERE id = $4 AND status = 'running'",
         )
         .bind(if error.is_some() { "failed" } else { "done" })
         .bind(error)
@@ -99,8 +98,8 @@ impl Store {
         for row in &rows {
             let job = job_from_row(row)?;
             let result = sqlx::query(
-                "UPDATE jobs SET status = 'failed', error = ?, finished_at = ?, reply = NULL
-                 WHERE id = ? AND status = 'running'",
+                "UPDATE jobs SET status = 'failed', error = $1, finished_at = $2, reply = NULL
+                 WHERE id = $3 AND status = 'running'",
             )
             .bind(reason)
             .bind(now_ms())
@@ -117,7 +116,7 @@ impl Store {
 
     /// The job with this id.
     pub async fn job(&self, id: i64) -> Result<Option<Job>, StoreError> {
-        let row = sqlx::query("SELECT * FROM jobs WHERE id = ?")
+        let row = sqlx::query("SELECT * FROM jobs WHERE id = $1")
             .bind(id)
             .fetch_optional(&self.pool)
             .await?;
@@ -127,7 +126,7 @@ impl Store {
     /// The user's `limit` newest finished (done) jobs, newest first.
     pub async fn recent_done_jobs(&self, user: UserId, limit: u32) -> Result<Vec<Job>, StoreError> {
         let rows = sqlx::query(
-            "SELECT * FROM jobs WHERE user_id = ? AND status = 'done' ORDER BY id DESC LIMIT ?",
+            "SELECT * FROM jobs WHERE user_id = $1 AND status = 'done' ORDER BY id DESC LIMIT $2",
         )
         .bind(user_to_sql(user))
         .bind(i64::from(limit))
@@ -137,7 +136,7 @@ impl Store {
     }
 }
 
-fn job_from_row(row: &SqliteRow) -> Result<Job, StoreError> {
+fn job_from_row(row: &AnyRow) -> Result<Job, StoreError> {
     let status: String = row.try_get("status")?;
     let error: Option<String> = row.try_get("error")?;
     let status = match status.as_str() {

@@ -1,31 +1,41 @@
-//! The SQLite store: the only place with SQL. It speaks domain types, not rows.
+//! The store: the only place with SQL. It speaks domain types, not rows.
 //!
-//! One file, `tastebud.db` in the data directory, in WAL mode. Migrations in `migrations/` are
-//! embedded at compile time and applied by [`Store::open`].
+//! Two engines behind one set of queries (sqlx's `Any` driver): SQLite, one file
+//! (`tastebud.db` in the data directory, in WAL mode), the zero-setup default; and PostgreSQL,
+//! which several processes on several machines can share (`database.url = "postgres://…"`).
+//! The queries are written in the SQL both understand: `$N` parameters, `ON CONFLICT`,
+//! `RETURNING`, integers (flags too) as 64-bit integers. Migrations for each engine are in
+//! `migrations/sqlite/` and `migrations/postgres/`, embedded at compile time and applied when
+//! the store opens.
 
 mod calibrations;
 mod codes;
+mod copy;
 mod gc;
 mod images;
 mod jobs;
+mod locks;
 mod moodboards;
 mod profiles;
 mod users;
 mod votes;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::str::FromStr;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::sync::Once;
+use std::time::{SystemTime, UNIX_EPOCH};
 
-use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
-};
+use sqlx::AnyPool;
+use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
+use sqlx::{ConnectOptions, Connection};
 
 pub use calibrations::SampleKey;
 pub use codes::CodeTaken;
+pub use copy::{Copied, CopyError};
 pub use gc::{Cutoffs, Garbage};
 pub use images::{Image, NewImage, Origin};
 pub use jobs::{Job, JobStatus, NewJob};
+pub use locks::StoreLock;
 pub use moodboards::Full;
 pub use profiles::{GLOBAL_NAME, NameTaken, NotCreated};
 pub use votes::{AnsweredPair, LikeOutcome, VoteOutcome};
@@ -33,89 +43,245 @@ pub use votes::{AnsweredPair, LikeOutcome, VoteOutcome};
 /// The database file's name inside the data directory.
 pub const DB_FILE: &str = "tastebud.db";
 
-static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!();
+static SQLITE_MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
+static POSTGRES_MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("migrations/postgres");
 
 /// Everything that can go wrong in the store.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    #[error("cannot open the database {}: {reason}", path.display())]
-    Open { path: PathBuf, reason: String },
-    #[error("cannot update the database {} to this version of tastebud: {reason}", path.display())]
-    Migrate { path: PathBuf, reason: String },
+    #[error("cannot open the database {place}: {reason}")]
+    Open { place: String, reason: String },
+    #[error("cannot update the database {place} to this version of tastebud: {reason}")]
+    Migrate { place: String, reason: String },
     #[error("database error: {0}")]
     Sql(#[from] sqlx::Error),
     #[error("the database holds a value it cannot read: {0}")]
     Corrupt(String),
 }
 
+/// The database engine behind a store.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Engine {
+    Sqlite,
+    Postgres,
+}
+
 /// A handle on the database; cheap to clone.
 #[derive(Clone, Debug)]
 pub struct Store {
-    pool: SqlitePool,
+    pool: AnyPool,
+    engine: Engine,
+    /// Where the database is, for people: a file's path, or a server and database name
+    /// (never a password).
+    place: String,
+    /// Named locks ([`Store::lock`]).
+    locks: std::sync::Arc<locks::Locks>,
 }
 
+/// Every SQLite connection's settings: WAL lets readers run beside a writer, writers wait for
+/// each other instead of failing, and foreign keys are enforced.
+const SQLITE_SETUP: &str = "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;
+                            PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000;";
+
+/// Connections per process for queries, and at most for holding named locks. PostgreSQL's
+/// default limit is 100 for every process together.
+const MAX_CONNECTIONS: u32 = 8;
+const MAX_LOCK_CONNECTIONS: u32 = 4;
+
 impl Store {
+    /// Opens the configured database: `url` when it is set (`postgres://…` or `sqlite:…`),
+    /// else `tastebud.db` in `data_dir`.
+    pub async fn open_configured(url: &str, data_dir: &Path) -> Result<Store, StoreError> {
+        if url.trim().is_empty() {
+            Store::open_in(data_dir).await
+        } else {
+            Store::connect(url).await
+        }
+    }
+
     /// Opens (creating if needed) `data_dir/tastebud.db` and applies pending migrations.
     pub async fn open_in(data_dir: &Path) -> Result<Store, StoreError> {
         let path = data_dir.join(DB_FILE);
         std::fs::create_dir_all(data_dir).map_err(|e| StoreError::Open {
-            path: path.clone(),
+            place: path.display().to_string(),
             reason: format!("cannot create the folder {}: {e}", data_dir.display()),
         })?;
         Store::open(&path).await
     }
 
-    /// Opens (creating if needed) the database file at `path` and applies pending migrations.
+    /// Opens (creating if needed) the SQLite database file at `path` and applies pending
+    /// migrations.
     pub async fn open(path: &Path) -> Result<Store, StoreError> {
-        let open_error = |e: sqlx::Error| StoreError::Open {
-            path: path.to_path_buf(),
-            reason: explain(&e),
-        };
-        let options = SqliteConnectOptions::from_str("sqlite:")
-            .map_err(open_error)?
+        let url = sqlx::sqlite::SqliteConnectOptions::new()
             .filename(path)
             .create_if_missing(true)
-            .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(SqliteSynchronous::Normal)
-            .foreign_keys(true)
-            .busy_timeout(Duration::from_secs(10));
-        let pool = SqlitePoolOptions::new()
-            .max_connections(8)
-            .connect_with(options)
+            .to_url_lossy();
+        Store::open_url(url.as_str(), Engine::Sqlite, path.display().to_string()).await
+    }
+
+    /// Opens the database at `url`: `postgres://user@host:port/name` (or `postgresql://`), or
+    /// `sqlite:path`; applies pending migrations.
+    pub async fn connect(url: &str) -> Result<Store, StoreError> {
+        if let Some(path) = url
+            .strip_prefix("sqlite://")
+            .or(url.strip_prefix("sqlite:"))
+        {
+            return Store::open(Path::new(path)).await;
+        }
+        if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+            return Err(StoreError::Open {
+                place: "(database.url)".into(),
+                reason: "database.url must start with postgres:// or sqlite: (or be empty for \
+                         tastebud.db in the data directory)"
+                    .into(),
+            });
+        }
+        let place = postgres_place(url);
+        Store::open_url(url, Engine::Postgres, place).await
+    }
+
+    async fn open_url(url: &str, engine: Engine, place: String) -> Result<Store, StoreError> {
+        static DRIVERS: Once = Once::new();
+        DRIVERS.call_once(sqlx::any::install_default_drivers);
+        let open_error = |e: sqlx::Error| StoreError::Open {
+            place: place.clone(),
+            reason: explain(&e),
+        };
+        let options = AnyConnectOptions::from_str(url).map_err(open_error)?;
+        if engine == Engine::Sqlite {
+            // One connection first, so that a file that is not a database (or cannot be
+            // written) is an error at once; the pool would keep retrying it.
+            let mut probe = sqlx::AnyConnection::connect_with(&options)
+                .await
+                .map_err(open_error)?;
+            sqlx::raw_sql(SQLITE_SETUP)
+                .execute(&mut probe)
+                .await
+                .map_err(open_error)?;
+            probe.close().await.map_err(open_error)?;
+        }
+        let pool = AnyPoolOptions::new()
+            .max_connections(MAX_CONNECTIONS)
+            .after_connect(move |conn, _| {
+                Box::pin(async move {
+                    if engine == Engine::Sqlite {
+                        sqlx::raw_sql(SQLITE_SETUP).execute(&mut *conn).await?;
+                    }
+                    Ok(())
+                })
+            })
+            .connect_with(options.clone())
             .await
             .map_err(open_error)?;
-        MIGRATOR.run(&pool).await.map_err(|e| {
+        let migrator = match engine {
+            Engine::Sqlite => &SQLITE_MIGRATOR,
+            Engine::Postgres => &POSTGRES_MIGRATOR,
+        };
+        migrator.run(&pool).await.map_err(|e| {
             let reason = match &e {
                 sqlx::migrate::MigrateError::Execute(inner) => explain(inner),
                 other => other.to_string(),
             };
             StoreError::Migrate {
-                path: path.to_path_buf(),
+                place: place.clone(),
                 reason,
             }
         })?;
-        Ok(Store { pool })
+        let locks = match engine {
+            Engine::Sqlite => locks::Locks::default(),
+            // Waiting for a lock connection is waiting for the lock: no time limit.
+            Engine::Postgres => locks::Locks::postgres(
+                AnyPoolOptions::new()
+                    .max_connections(MAX_LOCK_CONNECTIONS)
+                    .min_connections(0)
+                    .acquire_timeout(std::time::Duration::from_secs(24 * 3600))
+                    .connect_lazy_with(options),
+            ),
+        };
+        Ok(Store {
+            pool,
+            engine,
+            place,
+            locks: std::sync::Arc::new(locks),
+        })
+    }
+
+    /// The engine behind this store.
+    pub fn engine(&self) -> Engine {
+        self.engine
+    }
+
+    /// Where the database is, for people (no password).
+    pub fn place(&self) -> &str {
+        &self.place
     }
 
     /// The newest migration applied to the database.
     pub async fn schema_version(&self) -> Result<i64, StoreError> {
         let version: Option<i64> =
-            sqlx::query_scalar("SELECT MAX(version) FROM _sqlx_migrations WHERE success = 1")
+            sqlx::query_scalar("SELECT MAX(version) FROM _sqlx_migrations WHERE success")
                 .fetch_one(&self.pool)
                 .await?;
         Ok(version.unwrap_or(0))
     }
 
-    /// Closes every connection, checkpointing the write-ahead log.
+    /// Starts a transaction that no other holder of the lock `key` runs beside, in any
+    /// process: for read-then-write steps whose check must still hold when they write. SQLite
+    /// takes its one write lock at once (`BEGIN IMMEDIATE`); PostgreSQL takes a
+    /// transaction-scoped advisory lock on `key`.
+    pub(crate) async fn exclusive(
+        &self,
+        key: &str,
+    ) -> Result<sqlx::Transaction<'static, sqlx::Any>, StoreError> {
+        match self.engine {
+            Engine::Sqlite => Ok(self.pool.begin_with("BEGIN IMMEDIATE").await?),
+            Engine::Postgres => {
+                let mut tx = self.pool.begin().await?;
+                sqlx::query("SELECT pg_advisory_xact_lock($1)")
+                    .bind(lock_id(key))
+                    .execute(&mut *tx)
+                    .await?;
+                Ok(tx)
+            }
+        }
+    }
+
+    /// Closes every connection (checkpointing SQLite's write-ahead log).
     pub async fn close(&self) {
         self.pool.close().await;
     }
 }
 
-/// SQLite's messages in words an operator can act on.
+/// A lock key as PostgreSQL's 64-bit advisory lock id: the first 8 bytes of its SHA-256.
+fn lock_id(key: &str) -> i64 {
+    use sha2::Digest;
+    let digest = sha2::Sha256::digest(key.as_bytes());
+    i64::from_be_bytes(digest[..8].try_into().expect("8 bytes"))
+}
+
+/// A PostgreSQL URL as people may see it: host, port and database, without user or password.
+fn postgres_place(url: &str) -> String {
+    match sqlx::postgres::PgConnectOptions::from_str(url) {
+        Ok(o) => format!(
+            "{} on {}:{}",
+            o.get_database().unwrap_or("(default)"),
+            o.get_host(),
+            o.get_port()
+        ),
+        Err(_) => "(database.url, not a valid PostgreSQL URL)".into(),
+    }
+}
+
+/// The engines' messages in words an operator can act on.
 fn explain(e: &sqlx::Error) -> String {
     let text = match e {
         sqlx::Error::Database(db) => db.message().to_string(),
+        sqlx::Error::Io(io) => return format!("cannot reach the database server: {io}"),
+        sqlx::Error::PoolTimedOut => {
+            return "the database server did not answer in time (is it running, and is the \
+                    address right?)"
+                .into();
+        }
         other => other.to_string(),
     };
     if text.contains("file is not a database") {
@@ -156,7 +322,7 @@ pub(crate) fn blob_to_vector(blob: &[u8]) -> Result<Vec<f32>, StoreError> {
         .collect())
 }
 
-/// A Discord user id as SQLite's signed integer, and back.
+/// A Discord user id as SQL's signed 64-bit integer, and back.
 pub(crate) fn user_to_sql(user: crate::domain::UserId) -> i64 {
     user.0 as i64
 }
@@ -165,7 +331,7 @@ pub(crate) fn user_from_sql(id: i64) -> crate::domain::UserId {
     crate::domain::UserId(id as u64)
 }
 
-/// A place as SQLite's signed guild id (`NULL`: a private place), and back.
+/// A place as a signed guild id (`NULL`: a private place), and back.
 pub(crate) fn place_to_sql(place: crate::domain::Place) -> Option<i64> {
     match place {
         crate::domain::Place::Guild(id) => Some(id as i64),

@@ -21,10 +21,10 @@ impl Store {
         images: &[i64],
         max: usize,
     ) -> Result<Result<usize, Full>, StoreError> {
-        // IMMEDIATE takes the write lock before the count is read.
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        // The lock is taken before the count is read.
+        let mut tx = self.exclusive(&format!("moodboard {}", profile.0)).await?;
         let mut held: std::collections::HashSet<i64> =
-            sqlx::query_scalar("SELECT image_id FROM moodboard_images WHERE profile_id = ?")
+            sqlx::query_scalar("SELECT image_id FROM moodboard_images WHERE profile_id = $1")
                 .bind(&profile.0)
                 .fetch_all(&mut *tx)
                 .await?
@@ -38,7 +38,7 @@ impl Store {
         let now = now_ms();
         for image in images {
             sqlx::query(
-                "INSERT INTO moodboard_images (profile_id, image_id, added_at) VALUES (?, ?, ?)
+                "INSERT INTO moodboard_images (profile_id, image_id, added_at) VALUES ($1, $2, $3)
                  ON CONFLICT (profile_id, image_id) DO NOTHING",
             )
             .bind(&profile.0)
@@ -58,7 +58,7 @@ impl Store {
         image: i64,
     ) -> Result<bool, StoreError> {
         let result =
-            sqlx::query("DELETE FROM moodboard_images WHERE profile_id = ? AND image_id = ?")
+            sqlx::query("DELETE FROM moodboard_images WHERE profile_id = $1 AND image_id = $2")
                 .bind(&profile.0)
                 .bind(image)
                 .execute(&self.pool)
@@ -70,7 +70,7 @@ impl Store {
     pub async fn moodboard_images(&self, profile: &ProfileId) -> Result<Vec<Image>, StoreError> {
         let rows = sqlx::query(
             "SELECT i.* FROM moodboard_images m JOIN images i ON i.id = m.image_id
-             WHERE m.profile_id = ? ORDER BY m.added_at, i.id",
+             WHERE m.profile_id = $1 ORDER BY m.added_at, i.id",
         )
         .bind(&profile.0)
         .fetch_all(&self.pool)

@@ -1,7 +1,7 @@
 //! Profiles: global, ranked and moodboard; points behind each.
 
 use sqlx::Row;
-use sqlx::sqlite::SqliteRow;
+use sqlx::any::AnyRow;
 
 use super::{Store, StoreError, now_ms, user_from_sql, user_to_sql};
 use crate::domain::{PROFILE_ID_LEN, Profile, ProfileId, ProfileKind, UserId, random_base36};
@@ -27,7 +27,7 @@ pub enum NotCreated {
     TooMany,
 }
 
-fn profile_from_row(row: &SqliteRow) -> Result<Profile, StoreError> {
+fn profile_from_row(row: &AnyRow) -> Result<Profile, StoreError> {
     let kind: String = row.try_get("kind")?;
     Ok(Profile {
         id: ProfileId(row.try_get("id")?),
@@ -47,8 +47,8 @@ fn is_unique_violation(e: &sqlx::Error) -> bool {
 
 impl Store {
     /// Creates a ranked or moodboard profile, unless the name is in use or the owner already
-    /// has `most` live ranked and moodboard profiles (checked in the same statement, so
-    /// concurrent requests cannot pass the cap together).
+    /// has `most` live ranked and moodboard profiles (checked under the owner's lock, so
+    /// concurrent requests, from any process, cannot pass the cap together).
     pub async fn create_profile(
         &self,
         owner: UserId,
@@ -60,11 +60,12 @@ impl Store {
         let created_at = now_ms();
         loop {
             let id = new_profile_id();
+            let mut tx = self.exclusive(&format!("profiles of {}", owner.0)).await?;
             let inserted = sqlx::query(
                 "INSERT INTO profiles (id, owner, kind, version, name, created_at)
-                 SELECT ?1, ?2, ?3, ?4, ?5, ?6
+                 SELECT $1, $2, $3, $4, $5, $6
                  WHERE (SELECT COUNT(*) FROM profiles
-                        WHERE owner = ?2 AND kind != 'global' AND deleted_at IS NULL) < ?7",
+                        WHERE owner = $2 AND kind != 'global' AND deleted_at IS NULL) < $7",
             )
             .bind(&id.0)
             .bind(user_to_sql(owner))
@@ -73,11 +74,12 @@ impl Store {
             .bind(name)
             .bind(created_at)
             .bind(i64::from(most))
-            .execute(&self.pool)
+            .execute(&mut *tx)
             .await;
             match inserted {
                 Ok(done) if done.rows_affected() == 0 => return Ok(Err(NotCreated::TooMany)),
                 Ok(_) => {
+                    tx.commit().await?;
                     return Ok(Ok(Profile {
                         id,
                         owner,
@@ -89,6 +91,7 @@ impl Store {
                     }));
                 }
                 Err(e) if is_unique_violation(&e) => {
+                    tx.rollback().await?;
                     // Either the name is taken or (one chance in 36^10) the random ID is.
                     if self.profile(&id).await?.is_none() {
                         return Ok(Err(NotCreated::NameTaken));
@@ -101,7 +104,7 @@ impl Store {
 
     /// The profile with this ID, deleted or not.
     pub async fn profile(&self, id: &ProfileId) -> Result<Option<Profile>, StoreError> {
-        let row = sqlx::query("SELECT * FROM profiles WHERE id = ?")
+        let row = sqlx::query("SELECT * FROM profiles WHERE id = $1")
             .bind(&id.0)
             .fetch_optional(&self.pool)
             .await?;
@@ -115,7 +118,7 @@ impl Store {
         version: &str,
     ) -> Result<Option<Profile>, StoreError> {
         let row = sqlx::query(
-            "SELECT * FROM profiles WHERE owner = ? AND version = ? AND kind = 'global'",
+            "SELECT * FROM profiles WHERE owner = $1 AND version = $2 AND kind = 'global'",
         )
         .bind(user_to_sql(owner))
         .bind(version)
@@ -127,7 +130,7 @@ impl Store {
     /// The user's live profiles: by version, global first, then by creation.
     pub async fn live_profiles(&self, owner: UserId) -> Result<Vec<Profile>, StoreError> {
         let rows = sqlx::query(
-            "SELECT * FROM profiles WHERE owner = ? AND deleted_at IS NULL
+            "SELECT * FROM profiles WHERE owner = $1 AND deleted_at IS NULL
              ORDER BY version, kind != 'global', created_at, id",
         )
         .bind(user_to_sql(owner))
@@ -143,7 +146,7 @@ impl Store {
         name: &str,
     ) -> Result<Result<(), NameTaken>, StoreError> {
         let renamed =
-            sqlx::query("UPDATE profiles SET name = ? WHERE id = ? AND deleted_at IS NULL")
+            sqlx::query("UPDATE profiles SET name = $1 WHERE id = $2 AND deleted_at IS NULL")
                 .bind(name)
                 .bind(&id.0)
                 .execute(&self.pool)
@@ -158,12 +161,12 @@ impl Store {
     /// Marks a profile deleted and drops it from its owner's defaults. Its codes stay.
     pub async fn delete_profile(&self, id: &ProfileId) -> Result<(), StoreError> {
         let mut tx = self.pool.begin().await?;
-        sqlx::query("UPDATE profiles SET deleted_at = ? WHERE id = ? AND deleted_at IS NULL")
+        sqlx::query("UPDATE profiles SET deleted_at = $1 WHERE id = $2 AND deleted_at IS NULL")
             .bind(now_ms())
             .bind(&id.0)
             .execute(&mut *tx)
             .await?;
-        sqlx::query("DELETE FROM default_profiles WHERE profile_id = ?")
+        sqlx::query("DELETE FROM default_profiles WHERE profile_id = $1")
             .bind(&id.0)
             .execute(&mut *tx)
             .await?;
@@ -174,32 +177,33 @@ impl Store {
     /// Points behind a profile: its pair votes that were not skips; for a global profile also
     /// its owner's likes of images of its version; for a moodboard, its images.
     pub async fn points(&self, profile: &Profile) -> Result<u32, StoreError> {
-        let count: i64 =
-            match profile.kind {
-                ProfileKind::Moodboard => {
-                    sqlx::query_scalar("SELECT COUNT(*) FROM moodboard_images WHERE profile_id = ?")
-                        .bind(&profile.id.0)
-                        .fetch_one(&self.pool)
-                        .await?
-                }
-                ProfileKind::Ranked => {
-                    sqlx::query_scalar(
-                        "SELECT COUNT(*) FROM votes WHERE profile_id = ? AND choice != 'skip'",
-                    )
+        let count: i64 = match profile.kind {
+            ProfileKind::Moodboard => {
+                sqlx::query_scalar("SELECT COUNT(*) FROM moodboard_images WHERE profile_id = $1")
                     .bind(&profile.id.0)
                     .fetch_one(&self.pool)
                     .await?
-                }
-                ProfileKind::Global => sqlx::query_scalar(
-                    "SELECT (SELECT COUNT(*) FROM votes WHERE profile_id = ?1 AND choice != 'skip')
-                          + (SELECT COUNT(*) FROM likes WHERE user_id = ?2 AND version = ?3)",
+            }
+            ProfileKind::Ranked => {
+                sqlx::query_scalar(
+                    "SELECT COUNT(*) FROM votes WHERE profile_id = $1 AND choice != 'skip'",
+                )
+                .bind(&profile.id.0)
+                .fetch_one(&self.pool)
+                .await?
+            }
+            ProfileKind::Global => {
+                sqlx::query_scalar(
+                    "SELECT (SELECT COUNT(*) FROM votes WHERE profile_id = $1 AND choice != 'skip')
+                          + (SELECT COUNT(*) FROM likes WHERE user_id = $2 AND version = $3)",
                 )
                 .bind(&profile.id.0)
                 .bind(user_to_sql(profile.owner))
                 .bind(&profile.version)
                 .fetch_one(&self.pool)
-                .await?,
-            };
+                .await?
+            }
+        };
         u32::try_from(count).map_err(|_| StoreError::Corrupt(format!("point count {count}")))
     }
 }

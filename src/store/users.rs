@@ -12,7 +12,7 @@ impl Store {
     pub async fn ensure_user(&self, user: UserId, versions: &[String]) -> Result<(), StoreError> {
         let uid = user_to_sql(user);
         let have: Vec<String> =
-            sqlx::query_scalar("SELECT version FROM profiles WHERE owner = ? AND kind = 'global'")
+            sqlx::query_scalar("SELECT version FROM profiles WHERE owner = $1 AND kind = 'global'")
                 .bind(uid)
                 .fetch_all(&self.pool)
                 .await?;
@@ -21,12 +21,12 @@ impl Store {
         }
         let now = now_ms();
         let mut tx = self.pool.begin().await?;
-        sqlx::query("INSERT OR IGNORE INTO users (id, created_at) VALUES (?, ?)")
+        sqlx::query("INSERT INTO users (id, created_at) VALUES ($1, $2) ON CONFLICT DO NOTHING")
             .bind(uid)
             .bind(now)
             .execute(&mut *tx)
             .await?;
-        sqlx::query("INSERT OR IGNORE INTO settings (user_id) VALUES (?)")
+        sqlx::query("INSERT INTO settings (user_id) VALUES ($1) ON CONFLICT DO NOTHING")
             .bind(uid)
             .execute(&mut *tx)
             .await?;
@@ -34,8 +34,8 @@ impl Store {
             // The partial unique index on (owner, version) for global profiles turns a
             // concurrent second insert into a no-op.
             sqlx::query(
-                "INSERT OR IGNORE INTO profiles (id, owner, kind, version, name, created_at)
-                 VALUES (?, ?, ?, ?, ?, ?)",
+                "INSERT INTO profiles (id, owner, kind, version, name, created_at)
+                 VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING",
             )
             .bind(super::profiles::new_profile_id().0)
             .bind(uid)
@@ -54,7 +54,7 @@ impl Store {
     pub async fn settings(&self, user: UserId) -> Result<Settings, StoreError> {
         let row = sqlx::query(
             "SELECT auto_personalize, default_version, stylize, explore_sharing
-             FROM settings WHERE user_id = ?",
+             FROM settings WHERE user_id = $1",
         )
         .bind(user_to_sql(user))
         .fetch_optional(&self.pool)
@@ -80,10 +80,10 @@ impl Store {
         sqlx::query(
             "INSERT INTO settings
                 (user_id, auto_personalize, default_version, stylize, explore_sharing)
-             VALUES (?1, ?2, ?3, ?4, ?5)
+             VALUES ($1, $2, $3, $4, $5)
              ON CONFLICT (user_id) DO UPDATE SET
-                auto_personalize = ?2, default_version = ?3, stylize = ?4,
-                explore_sharing = ?5",
+                auto_personalize = $2, default_version = $3, stylize = $4,
+                explore_sharing = $5",
         )
         .bind(user_to_sql(user))
         .bind(settings.auto_personalize as i64)
@@ -103,7 +103,7 @@ impl Store {
         version: &str,
     ) -> Result<Vec<ProfileId>, StoreError> {
         let ids: Vec<String> = sqlx::query_scalar(
-            "SELECT profile_id FROM default_profiles WHERE user_id = ? AND version = ?
+            "SELECT profile_id FROM default_profiles WHERE user_id = $1 AND version = $2
              ORDER BY rowid",
         )
         .bind(user_to_sql(user))
@@ -121,15 +121,15 @@ impl Store {
         profiles: &[ProfileId],
     ) -> Result<(), StoreError> {
         let mut tx = self.pool.begin().await?;
-        sqlx::query("DELETE FROM default_profiles WHERE user_id = ? AND version = ?")
+        sqlx::query("DELETE FROM default_profiles WHERE user_id = $1 AND version = $2")
             .bind(user_to_sql(user))
             .bind(version)
             .execute(&mut *tx)
             .await?;
         for id in profiles {
             sqlx::query(
-                "INSERT OR IGNORE INTO default_profiles (user_id, version, profile_id)
-                 VALUES (?, ?, ?)",
+                "INSERT INTO default_profiles (user_id, version, profile_id)
+                 VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
             )
             .bind(user_to_sql(user))
             .bind(version)

@@ -33,9 +33,9 @@ impl Store {
         prompt: &str,
     ) -> Result<Pair, StoreError> {
         let created_at = now_ms();
-        let id = sqlx::query(
+        let id: i64 = sqlx::query_scalar(
             "INSERT INTO pairs (user_id, profile_id, left_image, right_image, prompt, created_at)
-             VALUES (?, ?, ?, ?, ?, ?)",
+             VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
         )
         .bind(user_to_sql(user))
         .bind(&profile.0)
@@ -43,9 +43,8 @@ impl Store {
         .bind(right_image)
         .bind(prompt)
         .bind(created_at)
-        .execute(&self.pool)
-        .await?
-        .last_insert_rowid();
+        .fetch_one(&self.pool)
+        .await?;
         Ok(Pair {
             id,
             user,
@@ -61,7 +60,7 @@ impl Store {
     pub async fn pair(&self, id: i64) -> Result<Option<Pair>, StoreError> {
         let row = sqlx::query(
             "SELECT id, user_id, profile_id, left_image, right_image, prompt, created_at
-             FROM pairs WHERE id = ?",
+             FROM pairs WHERE id = $1",
         )
         .bind(id)
         .fetch_optional(&self.pool)
@@ -86,7 +85,7 @@ impl Store {
         choice: Choice,
     ) -> Result<VoteOutcome, StoreError> {
         let result = sqlx::query(
-            "INSERT INTO votes (pair_id, profile_id, choice, created_at) VALUES (?, ?, ?, ?)
+            "INSERT INTO votes (pair_id, profile_id, choice, created_at) VALUES ($1, $2, $3, $4)
              ON CONFLICT (pair_id) DO NOTHING",
         )
         .bind(pair.id)
@@ -105,7 +104,7 @@ impl Store {
     /// The answer to `pair`, if any.
     pub async fn vote(&self, pair: i64) -> Result<Option<Choice>, StoreError> {
         let choice: Option<String> =
-            sqlx::query_scalar("SELECT choice FROM votes WHERE pair_id = ?")
+            sqlx::query_scalar("SELECT choice FROM votes WHERE pair_id = $1")
                 .bind(pair)
                 .fetch_optional(&self.pool)
                 .await?;
@@ -122,7 +121,7 @@ impl Store {
         version: &str,
     ) -> Result<LikeOutcome, StoreError> {
         let result = sqlx::query(
-            "INSERT INTO likes (user_id, image_id, version, created_at) VALUES (?, ?, ?, ?)
+            "INSERT INTO likes (user_id, image_id, version, created_at) VALUES ($1, $2, $3, $4)
              ON CONFLICT (user_id, image_id) DO NOTHING",
         )
         .bind(user_to_sql(user))
@@ -150,9 +149,9 @@ impl Store {
         let mut tx = self.pool.begin().await?;
         let now = now_ms();
         for &(left, right, choice) in votes {
-            let pair = sqlx::query(
+            let pair: i64 = sqlx::query_scalar(
                 "INSERT INTO pairs (user_id, profile_id, left_image, right_image, prompt, created_at)
-                 VALUES (?, ?, ?, ?, ?, ?)",
+                 VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
             )
             .bind(user_to_sql(user))
             .bind(&profile.0)
@@ -160,11 +159,10 @@ impl Store {
             .bind(right)
             .bind(prompt)
             .bind(now)
-            .execute(&mut *tx)
-            .await?
-            .last_insert_rowid();
+            .fetch_one(&mut *tx)
+            .await?;
             sqlx::query(
-                "INSERT INTO votes (pair_id, profile_id, choice, created_at) VALUES (?, ?, ?, ?)",
+                "INSERT INTO votes (pair_id, profile_id, choice, created_at) VALUES ($1, $2, $3, $4)",
             )
             .bind(pair)
             .bind(&profile.0)
@@ -190,8 +188,8 @@ impl Store {
              JOIN pairs p ON p.id = v.pair_id
              JOIN images l ON l.id = p.left_image
              JOIN images r ON r.id = p.right_image
-             WHERE v.profile_id = ?1 AND v.choice != 'skip'
-               AND l.style_space = ?2 AND r.style_space = ?2
+             WHERE v.profile_id = $1 AND v.choice != 'skip'
+               AND l.style_space = $2 AND r.style_space = $2
              ORDER BY v.created_at, v.pair_id",
         )
         .bind(&profile.0)
@@ -221,7 +219,7 @@ impl Store {
     ) -> Result<Vec<Vec<f32>>, StoreError> {
         let blobs: Vec<Vec<u8>> = sqlx::query_scalar(
             "SELECT i.style FROM likes k JOIN images i ON i.id = k.image_id
-             WHERE k.user_id = ? AND k.version = ? AND i.style_space = ?
+             WHERE k.user_id = $1 AND k.version = $2 AND i.style_space = $3
              ORDER BY k.created_at",
         )
         .bind(user_to_sql(user))
@@ -239,8 +237,8 @@ impl Store {
         n: u32,
     ) -> Result<Vec<(i64, i64)>, StoreError> {
         let rows = sqlx::query(
-            "SELECT left_image, right_image FROM pairs WHERE profile_id = ?
-             ORDER BY created_at DESC, id DESC LIMIT ?",
+            "SELECT left_image, right_image FROM pairs WHERE profile_id = $1
+             ORDER BY created_at DESC, id DESC LIMIT $2",
         )
         .bind(&profile.0)
         .bind(i64::from(n))

@@ -1,7 +1,10 @@
-//! Shared setup for integration tests: a service on a real SQLite file in a temp dir.
+//! Shared setup for integration tests: a service on a real database (a SQLite file in a temp
+//! dir, or a schema of its own on the PostgreSQL server that `TEST_POSTGRES_URL` names).
 #![allow(dead_code)]
 
 pub mod bombs;
+#[path = "../db/mod.rs"]
+pub mod db;
 
 use tastebud::config::Config;
 use tastebud::domain::{Choice, Pair, Place, ProfileId, UserId};
@@ -42,34 +45,49 @@ size = 64
 cooldown_secs = 0
 ";
 
-/// A temp dir holding a database, the store on it, and a service with `overrides` applied to
-/// the default configuration.
+/// A temp dir (images, and the SQLite database unless the tests run on PostgreSQL), the store
+/// on the test's database, and a service with `overrides` applied to the default
+/// configuration.
 pub struct World {
-    pub dir: TempDir,
     pub store: Store,
     pub service: Service,
+    pub db: db::TestDb,
+    pub dir: TempDir,
 }
 
 impl World {
     pub async fn new(overrides: &str) -> World {
+        World::on(db::TestDb::new().await, overrides).await
+    }
+
+    /// A world on the database `db`.
+    pub async fn on(db: db::TestDb, overrides: &str) -> World {
         let dir = tempfile::tempdir().expect("temp dir");
-        let (store, service) = open(&dir, overrides).await;
+        let (store, service) = open(&dir, &db, overrides).await;
         World {
-            dir,
             store,
             service,
+            db,
+            dir,
         }
     }
 
-    /// Closes the database and opens it again from the file.
+    /// Closes the database and opens it again.
     pub async fn reopen(self, overrides: &str) -> World {
         self.store.close().await;
-        let (store, service) = open(&self.dir, overrides).await;
+        let (store, service) = open(&self.dir, &self.db, overrides).await;
         World {
-            dir: self.dir,
             store,
             service,
+            db: self.db,
+            dir: self.dir,
         }
+    }
+
+    /// A second handle on the same database, with its own connections: what another process
+    /// sharing the database has.
+    pub async fn another_store(&self) -> Store {
+        self.db.open(self.dir.path()).await
     }
 
     /// Records an image owned by `owner` (a pool image when `None`).
@@ -181,9 +199,9 @@ impl World {
     }
 }
 
-async fn open(dir: &TempDir, overrides: &str) -> (Store, Service) {
+async fn open(dir: &TempDir, db: &db::TestDb, overrides: &str) -> (Store, Service) {
     let config = Config::with_overrides(overrides).expect("config");
-    let store = Store::open_in(dir.path()).await.expect("open store");
+    let store = db.open(dir.path()).await;
     let service = Service::new(store.clone(), config, dir.path()).expect("service");
     (store, service)
 }

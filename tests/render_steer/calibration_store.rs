@@ -1,6 +1,6 @@
-//! Calibrations survive a round trip through a real SQLite file, and refits replace them.
+//! Calibrations survive a round trip through a real database, and refits replace them.
 
-use tastebud::store::Store;
+use crate::db::TestDb;
 use tastebud::taste::steer::Calibration;
 
 fn calibration(scale: f32) -> Calibration {
@@ -18,7 +18,8 @@ fn calibration(scale: f32) -> Calibration {
 #[tokio::test]
 async fn calibrations_round_trip_and_refits_replace_them() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let store = Store::open_in(dir.path()).await.expect("open");
+    let db = TestDb::new().await;
+    let store = db.open(dir.path()).await;
     assert_eq!(
         store
             .load_calibration("7", "sketch", "", "style-v1")
@@ -69,7 +70,8 @@ async fn calibrations_round_trip_and_refits_replace_them() {
 async fn calibrations_are_kept_per_model_and_samples_until_the_fit() {
     use tastebud::store::SampleKey;
     let dir = tempfile::tempdir().expect("temp dir");
-    let store = Store::open_in(dir.path()).await.expect("open");
+    let db = TestDb::new().await;
+    let store = db.open(dir.path()).await;
     store
         .save_calibration("7", "automatic1111", "sd15.safetensors", &calibration(1.0))
         .await

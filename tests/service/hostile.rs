@@ -164,7 +164,7 @@ async fn two_processes_adding_at_once_cannot_pass_the_cap() {
     }
     // A second process on the same database file: its own memory and connections.
     let second = Service::new(
-        tastebud::store::Store::open_in(w.dir.path()).await.unwrap(),
+        w.another_store().await,
         tastebud::config::Config::with_overrides(&small()).unwrap(),
         w.dir.path(),
     )

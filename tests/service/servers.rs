@@ -162,7 +162,9 @@ async fn a_generation_waiting_for_the_server_is_told_its_place_then_renders() {
     use tastebud::service::Imagine;
 
     let fake = FakeA1111::start().await;
-    fake.set_render_time(Duration::from_millis(400));
+    // Long enough that the second request reaches the queue while the first is drawing, even
+    // on a loaded machine.
+    fake.set_render_time(Duration::from_millis(2000));
     let w = World::new(&on_server(&fake.url(), "dreamshaper_8.safetensors")).await;
     let recorder = || {
         let seen = std::sync::Arc::new(Mutex::new(Vec::<Progress>::new()));
