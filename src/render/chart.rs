@@ -380,12 +380,21 @@ where
         .draw()
         .map_err(draw_error)?;
 
-    // Bands first, under every line.
+    // Bands first, under every line; a band of one point is an error bar.
     for (i, (_, _, band)) in series.iter().enumerate() {
+        let colour = rgb(SERIES_COLOURS[i % SERIES_COLOURS.len()]);
+        if let [(x, lo, hi)] = band.as_slice() {
+            chart
+                .draw_series(std::iter::once(PathElement::new(
+                    vec![(*x, *lo), (*x, *hi)],
+                    colour.mix(0.5).stroke_width(2),
+                )))
+                .map_err(draw_error)?;
+            continue;
+        }
         if band.len() < 2 {
             continue;
         }
-        let colour = rgb(SERIES_COLOURS[i % SERIES_COLOURS.len()]);
         let outline: Vec<(f64, f64)> = band
             .iter()
             .map(|&(x, _, hi)| (x, hi))
