@@ -41,8 +41,8 @@ use crate::render::probe::{PROBE_DIM, PROBE_STATS, probe};
 use crate::render::style::{axis_names, describe};
 use crate::service::{Imagine, Service};
 use crate::store::Store;
-use crate::taste::quadratic::utility;
 use crate::taste::family;
+use crate::taste::quadratic::utility;
 use crate::taste::raters::{Rater as Simulated, builtin, builtin_name};
 use crate::taste::standardize::Standardizer;
 
@@ -647,7 +647,11 @@ pub fn combine(dirs: &[PathBuf], out: &Path) -> Result<String, EvalError> {
     raters.sort();
     raters.dedup();
     let communities: Vec<u32> = {
-        let mut c: Vec<u32> = reports.iter().map(|r| r.community).filter(|&c| c > 0).collect();
+        let mut c: Vec<u32> = reports
+            .iter()
+            .map(|r| r.community)
+            .filter(|&c| c > 0)
+            .collect();
         c.sort_unstable();
         c.dedup();
         c
@@ -705,9 +709,15 @@ pub fn combine(dirs: &[PathBuf], out: &Path) -> Result<String, EvalError> {
         ];
         for &c in &communities {
             row.push(per_seed(&|s| at(s, c, "active", 20)));
-            row.push(per_seed(&|s| Some(at(s, c, "active", 20)? - at(s, 0, "random", 200)?)));
-            row.push(per_seed(&|s| Some(at(s, c, "active", 50)? - at(s, 0, "random", 200)?)));
-            row.push(per_seed(&|s| find(rater, s, c, "active").and_then(|r| win_at(r, 100))));
+            row.push(per_seed(&|s| {
+                Some(at(s, c, "active", 20)? - at(s, 0, "random", 200)?)
+            }));
+            row.push(per_seed(&|s| {
+                Some(at(s, c, "active", 50)? - at(s, 0, "random", 200)?)
+            }));
+            row.push(per_seed(&|s| {
+                find(rater, s, c, "active").and_then(|r| win_at(r, 100))
+            }));
         }
         rows.push((rater.clone(), seeds.len(), row));
     }
@@ -729,10 +739,14 @@ pub fn combine(dirs: &[PathBuf], out: &Path) -> Result<String, EvalError> {
     };
     for (rater, seeds, row) in &rows {
         let cells: Vec<String> = row.iter().map(|v| cell(v, *seeds)).collect();
-        md.push_str(&format!("| `{rater}` | {seeds} | {} |\n", cells.join(" | ")));
+        md.push_str(&format!(
+            "| `{rater}` | {seeds} | {} |\n",
+            cells.join(" | ")
+        ));
     }
     // Mean over raters (± standard error across raters) and the worst rater.
-    let column = |k: usize| -> Vec<Option<f64>> { rows.iter().map(|r| r.2[k].map(|v| v.0)).collect() };
+    let column =
+        |k: usize| -> Vec<Option<f64>> { rows.iter().map(|r| r.2[k].map(|v| v.0)).collect() };
     let means: Vec<String> = (0..columns.len())
         .map(|k| pm(mean_of(&column(k))))
         .collect();
@@ -873,7 +887,14 @@ async fn prepare(
         )
         .await?;
         let user = UserId(COMMUNITY_USERS + u64::from(i));
-        rank(&service, &mut member, user, options.community_votes, |_, _| Ok(())).await?;
+        rank(
+            &service,
+            &mut member,
+            user,
+            options.community_votes,
+            |_, _| Ok(()),
+        )
+        .await?;
     }
     store.close().await;
     Ok(Prepared {
@@ -945,14 +966,21 @@ async fn run_rater(
 
     let marks = checkpoints(options.votes);
     let mut accuracy = Vec::new();
-    let skipped = rank(&service, &mut rater, EVAL_USER, options.votes, |points, code| {
-        if marks.contains(&points) {
-            let code = code
-                .ok_or_else(|| EvalError::Setup(format!("no code was minted at {points} votes")))?;
-            accuracy.push(held_out_accuracy(&holdout, &code.vector, points));
-        }
-        Ok(())
-    })
+    let skipped = rank(
+        &service,
+        &mut rater,
+        EVAL_USER,
+        options.votes,
+        |points, code| {
+            if marks.contains(&points) {
+                let code = code.ok_or_else(|| {
+                    EvalError::Setup(format!("no code was minted at {points} votes"))
+                })?;
+                accuracy.push(held_out_accuracy(&holdout, &code.vector, points));
+            }
+            Ok(())
+        },
+    )
     .await?;
 
     let global = service.global_profile(EVAL_USER, version).await?;
@@ -1289,7 +1317,8 @@ impl RaterProcess {
             let (split, k) = parsed.map_err(rater_error)?;
             let member = family::member(split, k, &PROBE_STATS).map_err(rater_error)?;
             let view = views.probes()?;
-            let rater = family::calibrate(&member, &views.pairs(&view.seen)).map_err(rater_error)?;
+            let rater =
+                family::calibrate(&member, &views.pairs(&view.seen)).map_err(rater_error)?;
             return Ok(RaterProcess::Simulated {
                 rater,
                 sees: Sees::Probe(view.std.clone()),

@@ -244,8 +244,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     println!("Wrote {}", options.out.join("report.json").display());
                 } else {
                     let dir = |spec: &str| tastebud::eval::rater_dir(&options.out, spec);
-                    let reports =
-                        tastebud::eval::run_many(&config, &options, &raters, dir).await?;
+                    let reports = tastebud::eval::run_many(&config, &options, &raters, dir).await?;
                     for report in &reports {
                         println!("{}", tastebud::eval::summary(report));
                     }

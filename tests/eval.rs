@@ -128,7 +128,10 @@ async fn a_family_rater_learns_after_a_community_and_reports_uncertainty() {
     let report = run(&config, &opts).await.unwrap();
     assert_eq!(report.community, 2);
     let about = report.rater_description.clone().unwrap();
-    assert!(about.contains("shared taste") && about.contains("temperature"), "{about}");
+    assert!(
+        about.contains("shared taste") && about.contains("temperature"),
+        "{about}"
+    );
     let r = &report.runs[0];
     for a in &r.accuracy {
         let (e, se) = (a.expected.unwrap(), a.expected_stderr.unwrap());
@@ -146,7 +149,11 @@ async fn a_family_rater_learns_after_a_community_and_reports_uncertainty() {
     assert!(md.contains("±") && md.contains("family:tune:2"), "{md}");
 
     // The same rater without a community, and both combined.
-    let mut plain = options("family:tune:2", &out.path().join("p"), &["active", "random"]);
+    let mut plain = options(
+        "family:tune:2",
+        &out.path().join("p"),
+        &["active", "random"],
+    );
     plain.stylize = vec![100];
     plain.win_grids = 1;
     run(&config, &plain).await.unwrap();

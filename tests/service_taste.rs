@@ -1190,7 +1190,9 @@ async fn a_newcomer_starts_from_the_communitys_taste() {
     let taught = w.service.profile_taste(carol, &global).await.unwrap();
     assert!(taught.code.is_none());
     assert!(brightness(&taught) > 0.0, "{:?}", taught.weights);
-    let community = taught.community.expect("two unlocked profiles are a community");
+    let community = taught
+        .community
+        .expect("two unlocked profiles are a community");
     assert_eq!(community.profiles, 2);
     // Carol's taste is the community prior's mean, so nearer than either member is to the
     // other: each measured against the community without them.

@@ -325,7 +325,11 @@ pub fn profile_taste(taste: &ProfileTaste) -> View {
             c.distance,
             c.typical,
             c.profiles,
-            if c.profiles == 1 { "profile" } else { "profiles" }
+            if c.profiles == 1 {
+                "profile"
+            } else {
+                "profiles"
+            }
         ));
     }
     view

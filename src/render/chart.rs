@@ -216,8 +216,7 @@ pub fn line_chart_with(
     series: &[Series],
     options: &LineOptions,
 ) -> Result<RgbImage, RenderError> {
-    let placeable =
-        |x: f64| x.is_finite() && (x_scale == Scale::Linear || x > 0.0);
+    let placeable = |x: f64| x.is_finite() && (x_scale == Scale::Linear || x > 0.0);
     let drawn: Vec<Drawn<'_>> = series
         .iter()
         .map(|s| {
@@ -242,11 +241,19 @@ pub fn line_chart_with(
             "a line chart needs at least one point with finite coordinates".into(),
         ));
     }
-    let all = || drawn.iter().flat_map(|(_, points, _)| points.iter().copied());
+    let all = || {
+        drawn
+            .iter()
+            .flat_map(|(_, points, _)| points.iter().copied())
+    };
     let (x_min, x_max) = min_max(all().map(|(x, _)| x));
     let ys = all()
         .map(|(_, y)| y)
-        .chain(drawn.iter().flat_map(|(_, _, band)| band.iter().flat_map(|b| [b.1, b.2])))
+        .chain(
+            drawn
+                .iter()
+                .flat_map(|(_, _, band)| band.iter().flat_map(|b| [b.1, b.2])),
+        )
         .chain(options.guides.iter().map(|g| g.1).filter(|y| y.is_finite()));
     let (y_min, y_max) = min_max(ys);
     let y_range = if y_min >= 0.0 && y_max <= 1.0 {
@@ -401,7 +408,10 @@ where
             .chain(band.iter().rev().map(|&(x, lo, _)| (x, lo)))
             .collect();
         chart
-            .draw_series(std::iter::once(Polygon::new(outline, colour.mix(0.18).filled())))
+            .draw_series(std::iter::once(Polygon::new(
+                outline,
+                colour.mix(0.18).filled(),
+            )))
             .map_err(draw_error)?;
     }
     for (name, y) in labels.guides {
@@ -411,7 +421,9 @@ where
             .draw_series(LineSeries::new([(x0, *y), (x1, *y)], guide.stroke_width(2)))
             .map_err(draw_error)?
             .label(name.as_str())
-            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 24, y)], guide.stroke_width(2)));
+            .legend(move |(x, y)| {
+                PathElement::new(vec![(x, y), (x + 24, y)], guide.stroke_width(2))
+            });
     }
     for (i, (name, points, _)) in series.iter().enumerate() {
         let colour = rgb(SERIES_COLOURS[i % SERIES_COLOURS.len()]);
@@ -998,8 +1010,14 @@ mod tests {
     #[test]
     fn long_titles_are_set_smaller_then_shortened_in_the_middle() {
         let (short, size) = fit_title("Held-out accuracy: builtin:moody on 7").unwrap();
-        assert_eq!((short.as_str(), size), ("Held-out accuracy: builtin:moody on 7", TITLE_SIZE));
-        let long = format!("Held-out accuracy: python3 {}rater.py warm --seed 11 on 7", "x".repeat(120));
+        assert_eq!(
+            (short.as_str(), size),
+            ("Held-out accuracy: builtin:moody on 7", TITLE_SIZE)
+        );
+        let long = format!(
+            "Held-out accuracy: python3 {}rater.py warm --seed 11 on 7",
+            "x".repeat(120)
+        );
         let (fitted, size) = fit_title(&long).unwrap();
         assert_eq!(size, TITLE_MIN_SIZE);
         assert!(fitted.starts_with("Held-out accuracy: python3"), "{fitted}");
@@ -1025,9 +1043,15 @@ mod tests {
             y_from: Some(0.5),
             guides: vec![("ceiling".into(), 0.9)],
         };
-        let from_half =
-            line_chart_with("t", "votes", "accuracy", Scale::Log, &[flat(true)], &options)
-                .unwrap();
+        let from_half = line_chart_with(
+            "t",
+            "votes",
+            "accuracy",
+            Scale::Log,
+            &[flat(true)],
+            &options,
+        )
+        .unwrap();
         // 0.75 is three quarters up an axis from 0, half way up one from 0.5.
         assert!(
             mean_y_at(&from_half, SERIES_COLOURS[0], column)
@@ -1039,7 +1063,10 @@ mod tests {
         );
         let line_y = mean_y_at(&from_half, SERIES_COLOURS[0], column) as u32;
         let shaded = from_half.get_pixel(column, line_y - 12).0;
-        assert!(shaded != [255, 255, 255] && shaded != SERIES_COLOURS[0], "{shaded:?}");
+        assert!(
+            shaded != [255, 255, 255] && shaded != SERIES_COLOURS[0],
+            "{shaded:?}"
+        );
         // Data below the start of the axis keep it at 0.
         let low = Series::new("low", vec![(1.0, 0.3), (2.0, 0.6)]);
         assert!(line_chart_with("t", "x", "y", Scale::Linear, &[low], &options).is_ok());

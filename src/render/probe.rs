@@ -18,30 +18,30 @@ pub const PROBE_SIZE: usize = 64;
 
 /// The statistics' names, in vector order.
 pub const PROBE_STATS: [&str; 24] = [
-    "value",                    // mean HSV value (max of R, G, B)
-    "saturation",               // mean HSV saturation
-    "saturation_spread",        // standard deviation of HSV saturation
-    "highlights",               // 90th percentile of value
-    "shadows",                  // 10th percentile of value
-    "dark_share",               // share of pixels with value below 0.2
-    "centre_glow",              // mean value of the middle half minus the border's
-    "centre_saturation",        // mean saturation of the middle half minus the border's
-    "top_value",                // mean value of the top third minus the bottom third's
-    "top_saturation",           // the same for saturation
-    "left_value",               // mean value of the left half minus the right half's
-    "blue_difference",          // mean YCbCr Cb (blue against luma)
-    "red_difference",           // mean YCbCr Cr (red against luma)
-    "green_share",              // mean G / (R + G + B)
-    "hue_red",                  // share of saturated pixels with HSV hue in 330°…30°
-    "hue_yellow",               // … 30°…90°
-    "hue_green",                // … 90°…150°
-    "hue_cyan",                 // … 150°…210°
-    "hue_blue",                 // … 210°…270°
-    "hue_magenta",              // … 270°…330°
-    "texture_fine",             // mean |Y − Y blurred over 2×2|
-    "texture_mid",              // mean |Y over 2×2 − Y over 8×8|
-    "texture_coarse",           // mean |Y over 8×8 − Y over 32×32|
-    "centre_detail",            // share of the fine texture that lies in the middle half
+    "value",             // mean HSV value (max of R, G, B)
+    "saturation",        // mean HSV saturation
+    "saturation_spread", // standard deviation of HSV saturation
+    "highlights",        // 90th percentile of value
+    "shadows",           // 10th percentile of value
+    "dark_share",        // share of pixels with value below 0.2
+    "centre_glow",       // mean value of the middle half minus the border's
+    "centre_saturation", // mean saturation of the middle half minus the border's
+    "top_value",         // mean value of the top third minus the bottom third's
+    "top_saturation",    // the same for saturation
+    "left_value",        // mean value of the left half minus the right half's
+    "blue_difference",   // mean YCbCr Cb (blue against luma)
+    "red_difference",    // mean YCbCr Cr (red against luma)
+    "green_share",       // mean G / (R + G + B)
+    "hue_red",           // share of saturated pixels with HSV hue in 330°…30°
+    "hue_yellow",        // … 30°…90°
+    "hue_green",         // … 90°…150°
+    "hue_cyan",          // … 150°…210°
+    "hue_blue",          // … 210°…270°
+    "hue_magenta",       // … 270°…330°
+    "texture_fine",      // mean |Y − Y blurred over 2×2|
+    "texture_mid",       // mean |Y over 2×2 − Y over 8×8|
+    "texture_coarse",    // mean |Y over 8×8 − Y over 32×32|
+    "centre_detail",     // share of the fine texture that lies in the middle half
 ];
 
 /// Number of statistics.

@@ -85,8 +85,9 @@ impl Service {
         };
         let settings = CommunitySettings::default();
         let len = base.dim();
-        let fit_len =
-            |t: &[f64]| -> Vec<f64> { (0..len).map(|k| t.get(k).copied().unwrap_or(0.0)).collect() };
+        let fit_len = |t: &[f64]| -> Vec<f64> {
+            (0..len).map(|k| t.get(k).copied().unwrap_or(0.0)).collect()
+        };
         let prior = community_prior(&base, &community, settings).map_err(bug)?;
         let mut others = Vec::new();
         for code in self.store.latest_global_codes(&profile.version).await? {

@@ -214,7 +214,13 @@ mod tests {
         (0..d)
             .map(|k| {
                 let common = if k < 3 { 1.5 } else { 0.0 };
-                let personal = if k == 3 { 1.2 * a } else if k == 4 { 1.2 * b } else { 0.0 };
+                let personal = if k == 3 {
+                    1.2 * a
+                } else if k == 4 {
+                    1.2 * b
+                } else {
+                    0.0
+                };
                 common + personal + 0.1 * gaussian(rng)
             })
             .collect()
@@ -294,7 +300,11 @@ mod tests {
                 .iter()
                 .map(|z| {
                     let p = sigmoid(truth.iter().zip(z).map(|(a, b)| a * b).sum());
-                    if w.dot(&DVector::from_column_slice(z)) > 0.0 { p } else { 1.0 - p }
+                    if w.dot(&DVector::from_column_slice(z)) > 0.0 {
+                        p
+                    } else {
+                        1.0 - p
+                    }
                 })
                 .sum::<f64>()
                 / tests.len() as f64
@@ -318,7 +328,10 @@ mod tests {
         }
         let (with, without) = (with / trials as f64, without / trials as f64);
         // The margin: at least 2 points of expected agreement on average.
-        assert!(with > without + 0.02, "community {with:.3}, isotropic {without:.3}");
+        assert!(
+            with > without + 0.02,
+            "community {with:.3}, isotropic {without:.3}"
+        );
     }
 
     #[test]

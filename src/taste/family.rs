@@ -104,7 +104,10 @@ pub fn parse_spec(spec: &str) -> Option<Result<(&str, u32), TasteError>> {
 
 /// The seed of rater `k` of `split`: splits never share a seed.
 fn seed(split: &str, k: u32) -> u64 {
-    let salt = SPLITS.iter().position(|s| *s == split).unwrap_or(SPLITS.len()) as u64;
+    let salt = SPLITS
+        .iter()
+        .position(|s| *s == split)
+        .unwrap_or(SPLITS.len()) as u64;
     0x7a57_e000_0000_0000 ^ (salt << 32) ^ u64::from(k)
 }
 
@@ -155,7 +158,10 @@ pub fn member<S: AsRef<str>>(split: &str, k: u32, stats: &[S]) -> Result<Member,
             terms.push((k, w));
             words.push(format!("{name} {w:+.2}"));
         }
-        (Hidden::Linear(terms), format!("linear: {}", words.join(", ")))
+        (
+            Hidden::Linear(terms),
+            format!("linear: {}", words.join(", ")),
+        )
     } else if kind < 7 {
         let count = rng.random_range(2..=3usize);
         let axes = pick(&mut rng, count)?;
@@ -260,7 +266,10 @@ mod tests {
         let s = stats();
         let a = member("report", 7, &s).unwrap();
         assert_eq!(a, member("report", 7, &s).unwrap());
-        assert_ne!(a.rater.hidden, member("report", 8, &s).unwrap().rater.hidden);
+        assert_ne!(
+            a.rater.hidden,
+            member("report", 8, &s).unwrap().rater.hidden
+        );
         assert_ne!(a.rater.hidden, member("tune", 7, &s).unwrap().rater.hidden);
         assert_eq!(a.rater.name, "family:report:7");
         assert!((0.76..0.86).contains(&a.target_ceiling));

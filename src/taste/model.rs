@@ -465,12 +465,9 @@ pub fn fit_ard(
             current.variances[k] = (dw * dw / gamma).clamp(floor * cap[k], cap[k]);
         }
         if let Some(cov) = &full {
-            let s = DVector::from_fn(cov.nrows(), |k, _| {
-                (current.variances[k] / cap[k]).sqrt()
-            });
-            let scaled = DMatrix::from_fn(cov.nrows(), cov.ncols(), |a, b| {
-                s[a] * cov[(a, b)] * s[b]
-            });
+            let s = DVector::from_fn(cov.nrows(), |k, _| (current.variances[k] / cap[k]).sqrt());
+            let scaled =
+                DMatrix::from_fn(cov.nrows(), cov.ncols(), |a, b| s[a] * cov[(a, b)] * s[b]);
             current = Prior::full(current.mean.as_slice(), &scaled)?;
         }
         post = fit(obs, &current)?;
