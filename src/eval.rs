@@ -623,6 +623,10 @@ fn mean_of(values: &[Option<f64>]) -> Option<(f64, f64)> {
     mean_se(&present)
 }
 
+/// One rater's line of a combined table: its spec, its seeds, and each column's mean over
+/// them with its standard error.
+type RaterRow = (String, usize, Vec<Option<(f64, f64)>>);
+
 /// Combines the `report.json` of several runs (`tastebud eval --combine DIR…`): per rater,
 /// averaged over its seeds, the accuracy after 20 and 50 active votes and 50 and 200 random
 /// ones, active@50 − random@200 (and with a community, active@20 and active@50 − random@200
@@ -679,7 +683,7 @@ pub fn combine(dirs: &[PathBuf], out: &Path) -> Result<String, EvalError> {
         columns.push(format!("c{c} active@50 − random@200"));
         columns.push(format!("c{c} win s100"));
     }
-    let mut rows: Vec<(String, usize, Vec<Option<(f64, f64)>>)> = Vec::new();
+    let mut rows: Vec<RaterRow> = Vec::new();
     for rater in &raters {
         let mut seeds: Vec<u64> = reports
             .iter()
