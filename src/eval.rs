@@ -648,7 +648,12 @@ pub fn combine(dirs: &[PathBuf], out: &Path) -> Result<String, EvalError> {
     std::fs::create_dir_all(out)
         .map_err(|e| EvalError::Setup(format!("cannot create {}: {e}", out.display())))?;
     let mut raters: Vec<String> = reports.iter().map(|r| r.rater.clone()).collect();
-    raters.sort();
+    // `family:report:2` before `family:report:10`.
+    raters.sort_by_key(|r| {
+        let digits = r.len() - r.trim_end_matches(|c: char| c.is_ascii_digit()).len();
+        let (stem, number) = r.split_at(r.len() - digits);
+        (stem.to_string(), number.parse::<u64>().ok(), r.clone())
+    });
     raters.dedup();
     let communities: Vec<u32> = {
         let mut c: Vec<u32> = reports
