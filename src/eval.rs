@@ -697,8 +697,12 @@ pub fn combine(dirs: &[PathBuf], out: &Path) -> Result<String, EvalError> {
             .collect();
         seeds.sort_unstable();
         seeds.dedup();
+        // The mean over the seeds that have the figure; its error only from two or more.
         let per_seed = |f: &dyn Fn(u64) -> Option<f64>| -> Option<(f64, f64)> {
-            mean_of(&seeds.iter().map(|&s| f(s)).collect::<Vec<_>>())
+            let values: Vec<Option<f64>> = seeds.iter().map(|&s| f(s)).collect();
+            let (mean, se) = mean_of(&values)?;
+            let n = values.iter().flatten().count();
+            Some((mean, if n > 1 { se } else { f64::NAN }))
         };
         let at = |s: u64, c: u32, strategy: &str, votes: u32| {
             find(rater, s, c, strategy).and_then(|r| shown_at(r, votes))
@@ -742,7 +746,7 @@ pub fn combine(dirs: &[PathBuf], out: &Path) -> Result<String, EvalError> {
         "---|".repeat(columns.len())
     );
     let cell = |v: &Option<(f64, f64)>, seeds: usize| match v {
-        Some((m, se)) if seeds > 1 => format!("{m:.3} ± {se:.3}"),
+        Some((m, se)) if seeds > 1 && se.is_finite() => format!("{m:.3} ± {se:.3}"),
         Some((m, _)) => format!("{m:.3}"),
         None => "–".into(),
     };
