@@ -81,10 +81,13 @@ enum Command {
     /// Measure how well tastebud learns a rater's taste: accuracy on held-out pairs as votes
     /// grow, and how often the rater prefers `--p` images. Writes report.json and plots.
     Eval {
-        /// `builtin:NAME` (bright, minimal, moody, goldilocks, vivid-warm) or a command run
-        /// through `sh -c` that answers JSON lines (see the README).
-        #[arg(long)]
-        rater: String,
+        /// `builtin:NAME` (bright, minimal, moody, goldilocks, vivid-warm), `family:SPLIT:K`
+        /// (the rater family: SPLIT tune, report or community, K from 1; `family:SPLIT:A-B` for
+        /// several), or a command run through `sh -c` that answers JSON lines (see the README).
+        /// Repeat it to evaluate several raters at once, each into a folder of --out of its
+        /// own, over one pool and community per strategy.
+        #[arg(long, required_unless_present = "combine")]
+        rater: Vec<String>,
         /// Pairs the rater ranks (skips not counted).
         #[arg(long, default_value_t = 200)]
         votes: u32,
@@ -95,14 +98,28 @@ enum Command {
         #[arg(long)]
         version: Option<String>,
         /// Held-out pairs the rater answers first, for accuracy.
-        #[arg(long, default_value_t = 200)]
+        #[arg(long, default_value_t = tastebud::eval::DEFAULT_HOLDOUT)]
         holdout: u32,
         /// Seed of the held-out pairs, the rater's noise and the win-rate sides.
         #[arg(long, default_value_t = 1)]
         seed: u64,
         /// Grids of four compared per stylize value for the win rate.
-        #[arg(long, default_value_t = 6)]
+        #[arg(long, default_value_t = tastebud::eval::DEFAULT_WIN_GRIDS)]
         win_grids: u32,
+        /// Stylize values whose win rate is measured, comma-separated.
+        #[arg(long, value_delimiter = ',', default_values_t = tastebud::eval::STYLIZE)]
+        stylize: Vec<u32>,
+        /// First let this many raters of the family's community split rank, each as a user of
+        /// their own, so the rater is learnt under the community prior they teach.
+        #[arg(long, default_value_t = 0)]
+        community: u32,
+        /// Pairs each community member ranks.
+        #[arg(long, default_value_t = tastebud::eval::DEFAULT_COMMUNITY_VOTES)]
+        community_votes: u32,
+        /// Instead of running, combine the report.json of these run directories into one
+        /// table (combined.md) and one plot of learning curves in --out.
+        #[arg(long, num_args = 1.., value_name = "DIR")]
+        combine: Vec<PathBuf>,
         /// Where report.json and the plots go.
         #[arg(long, value_name = "DIR")]
         out: PathBuf,
@@ -191,15 +208,30 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             holdout,
             seed,
             win_grids,
+            stylize,
+            community,
+            community_votes,
+            combine,
             out,
         } => {
+            if !combine.is_empty() {
+                print!("{}", tastebud::eval::combine(&combine, &out)?);
+                return Ok(ExitCode::SUCCESS);
+            }
+            let raters: Vec<String> = rater
+                .iter()
+                .flat_map(|r| tastebud::eval::expand_raters(r))
+                .collect();
+            let Some(first) = raters.first().cloned() else {
+                anyhow::bail!("--rater is needed unless --combine is given");
+            };
             let strategies = match strategy.as_str() {
                 "both" => vec!["active".to_string(), "random".to_string()],
                 "active" | "random" => vec![strategy],
                 other => anyhow::bail!("--strategy {other:?}: use active, random or both"),
             };
             let options = tastebud::eval::Options {
-                rater,
+                rater: first,
                 votes,
                 strategies,
                 version,
@@ -207,11 +239,27 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 seed,
                 out,
                 win_grids,
+                stylize,
+                community,
+                community_votes,
             };
             block_on(async {
-                let report = tastebud::eval::run(&config, &options).await?;
-                println!("{}", tastebud::eval::summary(&report));
-                println!("Wrote {}", options.out.join("report.json").display());
+                if raters.len() == 1 {
+                    let report = tastebud::eval::run(&config, &options).await?;
+                    println!("{}", tastebud::eval::summary(&report));
+                    println!("Wrote {}", options.out.join("report.json").display());
+                } else {
+                    let dir = |spec: &str| tastebud::eval::rater_dir(&options.out, spec);
+                    let reports = tastebud::eval::run_many(&config, &options, &raters, dir).await?;
+                    for report in &reports {
+                        println!("{}", tastebud::eval::summary(report));
+                    }
+                    println!(
+                        "Wrote {} reports under {}",
+                        reports.len(),
+                        options.out.display()
+                    );
+                }
                 Ok(ExitCode::SUCCESS)
             })
         }

@@ -25,6 +25,9 @@ fn options(rater: &str, out: &std::path::Path, strategies: &[&str]) -> Options {
         seed: 3,
         out: out.to_path_buf(),
         win_grids: 1,
+        stylize: vec![0, 100, 250, 1000],
+        community: 0,
+        community_votes: 20,
     }
 }
 
@@ -109,6 +112,59 @@ async fn a_builtin_rater_is_learnt_better_than_chance_and_likes_its_p_images() {
         let image = image::open(out.path().join(plot)).unwrap();
         assert_eq!(image.width(), 800);
     }
+}
+
+/// A family rater, after a small community ranked: every figure has its uncertainty, the
+/// expected figures lie within reach of the answered ones, and the runs combine into a table.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_family_rater_learns_after_a_community_and_reports_uncertainty() {
+    let out = tempfile::tempdir().unwrap();
+    let config = Config::with_overrides(SMALL).unwrap();
+    let mut opts = options("family:tune:2", &out.path().join("c"), &["active"]);
+    opts.community = 2;
+    opts.community_votes = 10;
+    opts.stylize = vec![100];
+    opts.win_grids = 2;
+    let report = run(&config, &opts).await.unwrap();
+    assert_eq!(report.community, 2);
+    let about = report.rater_description.clone().unwrap();
+    assert!(
+        about.contains("shared taste") && about.contains("temperature"),
+        "{about}"
+    );
+    let r = &report.runs[0];
+    for a in &r.accuracy {
+        let (e, se) = (a.expected.unwrap(), a.expected_stderr.unwrap());
+        assert!(e > 0.0 && e < 1.0 && se > 0.0 && se < 0.1, "{a:?}");
+        let binomial = (a.accuracy * (1.0 - a.accuracy) / f64::from(a.pairs)).sqrt();
+        assert!((a.stderr - binomial).abs() < 1e-12);
+    }
+    let ceiling = r.ceiling_expected.unwrap();
+    // Calibrated on the pool's pairs to 0.76–0.86; these 40 are a sample of them.
+    assert!(ceiling > 0.65 && ceiling < 0.95, "{ceiling}");
+    assert_eq!(r.win_rate.len(), 1);
+    assert_eq!(r.win_rate[0].comparisons, 8);
+    assert!(r.win_rate[0].expected_stderr.is_some());
+    let md = std::fs::read_to_string(out.path().join("c/report.md")).unwrap();
+    assert!(md.contains("±") && md.contains("family:tune:2"), "{md}");
+
+    // The same rater without a community, and both combined.
+    let mut plain = options(
+        "family:tune:2",
+        &out.path().join("p"),
+        &["active", "random"],
+    );
+    plain.stylize = vec![100];
+    plain.win_grids = 1;
+    run(&config, &plain).await.unwrap();
+    let table = tastebud::eval::combine(
+        &[out.path().join("p"), out.path().join("c")],
+        &out.path().join("all"),
+    )
+    .unwrap();
+    assert!(table.contains("| `family:tune:2` | 1 |"), "{table}");
+    assert!(table.contains("c2 active@20"), "{table}");
+    assert!(out.path().join("all/learning_curves.png").exists());
 }
 
 #[tokio::test]

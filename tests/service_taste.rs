@@ -1167,6 +1167,43 @@ async fn stylize_without_p_applies_the_house_style_once_enough_profiles_are_unlo
     );
 }
 
+/// A newcomer's taste starts from the community's: before any vote, the fit of a new global
+/// profile leans where the unlocked profiles lean, and `/profile show` says how far it is from
+/// them. With nobody else unlocked it starts from nothing.
+#[tokio::test]
+async fn a_newcomer_starts_from_the_communitys_taste() {
+    let w = World::new(SMALL).await;
+    let carol = UserId(1003);
+    let global = w.global(carol, "7").await;
+    let brightness = |t: &tastebud::service::ProfileTaste| {
+        t.weights
+            .iter()
+            .find(|(axis, _)| axis == "brightness")
+            .unwrap()
+            .1
+    };
+    let alone = w.service.profile_taste(carol, &global).await.unwrap();
+    assert!(alone.community.is_none());
+    assert_eq!(brightness(&alone), 0.0);
+    rank_bright(&w, ALICE, 6).await;
+    rank_bright(&w, BOB, 6).await;
+    let taught = w.service.profile_taste(carol, &global).await.unwrap();
+    assert!(taught.code.is_none());
+    assert!(brightness(&taught) > 0.0, "{:?}", taught.weights);
+    let community = taught
+        .community
+        .expect("two unlocked profiles are a community");
+    assert_eq!(community.profiles, 2);
+    // Carol's taste is the community prior's mean, so nearer than either member is to the
+    // other: each measured against the community without them.
+    assert!(community.distance < 1e-6, "{community:?}");
+    assert!(community.typical > community.distance, "{community:?}");
+    // Alice is not part of her own community: her distance is measured against Bob's taste.
+    let alice = w.global(ALICE, "7").await;
+    let shown = w.service.profile_taste(ALICE, &alice).await.unwrap();
+    assert_eq!(shown.community.expect("Bob is there").profiles, 1);
+}
+
 #[tokio::test]
 async fn a_profile_shows_what_it_likes_in_words_and_as_a_chart() {
     let w = World::new(SMALL).await;

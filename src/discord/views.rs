@@ -319,6 +319,19 @@ pub fn profile_taste(taste: &ProfileTaste) -> View {
             "\nNo code yet (this is a fit of its data so far); it gets one when it unlocks.",
         ),
     }
+    if let Some(c) = &taste.community {
+        view.content.push_str(&format!(
+            "\nDistance from the community's taste: {:.1} (a typical member's: {:.1}; {} {})",
+            c.distance,
+            c.typical,
+            c.profiles,
+            if c.profiles == 1 {
+                "profile"
+            } else {
+                "profiles"
+            }
+        ));
+    }
     view
 }
 

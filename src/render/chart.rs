@@ -54,12 +54,42 @@ const LABEL_AREA: u32 = 230;
 /// The font family chart text asks for; `Canvas` draws every family with the embedded font.
 const FONT: &str = "sans-serif";
 
-/// One line of a line chart: a name for the legend and its (x, y) points.
+/// One line of a line chart: a name for the legend, its (x, y) points, and optionally an
+/// uncertainty band around it: `(x, low, high)`, drawn as a light shade of its colour.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Series {
     pub name: String,
     pub points: Vec<(f64, f64)>,
+    pub band: Vec<(f64, f64, f64)>,
 }
+
+impl Series {
+    /// A series without a band.
+    pub fn new(name: &str, points: Vec<(f64, f64)>) -> Series {
+        Series {
+            name: name.to_string(),
+            points,
+            band: Vec::new(),
+        }
+    }
+}
+
+/// What a line chart shows besides its series.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct LineOptions {
+    /// Where the y axis starts when every value lies between it and 1 (0.5: chance, for an
+    /// accuracy); `None` starts shares at 0.
+    pub y_from: Option<f64>,
+    /// Horizontal reference lines, `(legend, y)`, drawn in grey (a rater's ceiling).
+    pub guides: Vec<(String, f64)>,
+}
+
+/// Colour of reference lines.
+pub const GUIDE: [u8; 3] = [110, 110, 110];
+
+/// Size of a chart's title in pixels, and the smallest it shrinks to before it is shortened.
+const TITLE_SIZE: f64 = 26.0;
+const TITLE_MIN_SIZE: f64 = 18.0;
 
 /// How the x axis of a line chart is spaced.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -158,7 +188,8 @@ pub fn taste_chart(title: &str, axes: &[(String, f64)]) -> Result<RgbImage, Rend
 /// the y axis. Points with a NaN or infinite coordinate (or x ≤ 0 on a log scale) are left
 /// out, and so are series left with no points; with nothing left to draw this is an error.
 /// The y axis runs from 0 to 1 when every value lies there (accuracies, win rates), and
-/// around the data otherwise.
+/// around the data otherwise. On a log scale the largest x has a tick of its own. A title too
+/// wide for the chart is set smaller, and if need be shortened in the middle.
 pub fn line_chart(
     title: &str,
     x_label: &str,
@@ -166,38 +197,86 @@ pub fn line_chart(
     x_scale: Scale,
     series: &[Series],
 ) -> Result<RgbImage, RenderError> {
-    let drawn: Vec<(&str, Vec<(f64, f64)>)> = series
+    line_chart_with(
+        title,
+        x_label,
+        y_label,
+        x_scale,
+        series,
+        &LineOptions::default(),
+    )
+}
+
+/// [`line_chart`] with bands, a y axis from `options.y_from` and reference lines.
+pub fn line_chart_with(
+    title: &str,
+    x_label: &str,
+    y_label: &str,
+    x_scale: Scale,
+    series: &[Series],
+    options: &LineOptions,
+) -> Result<RgbImage, RenderError> {
+    let placeable = |x: f64| x.is_finite() && (x_scale == Scale::Linear || x > 0.0);
+    let drawn: Vec<Drawn<'_>> = series
         .iter()
         .map(|s| {
             let points = s
                 .points
                 .iter()
                 .copied()
-                .filter(|&(x, y)| {
-                    x.is_finite() && y.is_finite() && (x_scale == Scale::Linear || x > 0.0)
-                })
+                .filter(|&(x, y)| placeable(x) && y.is_finite())
                 .collect::<Vec<_>>();
-            (s.name.as_str(), points)
+            let band = s
+                .band
+                .iter()
+                .copied()
+                .filter(|&(x, lo, hi)| placeable(x) && lo.is_finite() && hi.is_finite())
+                .collect::<Vec<_>>();
+            (s.name.as_str(), points, band)
         })
-        .filter(|(_, points)| !points.is_empty())
+        .filter(|(_, points, _)| !points.is_empty())
         .collect();
     if drawn.is_empty() {
         return Err(RenderError::BadRequest(
             "a line chart needs at least one point with finite coordinates".into(),
         ));
     }
-    let all = || drawn.iter().flat_map(|(_, points)| points.iter().copied());
+    let all = || {
+        drawn
+            .iter()
+            .flat_map(|(_, points, _)| points.iter().copied())
+    };
     let (x_min, x_max) = min_max(all().map(|(x, _)| x));
-    let (y_min, y_max) = min_max(all().map(|(_, y)| y));
+    let ys = all()
+        .map(|(_, y)| y)
+        .chain(
+            drawn
+                .iter()
+                .flat_map(|(_, _, band)| band.iter().flat_map(|b| [b.1, b.2])),
+        )
+        .chain(options.guides.iter().map(|g| g.1).filter(|y| y.is_finite()));
+    let (y_min, y_max) = min_max(ys);
     let y_range = if y_min >= 0.0 && y_max <= 1.0 {
-        0.0..1.0
+        match options.y_from {
+            Some(from) if (0.0..1.0).contains(&from) && y_min >= from => from..1.0,
+            _ => 0.0..1.0,
+        }
     } else {
         padded(y_min, y_max)
     };
+    let guides: Vec<(String, f64)> = options
+        .guides
+        .iter()
+        .filter(|g| g.1.is_finite())
+        .cloned()
+        .collect();
+    let (title, title_size) = fit_title(title)?;
     let labels = Labels {
-        title,
+        title: &title,
+        title_size,
         x: x_label,
         y: y_label,
+        guides: &guides,
     };
     draw(WIDTH, LINE_HEIGHT, |root| match x_scale {
         Scale::Linear => plot_lines(root, &labels, padded(x_min, x_max), y_range, &drawn),
@@ -207,18 +286,71 @@ pub fn line_chart(
             } else {
                 (x_min / 2.0, x_max * 2.0)
             };
-            let x_range = (low..high)
-                .log_scale()
-                .with_key_points(log_ticks(low, high));
+            let mut ticks = log_ticks(low, high);
+            if !ticks.iter().any(|t| (t / x_max - 1.0).abs() < 1e-9) {
+                ticks.push(x_max);
+                ticks.sort_by(f64::total_cmp);
+            }
+            let x_range = (low..high).log_scale().with_key_points(ticks);
             plot_lines(root, &labels, x_range, y_range, &drawn)
         }
     })
 }
 
+/// A series as drawn: its name, the points that can be placed, and its band.
+type Drawn<'a> = (&'a str, Vec<(f64, f64)>, Vec<(f64, f64, f64)>);
+
 struct Labels<'a> {
     title: &'a str,
+    title_size: f64,
     x: &'a str,
     y: &'a str,
+    guides: &'a [(String, f64)],
+}
+
+/// The width in pixels of `text` set in the chart font at `size`.
+fn text_width(font: &FontRef<'_>, text: &str, size: f64) -> f32 {
+    let font = font.as_scaled(PxScale::from(size as f32));
+    let mut width = 0.0;
+    let mut previous = None;
+    for c in text.chars() {
+        let id = font.glyph_id(c);
+        if let Some(previous) = previous {
+            width += font.kern(previous, id);
+        }
+        width += font.h_advance(id);
+        previous = Some(id);
+    }
+    width
+}
+
+/// A title that fits across a chart: at [`TITLE_SIZE`] if it can, else smaller down to
+/// [`TITLE_MIN_SIZE`], else at that size with its middle replaced by an ellipsis.
+fn fit_title(title: &str) -> Result<(String, f64), RenderError> {
+    let font = FontRef::try_from_slice(ttf_noto_sans::REGULAR)
+        .map_err(|e| RenderError::Backend(format!("the embedded chart font is unreadable: {e}")))?;
+    let room = (WIDTH - 40) as f32;
+    let mut size = TITLE_SIZE;
+    while size > TITLE_MIN_SIZE && text_width(&font, title, size) > room {
+        size -= 1.0;
+    }
+    if text_width(&font, title, size) <= room {
+        return Ok((title.to_string(), size));
+    }
+    let chars: Vec<char> = title.chars().collect();
+    for keep in (2..chars.len()).rev() {
+        let head = keep * 3 / 5;
+        let tail = keep - head;
+        let short: String = chars[..head]
+            .iter()
+            .chain(std::iter::once(&'…'))
+            .chain(&chars[chars.len() - tail..])
+            .collect();
+        if text_width(&font, &short, size) <= room {
+            return Ok((short, size));
+        }
+    }
+    Ok(("…".to_string(), size))
 }
 
 /// Draws the axes, lines, points and legend of a line chart over any x coordinate.
@@ -227,14 +359,14 @@ fn plot_lines<X>(
     labels: &Labels<'_>,
     x_range: X,
     y_range: Range<f64>,
-    series: &[(&str, Vec<(f64, f64)>)],
+    series: &[Drawn<'_>],
 ) -> Result<(), RenderError>
 where
     X: AsRangedCoord<Value = f64>,
     X::CoordDescType: Ranged<ValueType = f64> + ValueFormatter<f64>,
 {
     let mut chart = ChartBuilder::on(root)
-        .caption(labels.title, (FONT, 26))
+        .caption(labels.title, (FONT, labels.title_size))
         .margin(16)
         .margin_top(8)
         .x_label_area_size(56)
@@ -255,7 +387,45 @@ where
         .draw()
         .map_err(draw_error)?;
 
-    for (i, (name, points)) in series.iter().enumerate() {
+    // Bands first, under every line; a band of one point is an error bar.
+    for (i, (_, _, band)) in series.iter().enumerate() {
+        let colour = rgb(SERIES_COLOURS[i % SERIES_COLOURS.len()]);
+        if let [(x, lo, hi)] = band.as_slice() {
+            chart
+                .draw_series(std::iter::once(PathElement::new(
+                    vec![(*x, *lo), (*x, *hi)],
+                    colour.mix(0.5).stroke_width(2),
+                )))
+                .map_err(draw_error)?;
+            continue;
+        }
+        if band.len() < 2 {
+            continue;
+        }
+        let outline: Vec<(f64, f64)> = band
+            .iter()
+            .map(|&(x, _, hi)| (x, hi))
+            .chain(band.iter().rev().map(|&(x, lo, _)| (x, lo)))
+            .collect();
+        chart
+            .draw_series(std::iter::once(Polygon::new(
+                outline,
+                colour.mix(0.18).filled(),
+            )))
+            .map_err(draw_error)?;
+    }
+    for (name, y) in labels.guides {
+        let guide = rgb(GUIDE);
+        let (x0, x1) = (chart.x_range().start, chart.x_range().end);
+        chart
+            .draw_series(LineSeries::new([(x0, *y), (x1, *y)], guide.stroke_width(2)))
+            .map_err(draw_error)?
+            .label(name.as_str())
+            .legend(move |(x, y)| {
+                PathElement::new(vec![(x, y), (x + 24, y)], guide.stroke_width(2))
+            });
+    }
+    for (i, (name, points, _)) in series.iter().enumerate() {
         let colour = rgb(SERIES_COLOURS[i % SERIES_COLOURS.len()]);
         chart
             .draw_series(LineSeries::new(
@@ -722,10 +892,12 @@ mod tests {
             Series {
                 name: "up".into(),
                 points: xs.iter().map(|&x| (x, 0.4 + x / 500.0)).collect(),
+                band: vec![],
             },
             Series {
                 name: "down".into(),
                 points: xs.iter().map(|&x| (x, 0.9 - x / 500.0)).collect(),
+                band: vec![],
             },
         ]
     }
@@ -785,17 +957,20 @@ mod tests {
         let empty = Series {
             name: "none".into(),
             points: vec![],
+            band: vec![],
         };
         assert!(nothing(std::slice::from_ref(&empty), Scale::Linear));
         let unplaceable = Series {
             name: "nan".into(),
             points: vec![(f64::NAN, 1.0), (0.0, 0.5)],
+            band: vec![],
         };
         assert!(nothing(std::slice::from_ref(&unplaceable), Scale::Log));
         // A single point is a chart.
         let one = Series {
             name: "one".into(),
             points: vec![(5.0, 0.5)],
+            band: vec![],
         };
         for scale in [Scale::Linear, Scale::Log] {
             let chart = line_chart("t", "x", "y", scale, std::slice::from_ref(&one));
@@ -808,6 +983,7 @@ mod tests {
         let series = [Series {
             name: "loss".into(),
             points: vec![(1.0, 3.0), (2.0, -1.0), (3.0, 7.5)],
+            band: vec![],
         }];
         let chart = line_chart("loss", "step", "loss", Scale::Linear, &series).expect("drawn");
         assert!(!pixels_of(&chart, SERIES_COLOURS[0]).is_empty());
@@ -829,5 +1005,70 @@ mod tests {
         assert_eq!(number(0.30000000000000004), "0.3");
         assert_eq!(shorten("brighter", 24), "brighter");
         assert_eq!(shorten("a very long axis name indeed", 10), "a very lo…");
+    }
+
+    #[test]
+    fn long_titles_are_set_smaller_then_shortened_in_the_middle() {
+        let (short, size) = fit_title("Held-out accuracy: builtin:moody on 7").unwrap();
+        assert_eq!(
+            (short.as_str(), size),
+            ("Held-out accuracy: builtin:moody on 7", TITLE_SIZE)
+        );
+        let long = format!(
+            "Held-out accuracy: python3 {}rater.py warm --seed 11 on 7",
+            "x".repeat(120)
+        );
+        let (fitted, size) = fit_title(&long).unwrap();
+        assert_eq!(size, TITLE_MIN_SIZE);
+        assert!(fitted.starts_with("Held-out accuracy: python3"), "{fitted}");
+        assert!(fitted.ends_with("on 7") && fitted.contains('…'), "{fitted}");
+        let font = FontRef::try_from_slice(ttf_noto_sans::REGULAR).unwrap();
+        assert!(text_width(&font, &fitted, size) <= (WIDTH - 40) as f32);
+    }
+
+    #[test]
+    fn accuracy_can_start_at_chance_with_a_band_and_a_ceiling() {
+        let flat = |band: bool| Series {
+            name: "flat".into(),
+            points: vec![(10.0, 0.75), (200.0, 0.75)],
+            band: if band {
+                vec![(10.0, 0.7, 0.8), (200.0, 0.7, 0.8)]
+            } else {
+                vec![]
+            },
+        };
+        let column = WIDTH / 2;
+        let from_zero = line_chart("t", "votes", "accuracy", Scale::Log, &[flat(false)]).unwrap();
+        let options = LineOptions {
+            y_from: Some(0.5),
+            guides: vec![("ceiling".into(), 0.9)],
+        };
+        let from_half = line_chart_with(
+            "t",
+            "votes",
+            "accuracy",
+            Scale::Log,
+            &[flat(true)],
+            &options,
+        )
+        .unwrap();
+        // 0.75 is three quarters up an axis from 0, half way up one from 0.5.
+        assert!(
+            mean_y_at(&from_half, SERIES_COLOURS[0], column)
+                > mean_y_at(&from_zero, SERIES_COLOURS[0], column) + 50.0
+        );
+        // The ceiling is drawn above the line, and the band shades around it.
+        assert!(
+            mean_y_at(&from_half, GUIDE, column) < mean_y_at(&from_half, SERIES_COLOURS[0], column)
+        );
+        let line_y = mean_y_at(&from_half, SERIES_COLOURS[0], column) as u32;
+        let shaded = from_half.get_pixel(column, line_y - 12).0;
+        assert!(
+            shaded != [255, 255, 255] && shaded != SERIES_COLOURS[0],
+            "{shaded:?}"
+        );
+        // Data below the start of the axis keep it at 0.
+        let low = Series::new("low", vec![(1.0, 0.3), (2.0, 0.6)]);
+        assert!(line_chart_with("t", "x", "y", Scale::Linear, &[low], &options).is_ok());
     }
 }

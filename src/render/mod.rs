@@ -8,6 +8,8 @@
 //! - [`steering`] fits how knobs move style (calibration) and renders personalized pictures;
 //! - [`images`] holds image files (content-addressed PNGs, grids, pair images) and the checks
 //!   on images from users (size, format, every frame, a process-wide decoding budget);
+//! - [`probe`] measures picture statistics apart from the style descriptor, for simulated
+//!   raters;
 //! - [`chart`] draws charts: what a profile leans towards, and learning curves.
 //!
 //! The command line's logic lives with the binary's frontend, in [`crate::cli`].
@@ -15,6 +17,7 @@
 pub mod backend;
 pub mod chart;
 pub mod images;
+pub mod probe;
 pub mod sketch;
 pub mod steering;
 pub mod style;

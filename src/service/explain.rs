@@ -25,6 +25,9 @@ pub struct ProfileTaste {
     pub code: Option<String>,
     /// A bar chart of the strongest leanings as PNG; `None` while nothing stands out.
     pub chart_png: Option<Vec<u8>>,
+    /// How far this taste is from the community's (the version's other global profiles);
+    /// `None` while there are none.
+    pub community: Option<super::CommunityDistance>,
 }
 
 impl Service {
@@ -50,6 +53,7 @@ impl Service {
                 None,
             ),
         };
+        let community = self.community_distance(profile, &weights, &std).await?;
         let names = axis_names();
         let explanation = explain(&weights, &names, TOP_AXES)
             .map_err(|e| Error::Bug(format!("explaining a taste: {e}")))?;
@@ -80,6 +84,7 @@ impl Service {
             weights: names.into_iter().zip(weights).collect(),
             explanation,
             code,
+            community,
             profile: summary,
         })
     }

@@ -12,6 +12,7 @@ use crate::domain::{Code, Profile, ProfileKind};
 use crate::render::style::{SCALAR_AXES, SPACE, STYLE_DIM, StyleVector};
 use crate::store::CodeTaken;
 use crate::taste::codes::{Checkpoints, image_set_key, mint_code};
+use crate::taste::community::CommunityStats;
 use crate::taste::model::{Observation, Posterior, Prior, fit, fit_ard};
 use crate::taste::quadratic::{self, features};
 use crate::taste::standardize::Standardizer;
@@ -74,7 +75,7 @@ impl Service {
                 }
             }
         }
-        let prior = self.prior(&profile.version, std).await?;
+        let prior = self.prior_for(profile, std).await?;
         self.fit(&obs, &prior, fit)
     }
 
@@ -100,11 +101,11 @@ impl Service {
         }
     }
 
-    /// The prior for a new taste of `version`: centred on the community's mean taste once the
-    /// house style is ready, else on zero; `ranking.prior_variance` on the named axes,
-    /// `ranking.hue_variance` on the hue histogram's bins and `ranking.curvature_variance` on
-    /// the squares.
-    async fn prior(&self, version: &str, std: &Standardizer) -> Result<Prior> {
+    /// The base prior, before any community: centred on zero, `ranking.prior_variance` on the
+    /// named axes, `ranking.hue_variance` on the hue histogram's bins and
+    /// `ranking.curvature_variance` on the squares. The prior tastes are fitted under is the
+    /// community prior over it ([`Service::prior_for`]).
+    pub(super) fn base_prior(&self) -> Result<Prior> {
         let r = &self.config.ranking;
         let len = STYLE_DIM + self.squared_axes();
         let variances: Vec<f64> = (0..len)
@@ -118,15 +119,7 @@ impl Service {
                 }
             })
             .collect();
-        let mean = match self.house_style(version).await? {
-            Some(raw) => {
-                let mut mean = to_standardized(&raw, std);
-                mean.resize(len, 0.0);
-                mean
-            }
-            None => vec![0.0; len],
-        };
-        Prior::diagonal(&mean, &variances).map_err(taste_bug)
+        Prior::diagonal(&vec![0.0; len], &variances).map_err(taste_bug)
     }
 
     /// The community's mean taste for `version` (per raw style unit), once at least
@@ -135,10 +128,21 @@ impl Service {
     /// global profiles mint codes (`insert_new_code`).
     pub async fn house_style(&self, version: &str) -> Result<Option<Vec<f32>>> {
         let needed = self.config.personalization.house_style_profiles.max(1) as usize;
+        self.code_sum(version, |sum| sum.mean(needed)).await
+    }
+
+    /// The sums over the latest global codes of `version` (per raw style unit) that the
+    /// community prior is made from, kept up to date like the house style.
+    pub(super) async fn community_sums(&self, version: &str) -> Result<CommunityStats> {
+        self.code_sum(version, |sum| sum.community.clone()).await
+    }
+
+    /// `read` of the sum of `version`'s latest global codes: from the cache, or read afresh.
+    async fn code_sum<T>(&self, version: &str, read: impl Fn(&CodeSum) -> T) -> Result<T> {
         let seen = {
             let cache = self.house_cache()?;
             if let Some(sum) = cache.sums.get(version) {
-                return Ok(sum.mean(needed));
+                return Ok(read(sum));
             }
             cache.mints
         };
@@ -146,14 +150,14 @@ impl Service {
         for code in self.store.latest_global_codes(version).await? {
             sum.add(&code, 1.0);
         }
-        let house = sum.mean(needed);
+        let out = read(&sum);
         // Kept only if no global code was being minted meanwhile: such a code may or may not
         // be in what was read, and the next call reads again.
         let mut cache = self.house_cache()?;
         if cache.mints == seen && cache.minting == 0 {
             cache.sums.entry(version.to_string()).or_insert(sum);
         }
-        Ok(house)
+        Ok(out)
     }
 
     fn house_cache(&self) -> Result<std::sync::MutexGuard<'_, HouseCache>> {
@@ -205,7 +209,7 @@ impl Service {
             let x = features(&standardized(&v, &std), squared);
             obs.push(Observation::like(&x, &pool_mean).map_err(taste_bug)?);
         }
-        let prior = self.prior(&profile.version, &std).await?;
+        let prior = self.prior_for(profile, &std).await?;
         let posterior = self.fit(&obs, &prior, Refit::Tuned)?;
         let raw = to_raw(&posterior.mean_f32(), &std);
         let points = images.len() as u32;
@@ -292,12 +296,27 @@ pub(super) struct HouseCache {
     mints: u64,
 }
 
-/// The sum of the latest global codes of a version: what its house style is the mean of.
-#[derive(Debug, Default)]
+/// The sum of the latest global codes of a version: what its house style is the mean of, and
+/// the sums the community prior is made from.
+#[derive(Debug)]
 struct CodeSum {
     sum: Vec<f64>,
     count: i64,
+    community: CommunityStats,
 }
+
+impl Default for CodeSum {
+    fn default() -> Self {
+        CodeSum {
+            sum: Vec::new(),
+            count: 0,
+            community: CommunityStats::new(TASTE_LEN),
+        }
+    }
+}
+
+/// The longest taste a code holds: every axis, and a square term on each named one.
+pub(super) const TASTE_LEN: usize = STYLE_DIM + SCALAR_AXES.len();
 
 impl CodeSum {
     /// Adds (`sign` 1) or takes away (−1) a code's taste; codes of another space are ignored.
@@ -313,6 +332,8 @@ impl CodeSum {
             *s += sign * f64::from(*v);
         }
         self.count += sign as i64;
+        let taste: Vec<f64> = code.vector.iter().map(|&v| f64::from(v)).collect();
+        self.community.add(&taste, sign);
     }
 
     /// The mean, once at least `needed` codes are in the sum.
@@ -349,7 +370,7 @@ pub(super) fn to_standardized(raw: &[f32], std: &Standardizer) -> Vec<f64> {
     quadratic::to_standardized(&raw, &mean, &sd, raw.len())
 }
 
-fn statistics(std: &Standardizer) -> (Vec<f64>, Vec<f64>) {
+pub(super) fn statistics(std: &Standardizer) -> (Vec<f64>, Vec<f64>) {
     (
         std.mean.iter().map(|&m| f64::from(m)).collect(),
         std.std.iter().map(|&s| f64::from(s)).collect(),

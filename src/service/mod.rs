@@ -7,6 +7,7 @@
 
 mod calibrate;
 mod codes;
+mod community;
 mod error;
 mod explain;
 mod explore;
@@ -24,6 +25,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 pub use calibrate::{CALIBRATION_RANDOM_SETTINGS, Calibrated};
+pub use community::CommunityDistance;
 pub use error::{Error, MAX_ECHO_CHARS, Result};
 pub use explain::ProfileTaste;
 pub use gc::{GcOptions, GcReport};

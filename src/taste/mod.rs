@@ -9,12 +9,16 @@
 //! - [`explain`]: a taste vector in words;
 //! - [`quadratic`]: tastes with square terms (ideal points), their features and units;
 //! - [`raters`]: simulated raters with hidden tastes, for `tastebud eval` and tests;
+//! - [`family`]: a seeded family of such raters with tastes outside the style space;
+//! - [`community`]: the community prior, learnt across a version's profiles;
 //! - [`standardize`]: style axes in pool units, which tastes are learnt and steered in;
 //! - [`steer`]: calibration (knobs → style) and steering knobs toward a taste.
 
 pub mod codes;
+pub mod community;
 mod error;
 pub mod explain;
+pub mod family;
 pub mod model;
 pub mod quadratic;
 pub mod raters;

@@ -137,11 +137,15 @@ impl Observation {
 }
 
 /// The Gaussian prior `N(mean, diag(variances))` on a taste vector; usually isotropic
-/// (`σ²I`), per-axis after [`fit_ard`].
+/// (`σ²I`), per-axis after [`fit_ard`], or with a full covariance ([`Prior::full`], the
+/// community prior of [`super::community`]).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Prior {
     pub mean: DVector<f64>,
+    /// The variance of each axis (the covariance's diagonal when there is a full one).
     pub variances: DVector<f64>,
+    /// The inverse of the full covariance, when the prior has one; `None` for a diagonal prior.
+    pub precision: Option<DMatrix<f64>>,
 }
 
 fn check_variance(v: f64) -> Result<(), TasteError> {
@@ -174,7 +178,35 @@ impl Prior {
         Ok(Prior {
             mean: DVector::from_column_slice(mean),
             variances: DVector::from_column_slice(variances),
+            precision: None,
         })
+    }
+
+    /// A prior with a full covariance: it must be symmetric positive definite.
+    pub fn full(mean: &[f64], covariance: &DMatrix<f64>) -> Result<Self, TasteError> {
+        let d = mean.len();
+        check_dim("prior covariance", d, covariance.nrows())?;
+        check_dim("prior covariance", d, covariance.ncols())?;
+        check_finite("prior mean", mean)?;
+        check_finite("prior covariance", covariance.as_slice())?;
+        let sym = (covariance + covariance.transpose()) * 0.5;
+        let Some(ch) = sym.clone().cholesky() else {
+            return Err(TasteError::BadPriorVariance(sym.diagonal().min()));
+        };
+        let inv = ch.inverse();
+        Ok(Prior {
+            mean: DVector::from_column_slice(mean),
+            variances: sym.diagonal(),
+            precision: Some((&inv + inv.transpose()) * 0.5),
+        })
+    }
+
+    /// The prior's covariance matrix.
+    pub fn covariance(&self) -> DMatrix<f64> {
+        match &self.precision {
+            Some(p) => spd_inverse(p),
+            None => DMatrix::from_diagonal(&self.variances),
+        }
     }
 
     pub fn dim(&self) -> usize {
@@ -185,7 +217,7 @@ impl Prior {
     pub fn to_posterior(&self) -> Posterior {
         Posterior {
             mean: self.mean.clone(),
-            cov: DMatrix::from_diagonal(&self.variances),
+            cov: self.covariance(),
         }
     }
 }
@@ -229,6 +261,16 @@ struct Batch<'a> {
     precision: DVector<f64>,
 }
 
+impl Batch<'_> {
+    /// `P·dw` for the prior's precision `P` (diagonal or full).
+    fn prior_pull(&self, dw: &DVector<f64>) -> DVector<f64> {
+        match &self.prior.precision {
+            Some(p) => p * dw,
+            None => dw.component_mul(&self.precision),
+        }
+    }
+}
+
 impl<'a> Batch<'a> {
     fn new(obs: &[Observation], prior: &'a Prior) -> Self {
         let d = prior.dim();
@@ -251,7 +293,7 @@ impl<'a> Batch<'a> {
             .map(|(m, c)| c * softplus(-m))
             .sum();
         let dw = w - &self.prior.mean;
-        data + 0.5 * dw.component_mul(&dw).dot(&self.precision)
+        data + 0.5 * dw.dot(&self.prior_pull(&dw))
     }
 
     /// Gradient and Hessian of the objective at `w`.
@@ -266,7 +308,7 @@ impl<'a> Batch<'a> {
             resid[i] = -self.c[i] * (1.0 - p);
             root_lambda[i] = (self.c[i] * p * (1.0 - p)).sqrt();
         }
-        let g = self.z.tr_mul(&resid) + (w - &self.prior.mean).component_mul(&self.precision);
+        let g = self.z.tr_mul(&resid) + self.prior_pull(&(w - &self.prior.mean));
         let mut scaled = self.z.clone();
         for (i, mut row) in scaled.row_iter_mut().enumerate() {
             row *= root_lambda[i];
@@ -280,7 +322,14 @@ impl<'a> Batch<'a> {
             for b in a + 1..d {
                 h[(b, a)] = h[(a, b)];
             }
-            h[(a, a)] += self.precision[a];
+        }
+        match &self.prior.precision {
+            Some(p) => h += p,
+            None => {
+                for a in 0..d {
+                    h[(a, a)] += self.precision[a];
+                }
+            }
         }
         (g, h)
     }
@@ -391,6 +440,9 @@ pub fn fit_with(
 /// given prior's variance, for `rounds` rounds. Axes the votes say nothing about shrink towards
 /// the prior mean, which helps when a taste rests on a few axes of many. Returns the posterior
 /// and the learned prior (a good start for the next call).
+///
+/// A prior with a full covariance is scaled per axis instead (`Σ' = SΣS`, `S = diag(sₖ)`,
+/// `sₖ² = v'ₖ / vₖ` from the same update, capped at 1), so it keeps its correlations.
 pub fn fit_ard(
     obs: &[Observation],
     prior: &Prior,
@@ -404,12 +456,19 @@ pub fn fit_ard(
         // No evidence at all: nothing to determine, keep the prior as it is.
         return Ok((post, current));
     }
+    let full = prior.precision.as_ref().map(|_| prior.covariance());
     for _ in 0..rounds {
         for k in 0..current.dim() {
             let v = current.variances[k];
             let gamma = (1.0 - post.cov[(k, k)] / v).max(1e-12);
             let dw = post.mean[k] - current.mean[k];
             current.variances[k] = (dw * dw / gamma).clamp(floor * cap[k], cap[k]);
+        }
+        if let Some(cov) = &full {
+            let s = DVector::from_fn(cov.nrows(), |k, _| (current.variances[k] / cap[k]).sqrt());
+            let scaled =
+                DMatrix::from_fn(cov.nrows(), cov.ncols(), |a, b| s[a] * cov[(a, b)] * s[b]);
+            current = Prior::full(current.mean.as_slice(), &scaled)?;
         }
         post = fit(obs, &current)?;
     }

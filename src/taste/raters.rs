@@ -34,10 +34,14 @@ pub enum Hidden {
         pair: (usize, usize),
         gain: f64,
     },
+    /// The sum of several utilities (the rater family's tastes: a shared part plus a
+    /// person's own).
+    Sum(Vec<Hidden>),
 }
 
 impl Hidden {
-    fn utility(&self, x: &[f64]) -> f64 {
+    /// `u(x)`; `x` must have more than [`Hidden::max_axis`] entries.
+    pub fn utility(&self, x: &[f64]) -> f64 {
         let lin = |terms: &[(usize, f64)]| terms.iter().map(|&(k, w)| w * x[k]).sum::<f64>();
         match self {
             Hidden::Linear(terms) => lin(terms),
@@ -48,10 +52,12 @@ impl Hidden {
             Hidden::Interaction { linear, pair, gain } => {
                 lin(linear) + gain * x[pair.0] * x[pair.1]
             }
+            Hidden::Sum(parts) => parts.iter().map(|h| h.utility(x)).sum(),
         }
     }
 
-    fn max_axis(&self) -> usize {
+    /// The largest axis index the utility reads.
+    pub fn max_axis(&self) -> usize {
         match self {
             Hidden::Linear(t) => t.iter().map(|t| t.0).max().unwrap_or(0),
             Hidden::IdealPoint(t) => t.iter().map(|t| t.0).max().unwrap_or(0),
@@ -61,6 +67,7 @@ impl Hidden {
                 .chain([pair.0, pair.1])
                 .max()
                 .unwrap_or(0),
+            Hidden::Sum(parts) => parts.iter().map(Hidden::max_axis).max().unwrap_or(0),
         }
     }
 }
