@@ -7,6 +7,10 @@
 //! that user's next pair: the refit from the profile's votes, the active choice among the
 //! pool's candidate pairs, and the composed pair PNG.
 //!
+//! With `BENCH_DATABASE_URL=postgres://…` the same rounds run on PostgreSQL: an empty database
+//! there is filled once with a copy of the SQLite one (`Store::copy_into`, what
+//! `tastebud migrate --to` does), so both engines answer the same data.
+//!
 //! A second benchmark reads the house style from scratch, as the service does once per version
 //! after a start (later mints update it in memory): the latest code of every global profile of
 //! the version (one per user of the database, 10,000, added on first use) and their mean.
@@ -35,12 +39,42 @@ fn db_dir() -> PathBuf {
 /// Opens the benchmark database, building it on first use.
 async fn service() -> Service {
     let dir = db_dir();
+    build_sqlite(&dir).await;
+    Service::new(store().await, Config::defaults().expect("config"), &dir).expect("service")
+}
+
+/// The store the benchmarks run on: the SQLite file, or the PostgreSQL database
+/// `BENCH_DATABASE_URL` names, filled with a copy of the SQLite file when it is empty.
+async fn store() -> Store {
+    let dir = db_dir();
+    match std::env::var("BENCH_DATABASE_URL") {
+        Ok(url) if !url.is_empty() => {
+            let target = Store::connect(&url).await.expect("connect");
+            let counts = target.table_counts().await.expect("counts");
+            if counts.iter().all(|(_, rows)| *rows == 0) {
+                let source = Store::open_in(&dir).await.expect("open");
+                eprintln!("copying the database into {}…", target.place());
+                source
+                    .copy_into(&target, &|table, rows| eprintln!("  {table}: {rows} rows"))
+                    .await
+                    .expect("copy");
+                source.close().await;
+            }
+            eprintln!("on PostgreSQL: {}", target.place());
+            target
+        }
+        _ => Store::open_in(&dir).await.expect("open"),
+    }
+}
+
+/// Builds the SQLite benchmark database in `dir` unless it is there.
+async fn build_sqlite(dir: &std::path::Path) {
     let ready = dir.join("ready");
     let config = Config::defaults().expect("config");
     if !ready.exists() {
-        let _ = std::fs::remove_dir_all(&dir);
-        let store = Store::open_in(&dir).await.expect("open");
-        let service = Service::new(store.clone(), config.clone(), &dir).expect("service");
+        let _ = std::fs::remove_dir_all(dir);
+        let store = Store::open_in(dir).await.expect("open");
+        let service = Service::new(store.clone(), config, dir).expect("service");
         eprintln!("building the pool…");
         service
             .build_pool(VERSION, None, &|_, _| {})
@@ -75,8 +109,6 @@ async fn service() -> Service {
         store.close().await;
         std::fs::write(&ready, b"ok").expect("mark ready");
     }
-    let store = Store::open_in(&dir).await.expect("open");
-    Service::new(store, config, &dir).expect("service")
 }
 
 fn bench_vote_to_next_pair(c: &mut Criterion) {
@@ -120,10 +152,14 @@ fn bench_vote_to_next_pair(c: &mut Criterion) {
     });
 }
 
-/// Gives every user's global profile a code, once (marked by `codes-ready`).
+/// Gives every user's global profile a code, once.
 async fn ensure_codes(service: &Service, store: &Store) {
-    let ready = db_dir().join("codes-ready");
-    if ready.exists() {
+    if !store
+        .latest_global_codes(VERSION)
+        .await
+        .expect("codes")
+        .is_empty()
+    {
         return;
     }
     eprintln!("minting {USERS} global codes…");
@@ -148,14 +184,13 @@ async fn ensure_codes(service: &Service, store: &Store) {
         // A taken code string is simply skipped: one user fewer does not change the measure.
         let _ = store.insert_code(&code).await.expect("code");
     }
-    std::fs::write(&ready, b"ok").expect("mark codes ready");
 }
 
 fn bench_house_style(c: &mut Criterion) {
     let rt = tokio::runtime::Runtime::new().expect("runtime");
     let store = rt.block_on(async {
         let service = service().await;
-        let store = Store::open_in(&db_dir()).await.expect("open");
+        let store = store().await;
         ensure_codes(&service, &store).await;
         store
     });
