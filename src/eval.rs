@@ -469,14 +469,7 @@ pub fn summary(report: &Report) -> String {
         report.rater,
         report.version,
         report.holdout,
-        if report.community > 0 {
-            format!(
-                ", after a community of {} ranked {} pairs each",
-                report.community, report.community_votes
-            )
-        } else {
-            String::new()
-        }
+        community_note(report)
     );
     if let Some(d) = &report.rater_description {
         out.push_str(&format!("  {d}\n"));
@@ -519,6 +512,18 @@ pub fn summary(report: &Report) -> String {
     out
 }
 
+/// ", after a community of N raters ranked M pairs each", or nothing without a community.
+fn community_note(report: &Report) -> String {
+    if report.community > 0 {
+        format!(
+            ", after a community of {} raters ranked {} pairs each",
+            report.community, report.community_votes
+        )
+    } else {
+        String::new()
+    }
+}
+
 /// `x ± se` with three decimals, or a dash.
 fn pm(value: Option<(f64, f64)>) -> String {
     match value {
@@ -543,14 +548,7 @@ pub fn markdown(report: &Report) -> String {
         report.seed,
         report.votes,
         report.holdout,
-        if report.community > 0 {
-            format!(
-                ", after a community of {} raters ranked {} pairs each",
-                report.community, report.community_votes
-            )
-        } else {
-            String::new()
-        }
+        community_note(report)
     ));
     out.push_str("| strategy | votes | accuracy | expected accuracy |\n|---|---|---|---|\n");
     for run in &report.runs {

@@ -51,42 +51,6 @@ pub const PROBE_DIM: usize = PROBE_STATS.len();
 const SATURATED: f32 = 0.25;
 const VISIBLE: f32 = 0.15;
 
-/// The image box-averaged to `n`×`n`, as sRGB values in 0…1.
-fn downscale(image: &RgbImage, n: usize) -> Vec<[f32; 3]> {
-    let (w, h) = (image.width() as usize, image.height() as usize);
-    let mut out = vec![[0f32; 3]; n * n];
-    if w == 0 || h == 0 {
-        return out;
-    }
-    let raw = image.as_raw();
-    let bounds = |i: usize, full: usize| {
-        let a = (i * full / n).min(full - 1);
-        let b = ((i + 1) * full / n).max(a + 1).min(full);
-        (a, b)
-    };
-    for oy in 0..n {
-        let (y0, y1) = bounds(oy, h);
-        for ox in 0..n {
-            let (x0, x1) = bounds(ox, w);
-            let mut sum = [0u32; 3];
-            for y in y0..y1 {
-                for px in raw[(y * w + x0) * 3..(y * w + x1) * 3].chunks_exact(3) {
-                    for c in 0..3 {
-                        sum[c] += u32::from(px[c]);
-                    }
-                }
-            }
-            let count = ((y1 - y0) * (x1 - x0)) as f32 * 255.0;
-            out[oy * n + ox] = [
-                sum[0] as f32 / count,
-                sum[1] as f32 / count,
-                sum[2] as f32 / count,
-            ];
-        }
-    }
-    out
-}
-
 /// HSV hue in degrees (0…360), saturation and value of an sRGB pixel.
 fn hsv([r, g, b]: [f32; 3]) -> (f32, f32, f32) {
     let max = r.max(g).max(b);
@@ -135,7 +99,7 @@ fn mean_abs_diff(a: &[f32], b: &[f32]) -> f32 {
 /// The [`PROBE_STATS`] of `image`.
 pub fn probe(image: &RgbImage) -> [f32; PROBE_DIM] {
     let n = PROBE_SIZE;
-    let rgb = downscale(image, n);
+    let rgb = super::style::downscale(image, n as u32);
     let hsvs: Vec<(f32, f32, f32)> = rgb.iter().map(|&p| hsv(p)).collect();
     let value: Vec<f32> = hsvs.iter().map(|p| p.2).collect();
     let sat: Vec<f32> = hsvs.iter().map(|p| p.1).collect();

@@ -131,7 +131,7 @@ impl AsRef<[f32]> for StyleVector {
 }
 
 /// The image box-averaged to `size`×`size`, as sRGB values in 0…1 (row-major, RGB).
-fn downscale(image: &RgbImage, size: u32) -> Vec<[f32; 3]> {
+pub(super) fn downscale(image: &RgbImage, size: u32) -> Vec<[f32; 3]> {
     let (w, h) = image.dimensions();
     let n = size as usize;
     let mut out = vec![[0f32; 3]; n * n];
