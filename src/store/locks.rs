@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex};
 
 use sqlx::pool::PoolConnection;
 
-use super::{Engine, Store, StoreError, lock_id};
+use super::{Store, StoreError, lock_id};
 
 /// A store's named locks, shared by its clones.
 #[derive(Debug, Default)]
@@ -50,8 +50,8 @@ enum Held {
 impl Store {
     /// Waits for and takes the lock named `key`.
     pub async fn lock(&self, key: &str) -> Result<StoreLock, StoreError> {
-        let held = match (self.engine, &self.locks.connections) {
-            (Engine::Postgres, Some(connections)) => {
+        let held = match &self.locks.connections {
+            Some(connections) => {
                 let mut conn = connections.acquire().await?;
                 sqlx::query("SELECT pg_advisory_lock($1)")
                     .bind(lock_id(key))
@@ -60,7 +60,7 @@ impl Store {
                 conn.close_on_drop();
                 Held::Postgres { _connection: conn }
             }
-            _ => {
+            None => {
                 let mutex = {
                     let mut held = self
                         .locks
