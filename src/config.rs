@@ -28,6 +28,7 @@ pub struct Config {
     pub limits: Limits,
     pub retention: Retention,
     pub database: Database,
+    pub queue: Queue,
 }
 
 /// Which versions are personalized, and when profiles unlock and refresh.
@@ -157,6 +158,17 @@ pub struct Database {
     /// `postgres://user@host:port/name` for a PostgreSQL server that several processes share,
     /// or `sqlite:path`; empty: `tastebud.db` in the data directory.
     pub url: String,
+}
+
+/// The generation queue: who renders, and how long a worker's claim lasts.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Queue {
+    /// Whether this process renders queued generations itself (as `tastebud worker` does).
+    pub worker: bool,
+    /// Seconds a worker's claim on a job lasts unless renewed (it renews every third of
+    /// that); a job whose worker died is claimed again after at most this long.
+    pub lease_secs: u64,
 }
 
 /// What garbage collection deletes, and how often the bot runs it.
@@ -540,6 +552,9 @@ impl Config {
                 "personalization.refresh_every",
                 "must be at least 1",
             ));
+        }
+        if !(1..=3600).contains(&self.queue.lease_secs) {
+            return Err(invalid("queue.lease_secs", "must be between 1 and 3600"));
         }
         let r = &self.ranking;
         if crate::taste::select::Strategy::parse(&r.strategy).is_none() {

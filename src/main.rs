@@ -35,6 +35,14 @@ enum Command {
         #[arg(long, value_name = "FIRST-LAST/TOTAL")]
         shards: Option<tastebud::config::ShardRange>,
     },
+    /// Render queued generations: on several machines, run one next to each group of image
+    /// servers, with the bot's database and version settings. Stops on Ctrl-C or SIGTERM;
+    /// what it was drawing is taken over by another worker once its lease runs out.
+    Worker {
+        /// Only these versions, comma-separated (e.g. 7,6.1); by default every version.
+        #[arg(long, value_name = "VERSIONS", value_delimiter = ',')]
+        versions: Vec<String>,
+    },
     /// Create the database, or bring it up to date, and exit. With --to, copy everything in it
     /// into another, empty database (e.g. from SQLite to PostgreSQL), verified by counts.
     Migrate {
@@ -200,6 +208,19 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Migrate { to } => block_on(migrate(&config, &data_dir, to.as_deref())),
         Command::Run { guild, shards } => block_on(run_bot(config, &data_dir, guild, shards)),
+        Command::Worker { versions } => block_on(async {
+            let store = Store::open_configured(&config.database.url, &data_dir).await?;
+            println!("Rendering queued generations from {}.", store.place());
+            let service = tastebud::service::Service::new(store.clone(), config, &data_dir)?;
+            let options = tastebud::service::WorkerOptions {
+                name: tastebud::service::process_name(),
+                versions,
+            };
+            let worked = service.work(options, stop_signal()).await;
+            store.close().await;
+            worked.map_err(|e| anyhow::anyhow!(e.for_operator()))?;
+            Ok(ExitCode::SUCCESS)
+        }),
         Command::Eval {
             rater,
             votes,
@@ -430,7 +451,14 @@ async fn run_bot(
         return Ok(ExitCode::FAILURE);
     }
     let every = u64::from(config.retention.gc_every_minutes) * 60;
-    let service = tastebud::service::Service::new(store, config, data_dir)?;
+    // A restarted bot process stops the generations it was waiting for, and only those; the
+    // one process with every shard keeps the default (empty) name.
+    let owner = match shards.or(config.discord.shards) {
+        Some(r) => format!("shards {}-{}/{}", r.first, r.last, r.total),
+        None => String::new(),
+    };
+    let service = tastebud::service::Service::new(store, config, data_dir)?.with_owner(owner);
+    service.start_worker();
     if every > 0 {
         tokio::spawn(collect_garbage_every(
             service.clone(),

@@ -7,6 +7,9 @@ mod fake_a1111;
 /// fewer in CI).
 #[path = "service/hostile.rs"]
 mod hostile;
+/// The generation queue between processes.
+#[path = "service/queue.rs"]
+mod queue;
 /// A version on a (fake) Stable Diffusion server.
 #[path = "service/servers.rs"]
 mod servers;

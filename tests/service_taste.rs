@@ -798,18 +798,24 @@ async fn a_linear_code_from_before_square_terms_still_steers_and_blends() {
 async fn jobs_interrupted_by_a_restart_are_marked_failed_and_returned_with_their_reply() {
     let w = World::new(SMALL).await;
     w.service.settings(ALICE).await.unwrap();
-    let job = w
+    let queue = |owner: &'static str| NewJob {
+        user: ALICE,
+        prompt: "a fox --ar 2:1",
+        prompt_run: "a fox --ar 2:1 --v 7",
+        version: "7",
+        seed: 1,
+        place: HERE,
+        reply: Some("token-abc"),
+        work: "{}",
+        owner,
+    };
+    let job = w.store.queue_job(&queue(""), None).await.unwrap().unwrap();
+    // Another bot process's job, which this one's restart must leave alone.
+    let theirs = w
         .store
-        .start_job(&NewJob {
-            user: ALICE,
-            prompt: "a fox --ar 2:1",
-            prompt_run: "a fox --ar 2:1 --v 7",
-            version: "7",
-            seed: 1,
-            place: HERE,
-            reply: Some("token-abc"),
-        })
+        .queue_job(&queue("shards 1-1/2"), None)
         .await
+        .unwrap()
         .unwrap();
     let before = w.store.job(job).await.unwrap().unwrap();
     assert_eq!(before.reply.as_deref(), Some("token-abc"));
@@ -833,6 +839,9 @@ async fn jobs_interrupted_by_a_restart_are_marked_failed_and_returned_with_their
     }
     assert_eq!(after.reply, None, "no token outlives its job");
     assert!(w.service.recover_jobs().await.unwrap().is_empty());
+    let other = w.store.job(theirs).await.unwrap().unwrap();
+    assert_eq!(other.status, JobStatus::Running);
+    assert_eq!(other.reply.as_deref(), Some("token-abc"));
 }
 
 #[tokio::test]
@@ -881,7 +890,15 @@ negative_prompt = \"\"
             no_progress(),
         )
         .await;
-    assert!(matches!(failing, Err(Error::Render(_))), "{failing:?}");
+    // Drawn by the worker, which leaves the user a sentence and the operator the cause.
+    match &failing {
+        Err(e @ Error::JobFailed { notice, cause }) => {
+            assert!(notice.is_some(), "{e:?}");
+            assert!(cause.contains("cannot reach"), "{cause}");
+            assert_eq!(e.for_operator(), *cause);
+        }
+        other => panic!("{other:?}"),
+    }
     let failed = w.store.job(done[0].job + 1).await.unwrap().unwrap();
     assert!(matches!(failed.status, JobStatus::Failed(_)), "{failed:?}");
     assert_eq!(failed.reply, None, "no token outlives its job");
@@ -1251,25 +1268,9 @@ async fn recent_generations_are_the_users_finished_ones_newest_first_with_their_
         .await
         .unwrap();
     assert_eq!(made.len(), 2);
-    // Neither a failed nor a running job is a result to show.
-    for error in [Some("the generator failed"), None] {
-        let job = w
-            .store
-            .start_job(&NewJob {
-                user: ALICE,
-                prompt: "a kite",
-                prompt_run: "a kite --v 7",
-                version: "7",
-                seed: 1,
-                place: HERE,
-                reply: None,
-            })
-            .await
-            .unwrap();
-        if error.is_some() {
-            w.store.finish_job(job, error).await.unwrap();
-        }
-    }
+    // Neither a failed nor an unfinished job is a result to show.
+    // Work no worker can read: the service's worker fails it, if it has got to it yet.
+    w.queued_job(ALICE, HERE, None).await;
     w.service
         .imagine(BOB, Imagine::new("a boat", HERE), no_progress())
         .await

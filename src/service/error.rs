@@ -181,6 +181,13 @@ pub enum Error {
     /// logs and the command line ([`Error::internal_cause`]).
     #[error("{}", render_sentence(.0))]
     Render(crate::render::RenderError),
+    /// A queued generation failed in the worker that drew it: the sentence it left for the
+    /// user (none: the job was stopped), and the cause for the operator.
+    #[error("{}", notice.as_deref().unwrap_or("Your generation was stopped before it was done; please try again."))]
+    JobFailed {
+        notice: Option<String>,
+        cause: String,
+    },
     /// Something broke on our side; the cause is for the logs, not for the user.
     #[error("Something went wrong on our side. Please try again.")]
     Internal(#[from] StoreError),
@@ -196,6 +203,7 @@ impl Error {
         match self {
             Error::Internal(e) => Some(e.to_string()),
             Error::Render(e) => Some(e.to_string()),
+            Error::JobFailed { cause, .. } => Some(cause.clone()),
             Error::Bug(e) => Some(e.clone()),
             _ => None,
         }

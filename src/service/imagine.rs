@@ -1,29 +1,25 @@
 //! Generation: `/imagine` as a service method, `--p` resolution, rerolls and image files.
 //!
 //! A prompt is parsed, the user's settings fill what it leaves open (version, stylize preset,
-//! automatic `--p`), `--p` resolves to codes and blends into one taste, the version's backend
-//! renders four images steered by that taste, and the images are stored with a job record that
-//! is written before rendering and completed (or failed) after.
-
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+//! automatic `--p`), `--p` resolves to codes and blends into one taste, and each generation is
+//! queued as a job with everything a worker needs to draw it (`queue.rs`): the render request
+//! and the steering. A worker draws four images and stores them with the job's completion;
+//! this side waits for that and composes the grid from the stored pictures.
 
 use super::learn::to_standardized;
+use super::queue::{SteeringPlan, Work};
 use super::{Error, Result, Service};
-use crate::config::Limits;
 use crate::domain::{Code, Place, ProfileKind, UserId};
 use crate::prompt::{Aspect, Limits as PromptLimits, ProfileRef, Prompt, RefTarget, parse};
 use crate::render::RenderError;
 use crate::render::backend::dispatch::Dispatcher;
 use crate::render::backend::{Backend, Features, Progress, ProgressFn, RenderRequest};
 use crate::render::images::files::{
-    Encoded, Encoding, decode_image, encode_within, grid, image_path, load_image, save_png,
+    Encoded, Encoding, decode_image, encode_within, grid, image_path, load_image,
 };
 use crate::render::steering::calibrate::sketch_calibration;
-use crate::render::steering::personalize::{Steering, render_personalized};
 use crate::render::style::{SPACE, STYLE_DIM};
-use crate::store::{Image, JobStatus, NewImage, NewJob, Origin};
+use crate::store::{Admission, Image, JobStatus, NewJob, Refused};
 use crate::taste::codes::blend;
 use crate::taste::quadratic;
 use crate::taste::steer::Calibration;
@@ -97,101 +93,12 @@ pub struct ImageFile {
     pub file: Encoded,
 }
 
-/// Generation limits: concurrent jobs and a cooldown between starts per user, and generations
-/// drawing or queued at once for everyone (`limits.renders`).
-#[derive(Debug, Clone)]
-pub struct JobLimits {
-    per_user: u32,
-    cooldown: Duration,
-    state: Arc<Mutex<HashMap<UserId, UserJobs>>>,
-    renders: Arc<tokio::sync::Semaphore>,
-    max_renders: u32,
-}
-
-impl JobLimits {
-    pub fn new(limits: &Limits) -> JobLimits {
-        JobLimits {
-            per_user: limits.jobs_per_user,
-            cooldown: Duration::from_secs(limits.cooldown_secs),
-            state: Arc::new(Mutex::new(HashMap::new())),
-            renders: Arc::new(tokio::sync::Semaphore::new(limits.renders as usize)),
-            max_renders: limits.renders,
-        }
-    }
-
-    /// Claims a running slot for `user`, released when the returned guard drops. The
-    /// cooldown starts only when a render does ([`JobSlot::started`]), so a refused prompt
-    /// costs nothing.
-    fn claim(&self, user: UserId) -> Result<JobSlot> {
-        let mut state = self.lock()?;
-        if let Some((running, last)) = state.get(&user) {
-            if *running >= self.per_user {
-                return Err(Error::TooManyJobs(*running));
-            }
-            if let Some(last) = last {
-                let since = last.elapsed();
-                if since < self.cooldown {
-                    let left = (self.cooldown - since).as_secs_f64().ceil() as u64;
-                    return Err(Error::Cooldown(left.max(1)));
-                }
-            }
-        }
-        // Refused at once past `limits.renders`: the dispatcher's queue shows each waiting
-        // generation its place, but a queue too long to wait in should say so at once.
-        let render = self
-            .renders
-            .clone()
-            .try_acquire_owned()
-            .map_err(|_| Error::Busy(self.max_renders))?;
-        state.entry(user).or_insert((0, None)).0 += 1;
-        Ok(JobSlot {
-            limits: self.clone(),
-            user,
-            _render: render,
-        })
-    }
-
-    fn lock(&self) -> Result<std::sync::MutexGuard<'_, HashMap<UserId, UserJobs>>> {
-        self.state
-            .lock()
-            .map_err(|_| Error::Bug("job limits lock poisoned".into()))
-    }
-}
-
-/// Per user: running generations, and when the last one started.
-type UserJobs = (u32, Option<Instant>);
-
-/// A claimed generation slot; dropping it frees the slot.
-struct JobSlot {
-    limits: JobLimits,
-    user: UserId,
-    _render: tokio::sync::OwnedSemaphorePermit,
-}
-
-impl JobSlot {
-    /// A render is starting: the user's cooldown runs from now.
-    fn started(&self) -> Result<()> {
-        if let Some(entry) = self.limits.lock()?.get_mut(&self.user) {
-            entry.1 = Some(Instant::now());
-        }
-        Ok(())
-    }
-}
-
-impl Drop for JobSlot {
-    fn drop(&mut self) {
-        if let Ok(mut state) = self.limits.state.lock()
-            && let Some(entry) = state.get_mut(&self.user)
-        {
-            entry.0 = entry.0.saturating_sub(1);
-        }
-    }
-}
-
-/// Where a generation was asked for, and the frontend's handle to keep with its job.
+/// Where a generation was asked for, the frontend's handle to keep with its job, and whether
+/// it is the first of its request (which alone is checked against the generation limits).
 struct Asked<'a> {
     place: Place,
     reply: Option<&'a str>,
+    first: bool,
 }
 
 /// A taste ready to steer with, and the references it came from (as codes).
@@ -202,13 +109,17 @@ struct Resolved {
 }
 
 impl Service {
-    /// Marks generations a restart interrupted as failed and forgets their reply handles; call
-    /// once at start-up. Returns those jobs, oldest first, each with the handle it had, so the
+    /// Marks generations a restart interrupted (the unfinished jobs this process's owner name
+    /// waited for) as failed and forgets their reply handles; call once at start-up. A worker
+    /// still drawing one of them stops. Returns those jobs, oldest first, each with the handle it had, so the
     /// frontend can tell its user.
     pub async fn recover_jobs(&self) -> Result<Vec<InterruptedJob>> {
         let jobs = self
             .store
-            .fail_running_jobs("interrupted: tastebud restarted while it was running")
+            .cancel_jobs_of(
+                &self.owner,
+                "interrupted: tastebud restarted while it was running",
+            )
             .await?;
         Ok(jobs
             .into_iter()
@@ -234,20 +145,17 @@ impl Service {
         let limits = PromptLimits::from_config(&self.config);
         let text = request.prompt.as_str();
         let parsed = parse(text, &limits).map_err(|e| Error::Prompt(e.to_string()))?;
-        let asked = Asked {
-            place: request.place,
-            reply: request.reply.as_deref(),
-        };
-        let slot = self.jobs.claim(user)?;
         let total: u32 = parsed.prompts.iter().map(|p| p.repeat).sum();
         let mut out = Vec::new();
         for prompt in &parsed.prompts {
             for _ in 0..prompt.repeat {
+                let asked = Asked {
+                    place: request.place,
+                    reply: request.reply.as_deref(),
+                    first: out.is_empty(),
+                };
                 let job = job_progress(&progress, out.len() as u32, total);
-                out.push(
-                    self.generate(user, text, prompt, &asked, &slot, job)
-                        .await?,
-                );
+                out.push(self.generate(user, text, prompt, &asked, job).await?);
             }
         }
         Ok(out)
@@ -283,13 +191,12 @@ impl Service {
             repeat: 1,
             ..prompt.clone()
         };
-        let slot = self.jobs.claim(user)?;
         let asked = Asked {
             place,
             reply: reply.as_deref(),
+            first: true,
         };
-        self.generate(user, &text, &prompt, &asked, &slot, progress)
-            .await
+        self.generate(user, &text, &prompt, &asked, progress).await
     }
 
     /// A stored image and the file to post it as: its PNG, or a JPEG when the PNG is larger
@@ -342,20 +249,7 @@ impl Service {
                 continue;
             };
             let backend = first.image.backend.clone();
-            let paths: Vec<_> = images
-                .iter()
-                .map(|i| image_path(&self.images_dir, &i.image.hash))
-                .collect();
-            let composed = tokio::task::spawn_blocking(move || {
-                let pictures = paths
-                    .iter()
-                    .map(|p| load_image(p))
-                    .collect::<std::result::Result<Vec<_>, _>>()?;
-                grid_file(&pictures)
-            })
-            .await
-            .map_err(|e| Error::Bug(format!("grid task: {e}")))?;
-            let grid = match composed {
+            let grid = match self.grid_of(&images).await {
                 Ok(grid) => grid,
                 Err(e) => {
                     tracing::warn!(job = job.id, error = %e, "a generation's grid cannot be composed");
@@ -395,14 +289,14 @@ impl Service {
         Ok(images)
     }
 
-    /// One generation: settings, `--p`, steering, render, store.
+    /// One generation: settings, `--p` and steering resolved here, then queued for a worker
+    /// and waited for.
     async fn generate(
         &self,
         user: UserId,
         typed: &str,
         prompt: &Prompt,
         asked: &Asked<'_>,
-        slot: &JobSlot,
         progress: ProgressFn,
     ) -> Result<Generation> {
         let settings = self.settings(user).await?;
@@ -462,106 +356,79 @@ impl Service {
             owner: user.0,
         };
 
-        slot.started()?;
+        let work = Work {
+            prompt_run: prompt_run.clone(),
+            request,
+            steering: steering_parts.map(|(taste, calibration, standardizer)| SteeringPlan {
+                taste,
+                stylize,
+                calibration,
+                standardizer,
+                candidates: self.config.render.candidates as usize,
+                reach: self.config.render.reach,
+            }),
+        };
+        let work = serde_json::to_string(&work)
+            .map_err(|e| Error::Bug(format!("cannot write a job's work: {e}")))?;
+        let limits = &self.config.limits;
+        let admission = Admission {
+            per_user: limits.jobs_per_user,
+            cooldown_ms: (limits.cooldown_secs * 1000) as i64,
+            total: limits.renders,
+        };
         let job = self
             .store
-            .start_job(&NewJob {
-                user,
-                prompt: typed,
-                prompt_run: &prompt_run,
-                version: &version,
-                seed: u64::from(seed),
-                place: asked.place,
-                reply: asked.reply,
-            })
-            .await?;
-        let rendered = {
-            let steering = steering_parts
-                .as_ref()
-                .map(|(taste, calibration, std)| Steering {
-                    taste,
-                    stylize,
-                    calibration,
-                    standardizer: std,
-                    candidates: self.config.render.candidates as usize,
-                    reach: self.config.render.reach,
-                });
-            render_personalized(&*backend, &request, steering, progress).await
-        };
-        let stored = match rendered {
-            Ok(images) => {
-                self.store_generation(user, job, &version, &backend, seed, &prompt_run, images)
-                    .await
-            }
-            Err(e) => Err(Error::Render(e)),
-        };
-        match stored {
-            Ok((images, grid)) => {
-                self.store.finish_job(job, None).await?;
-                Ok(Generation {
-                    job,
-                    images,
-                    grid,
-                    prompt_run,
-                    version,
-                    seed,
-                    notes,
-                })
-            }
-            Err(e) => {
-                let reason = e.for_operator();
-                self.store.finish_job(job, Some(&reason)).await?;
-                Err(e)
-            }
-        }
+            .queue_job(
+                &NewJob {
+                    user,
+                    prompt: typed,
+                    prompt_run: &prompt_run,
+                    version: &version,
+                    seed: u64::from(seed),
+                    place: asked.place,
+                    reply: asked.reply,
+                    work: &work,
+                    owner: &self.owner,
+                },
+                asked.first.then_some(&admission),
+            )
+            .await?
+            .map_err(|refused| match refused {
+                Refused::TooMany(n) => Error::TooManyJobs(n),
+                Refused::Cooldown(ms) => Error::Cooldown(((ms + 999) / 1000).max(1) as u64),
+                Refused::Busy => Error::Busy(limits.renders),
+            })?;
+        self.start_worker();
+        self.wait_for(job, &progress).await?;
+        let images = self.store.job_images(job).await?;
+        let grid = self.grid_of(&images).await?;
+        Ok(Generation {
+            job,
+            images: images.iter().map(|i| i.id).collect(),
+            grid,
+            prompt_run,
+            version,
+            seed,
+            notes,
+        })
     }
 
-    /// Saves the images, records them, and composes the grid.
-    #[allow(clippy::too_many_arguments)]
-    async fn store_generation(
-        &self,
-        user: UserId,
-        job: i64,
-        version: &str,
-        backend: &Dispatcher,
-        seed: u32,
-        prompt_run: &str,
-        images: Vec<crate::render::steering::personalize::RenderedImage>,
-    ) -> Result<(Vec<i64>, Encoded)> {
-        let dir = self.images_dir.clone();
-        let pictures: Vec<image::RgbImage> = images.iter().map(|r| r.image.clone()).collect();
-        let (saved, grid_file) = tokio::task::spawn_blocking(move || {
-            let saved = pictures
+    /// The grid of a generation's stored `images`, composed from their files.
+    async fn grid_of(&self, images: &[Image]) -> Result<Encoded> {
+        let paths: Vec<_> = images
+            .iter()
+            .map(|i| image_path(&self.images_dir, &i.image.hash))
+            .collect();
+        tokio::task::spawn_blocking(move || {
+            let pictures = paths
                 .iter()
-                .map(|p| save_png(&dir, p))
+                .map(|p| load_image(p))
                 .collect::<std::result::Result<Vec<_>, _>>()?;
-            let grid_file = grid_file(&pictures)?;
-            Ok::<_, crate::render::RenderError>((saved, grid_file))
+            grid_file(&pictures)
         })
         .await
-        .map_err(|e| Error::Bug(format!("saving images: {e}")))?
-        .map_err(Error::Render)?;
-        let mut ids = Vec::new();
-        for (i, (file, rendered)) in saved.into_iter().zip(images).enumerate() {
-            let id = self
-                .store
-                .insert_image(&NewImage {
-                    hash: file.hash,
-                    prompt: prompt_run.to_string(),
-                    version: version.to_string(),
-                    backend: backend.name().to_string(),
-                    model: backend.model().to_string(),
-                    seed: u64::from(seed) + i as u64,
-                    knobs: rendered.knobs,
-                    style: Some((SPACE.to_string(), rendered.style.0.to_vec())),
-                    origin: Origin::Generated,
-                    owner: Some(user),
-                    job: Some(job),
-                })
-                .await?;
-            ids.push(id);
-        }
-        Ok((ids, grid_file))
+        .map_err(|e| Error::Bug(format!("grid task: {e}")))?
+        .map_err(Error::Render)
     }
 
     /// The taste per standardized axis, the calibration and the standardizer to steer

@@ -137,11 +137,15 @@ impl Service {
         self.code_sum(version, |sum| sum.community.clone()).await
     }
 
-    /// `read` of the sum of `version`'s latest global codes: from the cache, or read afresh.
+    /// `read` of the sum of `version`'s latest global codes: from the cache while it is
+    /// younger than [`SUMS_FRESH_FOR`] (this process's own mints keep it exact; other
+    /// processes' mints reach it when it is read afresh), or read afresh.
     async fn code_sum<T>(&self, version: &str, read: impl Fn(&CodeSum) -> T) -> Result<T> {
         let seen = {
             let cache = self.house_cache()?;
-            if let Some(sum) = cache.sums.get(version) {
+            if let Some(sum) = cache.sums.get(version)
+                && sum.loaded.elapsed() < SUMS_FRESH_FOR
+            {
                 return Ok(read(sum));
             }
             cache.mints
@@ -155,7 +159,7 @@ impl Service {
         // be in what was read, and the next call reads again.
         let mut cache = self.house_cache()?;
         if cache.mints == seen && cache.minting == 0 {
-            cache.sums.entry(version.to_string()).or_insert(sum);
+            cache.sums.insert(version.to_string(), sum);
         }
         Ok(out)
     }
@@ -296,6 +300,10 @@ pub(super) struct HouseCache {
     mints: u64,
 }
 
+/// How long the sums of a version's latest global codes are used before they are read again
+/// from the database, where the codes other processes minted are.
+const SUMS_FRESH_FOR: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// The sum of the latest global codes of a version: what its house style is the mean of, and
 /// the sums the community prior is made from.
 #[derive(Debug)]
@@ -303,6 +311,8 @@ struct CodeSum {
     sum: Vec<f64>,
     count: i64,
     community: CommunityStats,
+    /// When it was read from the database.
+    loaded: std::time::Instant,
 }
 
 impl Default for CodeSum {
@@ -311,6 +321,7 @@ impl Default for CodeSum {
             sum: Vec::new(),
             count: 0,
             community: CommunityStats::new(TASTE_LEN),
+            loaded: std::time::Instant::now(),
         }
     }
 }

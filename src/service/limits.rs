@@ -3,8 +3,8 @@
 //!
 //! Each (user, action) has an allowance of `N` a minute (`limits.*_per_minute`): it refills
 //! evenly, one every 60/N seconds, and up to N can be saved, so a burst of N passes and a flood
-//! is refused at once with the seconds to wait. Generations have their own limits
-//! ([`super::JobLimits`]).
+//! is refused at once with the seconds to wait. Generations have their own limits, counted in
+//! the job queue (`store::Admission`).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};

@@ -18,6 +18,7 @@ mod limits;
 mod moodboard;
 mod pool;
 mod profiles;
+mod queue;
 mod ranking;
 mod settings;
 
@@ -29,13 +30,14 @@ pub use community::CommunityDistance;
 pub use error::{Error, MAX_ECHO_CHARS, Result};
 pub use explain::ProfileTaste;
 pub use gc::{GcOptions, GcReport};
-pub use imagine::{Generation, ImageFile, Imagine, InterruptedJob, JobLimits, MAX_POST_BYTES};
+pub use imagine::{Generation, ImageFile, Imagine, InterruptedJob, MAX_POST_BYTES};
 pub use limits::{Action, ActionLimits};
 pub use moodboard::{
     MOODBOARD_MAX_IMAGES, Moodboard, MoodboardAdd, MoodboardImage, STORED_UPLOAD_SIDE,
 };
 pub use pool::{NextPair, PAIR_MAX_BYTES, POOL_PROMPTS, PoolProgress};
 pub use profiles::{CreateProfile, ProfileSummary};
+pub use queue::{WorkerOptions, process_name};
 pub use ranking::{LikeResult, VoteResult};
 pub use settings::SettingsView;
 
@@ -54,8 +56,10 @@ pub struct Service {
     config: Arc<Config>,
     /// Where image files live, named by content hash.
     images_dir: PathBuf,
-    /// Running generations and cooldowns per user.
-    jobs: JobLimits,
+    /// Names this process as the owner of the jobs it queues (see [`Service::with_owner`]).
+    owner: String,
+    /// The background worker, when this process renders its queue itself.
+    worker: Arc<queue::BackgroundWorker>,
     /// Per-user allowances of the other actions that cost work.
     actions: ActionLimits,
     /// Every version's image backend, built once.
@@ -77,14 +81,14 @@ impl Service {
     pub fn new(store: Store, config: Config, data_dir: &Path) -> Result<Service> {
         let backends =
             crate::render::backend::Backends::from_config(&config).map_err(Error::Render)?;
-        let jobs = JobLimits::new(&config.limits);
         let actions = ActionLimits::new(&config.limits);
         Ok(Service {
             backends,
             store,
             config: Arc::new(config),
             images_dir: data_dir.join("images"),
-            jobs,
+            owner: String::new(),
+            worker: Arc::default(),
             actions,
             fetcher: Fetcher::new(FetchLimits::default()),
             rng: Arc::new(std::sync::Mutex::new(StdRng::from_rng(&mut rand::rng()))),
@@ -108,6 +112,16 @@ impl Service {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         StdRng::from_rng(&mut *shared)
+    }
+
+    /// The same service naming itself `owner` in the jobs it queues: a restarted process
+    /// stops only the jobs of its own name ([`Service::recover_jobs`]). Bot processes that run
+    /// side by side need different names (their shard ranges); the default is the empty name.
+    pub fn with_owner(self, owner: impl Into<String>) -> Service {
+        Service {
+            owner: owner.into(),
+            ..self
+        }
     }
 
     /// The same service fetching image links with `fetcher` (tests use one that may reach

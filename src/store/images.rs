@@ -71,32 +71,7 @@ pub struct Image {
 impl Store {
     /// Records an image and returns its id.
     pub async fn insert_image(&self, image: &NewImage) -> Result<i64, StoreError> {
-        let (space, style) = match &image.style {
-            Some((space, v)) => (Some(space.as_str()), Some(vector_to_blob(v))),
-            None => (None, None),
-        };
-        let id: i64 = sqlx::query_scalar(
-            "INSERT INTO images
-                (hash, prompt, version, backend, model, seed, knobs, style_space, style, origin,
-                 owner, created_at, job_id)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) RETURNING id",
-        )
-        .bind(&image.hash)
-        .bind(&image.prompt)
-        .bind(&image.version)
-        .bind(&image.backend)
-        .bind(&image.model)
-        .bind(image.seed as i64)
-        .bind(vector_to_blob(&image.knobs))
-        .bind(space)
-        .bind(style)
-        .bind(image.origin.as_str())
-        .bind(image.owner.map(user_to_sql))
-        .bind(now_ms())
-        .bind(image.job)
-        .fetch_one(&self.pool)
-        .await?;
-        Ok(id)
+        insert_image(&self.pool, image).await
     }
 
     /// The image with this id.
@@ -211,4 +186,37 @@ pub(super) fn image_from_row(row: &AnyRow) -> Result<Image, StoreError> {
             job: row.try_get("job_id")?,
         },
     })
+}
+
+/// Records an image through `db` (the pool, or a transaction) and returns its id.
+pub(super) async fn insert_image<'e, E>(db: E, image: &NewImage) -> Result<i64, StoreError>
+where
+    E: sqlx::Executor<'e, Database = sqlx::Any>,
+{
+    let (space, style) = match &image.style {
+        Some((space, v)) => (Some(space.as_str()), Some(vector_to_blob(v))),
+        None => (None, None),
+    };
+    let id: i64 = sqlx::query_scalar(
+        "INSERT INTO images
+            (hash, prompt, version, backend, model, seed, knobs, style_space, style, origin,
+             owner, created_at, job_id)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) RETURNING id",
+    )
+    .bind(&image.hash)
+    .bind(&image.prompt)
+    .bind(&image.version)
+    .bind(&image.backend)
+    .bind(&image.model)
+    .bind(image.seed as i64)
+    .bind(vector_to_blob(&image.knobs))
+    .bind(space)
+    .bind(style)
+    .bind(image.origin.as_str())
+    .bind(image.owner.map(user_to_sql))
+    .bind(now_ms())
+    .bind(image.job)
+    .fetch_one(db)
+    .await?;
+    Ok(id)
 }

@@ -1,21 +1,40 @@
-//! Generation jobs: written before rendering starts, completed or failed after.
+//! Generation jobs and the queue they wait in: a job is written with the work to do, claimed
+//! by a worker for a lease that the worker renews while it renders, and completed (images
+//! and all, in one transaction) or failed by the claim that still holds it.
+//!
+//! A worker that dies stops renewing; once its lease has run out the job is claimed again,
+//! and its `attempts` count moves on, so that only the newest claim may finish it: a job is
+//! completed at most once however many workers rendered it. PostgreSQL claims with
+//! `FOR UPDATE SKIP LOCKED` and wakes waiting processes with `NOTIFY`; SQLite's single writer
+//! makes the claim one atomic statement, and its processes are woken in memory (and by
+//! polling, which every waiter does as well).
+
+use std::sync::Arc;
 
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
-use super::{Store, StoreError, now_ms, place_from_sql, place_to_sql, user_from_sql, user_to_sql};
+use super::images::insert_image;
+use super::{
+    Engine, NewImage, Store, StoreError, now_ms, place_from_sql, place_to_sql, user_from_sql,
+    user_to_sql,
+};
 use crate::domain::{Place, UserId};
+
+/// The PostgreSQL channel on which every change of the queue is announced.
+const CHANNEL: &str = "tastebud_jobs";
 
 /// Where a job stands.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum JobStatus {
+    /// Not finished: waiting for a worker, or being rendered ([`Job::lease_until`]).
     Running,
     Done,
-    /// With the reason.
+    /// With the reason, for the operator.
     Failed(String),
 }
 
-/// A job to record as it starts.
+/// A job to queue.
 #[derive(Debug, Clone, PartialEq)]
 pub struct NewJob<'a> {
     pub user: UserId,
@@ -29,6 +48,32 @@ pub struct NewJob<'a> {
     pub place: Place,
     /// What the frontend keeps with the job while it runs; cleared when it ends.
     pub reply: Option<&'a str>,
+    /// What a worker is to do, opaque to the store.
+    pub work: &'a str,
+    /// The process that waits for the job and delivers it.
+    pub owner: &'a str,
+}
+
+/// Limits a job is admitted under, counted over every process sharing the database.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Admission {
+    /// Unfinished jobs one user may have.
+    pub per_user: u32,
+    /// Milliseconds between the creation of a user's jobs.
+    pub cooldown_ms: i64,
+    /// Unfinished jobs of everyone together.
+    pub total: u32,
+}
+
+/// Why a job was not admitted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refused {
+    /// The user has this many unfinished jobs already.
+    TooMany(u32),
+    /// The user's cooldown runs this many more milliseconds.
+    Cooldown(i64),
+    /// Everyone's unfinished jobs are at the limit.
+    Busy,
 }
 
 /// A generation job.
@@ -49,15 +94,102 @@ pub struct Job {
     pub reply: Option<String>,
     pub created_at: i64,
     pub finished_at: Option<i64>,
+    /// While a worker holds it: until when (Unix milliseconds).
+    pub lease_until: Option<i64>,
+    /// Claims so far.
+    pub attempts: i64,
+    /// The worker that claimed it last, and when (Unix milliseconds).
+    pub worker: Option<String>,
+    pub claimed_at: Option<i64>,
+    /// The worker's latest progress report, as it wrote it.
+    pub progress: Option<String>,
+    /// Failed: what the user is told.
+    pub notice: Option<String>,
+}
+
+/// The versions a worker claims jobs of.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Versions {
+    /// These only.
+    Only(Vec<String>),
+    /// Every version but these.
+    AllBut(Vec<String>),
+}
+
+/// A job a worker holds: only this claim may renew, report on, complete or fail it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Claim {
+    pub job: i64,
+    pub attempt: i64,
+    pub user: UserId,
+    pub version: String,
+    /// What to do, as queued.
+    pub work: String,
+}
+
+/// The queue's wake-up signal, shared by a store's clones: a counter that moves on every
+/// change this process makes or (PostgreSQL) hears of.
+#[derive(Debug)]
+pub(super) struct Signal {
+    changes: tokio::sync::watch::Sender<u64>,
+    listening: std::sync::Once,
+}
+
+impl Default for Signal {
+    fn default() -> Self {
+        Signal {
+            changes: tokio::sync::watch::Sender::new(0),
+            listening: std::sync::Once::new(),
+        }
+    }
+}
+
+impl Signal {
+    fn bump(&self) {
+        self.changes.send_modify(|n| *n = n.wrapping_add(1));
+    }
 }
 
 impl Store {
-    /// Records a job about to run and returns its id.
-    pub async fn start_job(&self, job: &NewJob<'_>) -> Result<i64, StoreError> {
+    /// Queues a job and returns its id; with `admission`, only when the user and everyone are
+    /// within its limits (checked and written in one exclusive transaction, so that processes
+    /// sharing the database cannot both pass the same check).
+    pub async fn queue_job(
+        &self,
+        job: &NewJob<'_>,
+        admission: Option<&Admission>,
+    ) -> Result<Result<i64, Refused>, StoreError> {
+        let mut tx = self.exclusive("job queue").await?;
+        let now = now_ms();
+        if let Some(limits) = admission {
+            let (mine, last): (i64, Option<i64>) = sqlx::query_as(
+                "SELECT (SELECT COUNT(*) FROM jobs WHERE user_id = $1 AND status = 'running'),
+                        (SELECT MAX(created_at) FROM jobs WHERE user_id = $1)",
+            )
+            .bind(user_to_sql(job.user))
+            .fetch_one(&mut *tx)
+            .await?;
+            if mine >= i64::from(limits.per_user) {
+                return Ok(Err(Refused::TooMany(mine as u32)));
+            }
+            if let Some(last) = last {
+                let left = last + limits.cooldown_ms - now;
+                if left > 0 {
+                    return Ok(Err(Refused::Cooldown(left)));
+                }
+            }
+            let all: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM jobs WHERE status = 'running'")
+                .fetch_one(&mut *tx)
+                .await?;
+            if all >= i64::from(limits.total) {
+                return Ok(Err(Refused::Busy));
+            }
+        }
         let id: i64 = sqlx::query_scalar(
             "INSERT INTO jobs
-                (user_id, prompt, prompt_run, version, seed, status, guild_id, reply, created_at)
-             VALUES ($1, $2, $3, $4, $5, 'running', $6, $7, $8) RETURNING id",
+                (user_id, prompt, prompt_run, version, seed, status, guild_id, reply, created_at,
+                 work, owner)
+             VALUES ($1, $2, $3, $4, $5, 'running', $6, $7, $8, $9, $10) RETURNING id",
         )
         .bind(user_to_sql(job.user))
         .bind(job.prompt)
@@ -66,39 +198,175 @@ impl Store {
         .bind(job.seed as i64)
         .bind(place_to_sql(job.place))
         .bind(job.reply)
-        .bind(now_ms())
-        .fetch_one(&self.pool)
+        .bind(now)
+        .bind(job.work)
+        .bind(job.owner)
+        .fetch_one(&mut *tx)
         .await?;
-        Ok(id)
+        self.announce(&mut tx).await?;
+        tx.commit().await?;
+        self.signal.bump();
+        Ok(Ok(id))
     }
 
-    /// Marks a running job done, or failed with `error`, and forgets its reply handle.
-    pub async fn finish_job(&self, id: i64, error: Option<&str>) -> Result<(), StoreError> {
-        sqlx::query(
-            "UPDATE jobs SET status = $1, error = $2, finished_at = $3, reply = NULL
-             WHERE id = $4 AND status = 'running'",
+    /// Claims the oldest job of the versions `versions` admits that waits for a worker, or
+    /// whose worker's lease ran out, for `lease_ms`; `None` when there is none.
+    pub async fn claim_job(
+        &self,
+        versions: &Versions,
+        worker: &str,
+        lease_ms: i64,
+    ) -> Result<Option<Claim>, StoreError> {
+        let (listed, filter) = match versions {
+            Versions::Only(list) if list.is_empty() => return Ok(None),
+            Versions::Only(list) => (list, "IN"),
+            Versions::AllBut(list) => (list, "NOT IN"),
+        };
+        // `version NOT IN ('')` for an empty exception list: no version is named ''.
+        let placeholders: Vec<String> = (0..listed.len().max(1))
+            .map(|i| format!("${}", i + 4))
+            .collect();
+        let skip_locked = match self.engine {
+            Engine::Postgres => "FOR UPDATE SKIP LOCKED",
+            // One writer at a time: the statement is the claim.
+            Engine::Sqlite => "",
+        };
+        let sql = format!(
+            "UPDATE jobs SET lease_until = $1, worker = $2, attempts = attempts + 1, claimed_at = $3
+             WHERE id = (SELECT id FROM jobs
+                         WHERE status = 'running' AND work IS NOT NULL
+                           AND (lease_until IS NULL OR lease_until < $3)
+                           AND version {filter} ({})
+                         ORDER BY id LIMIT 1 {skip_locked})
+             RETURNING id, attempts, user_id, version, work",
+            placeholders.join(", ")
+        );
+        let now = now_ms();
+        // Only placeholders are formatted in; every value is bound.
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(now + lease_ms)
+            .bind(worker)
+            .bind(now);
+        if listed.is_empty() {
+            query = query.bind("");
+        }
+        for version in listed {
+            query = query.bind(version);
+        }
+        let row = query.fetch_optional(&self.pool).await?;
+        row.map(|row| {
+            Ok(Claim {
+                job: row.try_get("id")?,
+                attempt: row.try_get("attempts")?,
+                user: user_from_sql(row.try_get("user_id")?),
+                version: row.try_get("version")?,
+                work: row.try_get("work")?,
+            })
+        })
+        .transpose()
+    }
+
+    /// Extends `claim`'s lease to `lease_ms` from now; `false` when the claim no longer
+    /// holds the job (it ended, or another worker claimed it after the lease ran out).
+    pub async fn renew_lease(&self, claim: &Claim, lease_ms: i64) -> Result<bool, StoreError> {
+        let renewed = sqlx::query(
+            "UPDATE jobs SET lease_until = $1
+             WHERE id = $2 AND attempts = $3 AND status = 'running'",
         )
-        .bind(if error.is_some() { "failed" } else { "done" })
-        .bind(error)
-        .bind(now_ms())
-        .bind(id)
+        .bind(now_ms() + lease_ms)
+        .bind(claim.job)
+        .bind(claim.attempt)
         .execute(&self.pool)
         .await?;
-        Ok(())
+        Ok(renewed.rows_affected() == 1)
     }
 
-    /// Marks every job still running as failed with `reason` and forgets its reply handle (at
-    /// start-up, after a restart interrupted them); returns those jobs as they were before,
-    /// reply handles included, oldest first.
-    pub async fn fail_running_jobs(&self, reason: &str) -> Result<Vec<Job>, StoreError> {
-        let rows = sqlx::query("SELECT * FROM jobs WHERE status = 'running' ORDER BY id")
-            .fetch_all(&self.pool)
-            .await?;
+    /// Records the worker's latest progress on `claim`'s job; `false` as for
+    /// [`Store::renew_lease`].
+    pub async fn report_progress(&self, claim: &Claim, progress: &str) -> Result<bool, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let written = sqlx::query(
+            "UPDATE jobs SET progress = $1 WHERE id = $2 AND attempts = $3 AND status = 'running'",
+        )
+        .bind(progress)
+        .bind(claim.job)
+        .bind(claim.attempt)
+        .execute(&mut *tx)
+        .await?;
+        self.announce(&mut tx).await?;
+        tx.commit().await?;
+        self.signal.bump();
+        Ok(written.rows_affected() == 1)
+    }
+
+    /// Completes `claim`'s job with its `images`, recorded together; `false` (and nothing
+    /// recorded) when the claim no longer holds the job.
+    pub async fn complete_job(
+        &self,
+        claim: &Claim,
+        images: &[NewImage],
+    ) -> Result<bool, StoreError> {
+        self.end_job(claim, None, images).await
+    }
+
+    /// Fails `claim`'s job with `error` for the operator and `notice` for the user; `false`
+    /// when the claim no longer holds the job.
+    pub async fn fail_job(
+        &self,
+        claim: &Claim,
+        error: &str,
+        notice: &str,
+    ) -> Result<bool, StoreError> {
+        self.end_job(claim, Some((error, notice)), &[]).await
+    }
+
+    async fn end_job(
+        &self,
+        claim: &Claim,
+        failure: Option<(&str, &str)>,
+        images: &[NewImage],
+    ) -> Result<bool, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let ended = sqlx::query(
+            "UPDATE jobs SET status = $1, error = $2, notice = $3, finished_at = $4, reply = NULL,
+                             lease_until = NULL
+             WHERE id = $5 AND attempts = $6 AND status = 'running'",
+        )
+        .bind(if failure.is_some() { "failed" } else { "done" })
+        .bind(failure.map(|f| f.0))
+        .bind(failure.map(|f| f.1))
+        .bind(now_ms())
+        .bind(claim.job)
+        .bind(claim.attempt)
+        .execute(&mut *tx)
+        .await?;
+        if ended.rows_affected() != 1 {
+            return Ok(false);
+        }
+        for image in images {
+            insert_image(&mut *tx, image).await?;
+        }
+        self.announce(&mut tx).await?;
+        tx.commit().await?;
+        self.signal.bump();
+        Ok(true)
+    }
+
+    /// Fails every unfinished job `owner` waits for, with `reason`, and forgets its reply
+    /// handle (at start-up: the process that would have delivered them was restarted); returns
+    /// those jobs as they were before, reply handles included, oldest first.
+    pub async fn cancel_jobs_of(&self, owner: &str, reason: &str) -> Result<Vec<Job>, StoreError> {
+        let rows =
+            sqlx::query("SELECT * FROM jobs WHERE status = 'running' AND owner = $1 ORDER BY id")
+                .bind(owner)
+                .fetch_all(&self.pool)
+                .await?;
         let mut failed = Vec::with_capacity(rows.len());
         for row in &rows {
             let job = job_from_row(row)?;
             let result = sqlx::query(
-                "UPDATE jobs SET status = 'failed', error = $1, finished_at = $2, reply = NULL
+                "UPDATE jobs SET status = 'failed', error = $1, finished_at = $2, reply = NULL,
+                                 lease_until = NULL
                  WHERE id = $3 AND status = 'running'",
             )
             .bind(reason)
@@ -111,7 +379,56 @@ impl Store {
                 failed.push(job);
             }
         }
+        if !failed.is_empty() {
+            self.signal.bump();
+        }
         Ok(failed)
+    }
+
+    /// A waiting job's place in its version's queue (1: next), counting the jobs before it
+    /// that wait too; `None` once a worker holds it or it has ended.
+    pub async fn queue_place(&self, id: i64) -> Result<Option<u32>, StoreError> {
+        let now = now_ms();
+        let place: Option<i64> = sqlx::query_scalar(
+            "SELECT (SELECT COUNT(*) FROM jobs o
+                     WHERE o.version = j.version AND o.status = 'running' AND o.work IS NOT NULL
+                       AND (o.lease_until IS NULL OR o.lease_until < $2) AND o.id <= j.id)
+             FROM jobs j
+             WHERE j.id = $1 AND j.status = 'running' AND (j.lease_until IS NULL OR j.lease_until < $2)",
+        )
+        .bind(id)
+        .bind(now)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(place.map(|p| p.max(1) as u32))
+    }
+
+    /// A receiver that sees a change whenever the queue may have changed: a job queued,
+    /// reported on or ended, by this process or (PostgreSQL) any other. Notices can be lost
+    /// (a dropped connection), so waiters poll as well.
+    pub fn queue_changes(&self) -> tokio::sync::watch::Receiver<u64> {
+        if let Some(options) = &self.listen {
+            let signal = self.signal.clone();
+            let options = options.0.clone();
+            self.signal
+                .listening
+                .call_once(|| drop(tokio::spawn(listen(options, signal))));
+        }
+        self.signal.changes.subscribe()
+    }
+
+    /// Tells other processes, when `tx` commits, that the queue changed.
+    async fn announce(
+        &self,
+        tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    ) -> Result<(), StoreError> {
+        if self.engine == Engine::Postgres {
+            sqlx::query("SELECT pg_notify($1, '')")
+                .bind(CHANNEL)
+                .execute(&mut **tx)
+                .await?;
+        }
+        Ok(())
     }
 
     /// The job with this id.
@@ -136,6 +453,32 @@ impl Store {
     }
 }
 
+/// Listens on PostgreSQL for the queue's notices for as long as the process runs, moving
+/// `signal` on each; reconnects after a second when the connection fails.
+async fn listen(options: sqlx::postgres::PgConnectOptions, signal: Arc<Signal>) {
+    loop {
+        let listener = async {
+            let pool = sqlx::postgres::PgPoolOptions::new()
+                .max_connections(1)
+                .connect_lazy_with(options.clone());
+            let mut listener = sqlx::postgres::PgListener::connect_with(&pool).await?;
+            listener.listen(CHANNEL).await?;
+            loop {
+                listener.recv().await?;
+                signal.bump();
+            }
+            #[allow(unreachable_code)]
+            Ok::<(), sqlx::Error>(())
+        };
+        if let Err(e) = listener.await {
+            tracing::warn!(error = %e, "listening for queued jobs failed; polling until it works again");
+        }
+        // Whatever was announced meanwhile was missed: look again.
+        signal.bump();
+        tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+    }
+}
+
 fn job_from_row(row: &AnyRow) -> Result<Job, StoreError> {
     let status: String = row.try_get("status")?;
     let error: Option<String> = row.try_get("error")?;
@@ -157,5 +500,11 @@ fn job_from_row(row: &AnyRow) -> Result<Job, StoreError> {
         reply: row.try_get("reply")?,
         created_at: row.try_get("created_at")?,
         finished_at: row.try_get("finished_at")?,
+        lease_until: row.try_get("lease_until")?,
+        attempts: row.try_get("attempts")?,
+        worker: row.try_get("worker")?,
+        claimed_at: row.try_get("claimed_at")?,
+        progress: row.try_get("progress")?,
+        notice: row.try_get("notice")?,
     })
 }

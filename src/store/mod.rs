@@ -34,7 +34,7 @@ pub use codes::CodeTaken;
 pub use copy::{Copied, CopyError};
 pub use gc::{Cutoffs, Garbage};
 pub use images::{Image, NewImage, Origin};
-pub use jobs::{Job, JobStatus, NewJob};
+pub use jobs::{Admission, Claim, Job, JobStatus, NewJob, Refused, Versions};
 pub use locks::StoreLock;
 pub use moodboards::Full;
 pub use profiles::{GLOBAL_NAME, NameTaken, NotCreated};
@@ -76,6 +76,20 @@ pub struct Store {
     place: String,
     /// Named locks ([`Store::lock`]).
     locks: std::sync::Arc<locks::Locks>,
+    /// Wakes the queue's waiters ([`Store::queue_changes`]).
+    signal: std::sync::Arc<jobs::Signal>,
+    /// PostgreSQL: where to listen for other processes' queue notices.
+    listen: Option<ListenOptions>,
+}
+
+/// Connection options for the queue's listener; their `Debug` shows no password.
+#[derive(Clone)]
+struct ListenOptions(sqlx::postgres::PgConnectOptions);
+
+impl std::fmt::Debug for ListenOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ListenOptions")
+    }
 }
 
 /// Every SQLite connection's settings: WAL lets readers run beside a writer, writers wait for
@@ -198,11 +212,19 @@ impl Store {
                     .connect_lazy_with(options),
             ),
         };
+        let listen = match engine {
+            Engine::Sqlite => None,
+            Engine::Postgres => Some(ListenOptions(
+                sqlx::postgres::PgConnectOptions::from_str(url).map_err(open_error)?,
+            )),
+        };
         Ok(Store {
             pool,
             engine,
             place,
             locks: std::sync::Arc::new(locks),
+            signal: std::sync::Arc::default(),
+            listen,
         })
     }
 

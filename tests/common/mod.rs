@@ -9,7 +9,7 @@ pub mod db;
 use tastebud::config::Config;
 use tastebud::domain::{Choice, Pair, Place, ProfileId, UserId};
 use tastebud::service::Service;
-use tastebud::store::{NewImage, NewJob, Origin, Store};
+use tastebud::store::{Claim, NewImage, NewJob, Origin, Store, Versions};
 use tempfile::TempDir;
 
 /// Small numbers so tests reach checkpoints quickly: unlock at 6, a new code every 3 points;
@@ -90,6 +90,13 @@ impl World {
         self.db.open(self.dir.path()).await
     }
 
+    /// A second service on the same database and data directory, configured with
+    /// `overrides`, with its own connections and memory: what another process has.
+    pub async fn another_service(&self, overrides: &str) -> Service {
+        let config = Config::with_overrides(overrides).expect("config");
+        Service::new(self.another_store().await, config, self.dir.path()).expect("service")
+    }
+
     /// Records an image owned by `owner` (a pool image when `None`).
     pub async fn image(&self, owner: Option<UserId>, version: &str) -> i64 {
         if let Some(user) = owner {
@@ -118,24 +125,51 @@ impl World {
             .expect("insert image")
     }
 
-    /// Records a finished generation job of `user` made in `place` (without images).
-    pub async fn done_job(&self, user: UserId, place: Place) -> i64 {
+    /// Queues a generation job of `user` made in `place` (work no worker can read), with
+    /// `reply` kept while it runs; returns its id.
+    pub async fn queued_job(&self, user: UserId, place: Place, reply: Option<&str>) -> i64 {
         // Job owners are users the service has met.
         self.service.settings(user).await.expect("settings");
-        let job = self
-            .store
-            .start_job(&NewJob {
-                user,
-                prompt: "a lighthouse at dusk",
-                prompt_run: "a lighthouse at dusk --v 7",
-                version: "7",
-                seed: 7,
-                place,
-                reply: None,
-            })
+        self.store
+            .queue_job(
+                &NewJob {
+                    user,
+                    prompt: "a lighthouse at dusk",
+                    prompt_run: "a lighthouse at dusk --v 7",
+                    version: "7",
+                    seed: 7,
+                    place,
+                    reply,
+                    work: "{}",
+                    owner: "",
+                },
+                None,
+            )
             .await
-            .expect("start job");
-        self.store.finish_job(job, None).await.expect("finish job");
+            .expect("queue job")
+            .expect("admitted")
+    }
+
+    /// Claims the oldest queued job of version 7 as a worker named `worker` would.
+    pub async fn claim(&self, worker: &str) -> Claim {
+        self.store
+            .claim_job(&Versions::Only(vec!["7".into()]), worker, 60_000)
+            .await
+            .expect("claim")
+            .expect("a job to claim")
+    }
+
+    /// Records a finished generation job of `user` made in `place` (without images).
+    pub async fn done_job(&self, user: UserId, place: Place) -> i64 {
+        let job = self.queued_job(user, place, None).await;
+        let claim = self.claim("test").await;
+        assert_eq!(claim.job, job);
+        assert!(
+            self.store
+                .complete_job(&claim, &[])
+                .await
+                .expect("complete")
+        );
         job
     }
 

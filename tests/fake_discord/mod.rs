@@ -312,6 +312,9 @@ struct Inner {
     readies: u32,
     identifies: Vec<Value>,
     shards: u32,
+    /// Whether an event for a shard no process is connected on is lost (as on Discord, where
+    /// the user sees "This interaction failed") instead of failing the test.
+    offline_shards_lose_events: bool,
     sessions_remaining: u32,
     /// When the last session started, on the fake clock (for `max_concurrency`).
     last_session_start: Option<Duration>,
@@ -378,6 +381,7 @@ impl FakeDiscord {
             readies: 0,
             identifies: Vec::new(),
             shards: 1,
+            offline_shards_lose_events: false,
             sessions_remaining: 1000,
             last_session_start: None,
             attachments: HashMap::new(),
@@ -485,6 +489,12 @@ impl FakeDiscord {
     pub async fn set_shards(&self, n: u32) {
         assert!(n >= 1);
         self.inner.lock().await.shards = n;
+    }
+
+    /// From now on an event for a shard no process is connected on (one killed, say) is lost,
+    /// as on Discord, instead of failing the test: the interaction is never answered.
+    pub async fn lose_events_of_offline_shards(&self) {
+        self.inner.lock().await.offline_shards_lose_events = true;
     }
 
     /// The `d` of every IDENTIFY the bot sent, in order.
@@ -678,7 +688,7 @@ impl FakeDiscord {
     /// and events without a `guild_id` (DMs) go to shard 0 only. Returns that shard.
     async fn dispatch(&self, event: &str, d: Value, guild: Option<u64>) -> [u32; 2] {
         let inner = self.inner.lock().await;
-        let connection = inner
+        let found = inner
             .connections
             .iter()
             // The newest session of a shard gets the event (like the fake always did).
@@ -686,18 +696,22 @@ impl FakeDiscord {
             .find(|c| {
                 let wanted = guild.map_or(0, |g| ((g >> 22) % u64::from(c.shard[1])) as u32);
                 c.shard[0] == wanted
-            })
-            .unwrap_or_else(|| {
-                let live: Vec<[u32; 2]> = inner.connections.iter().map(|c| c.shard).collect();
-                panic!(
-                    "no gateway connection handles {event} for guild {guild:?} (live shards: \
-                     {live:?}); is the bot connected on every shard?"
-                )
             });
-        connection
-            .events
-            .send(json!({"op": 0, "t": event, "d": d}))
-            .expect("gateway open");
+        if found.is_none() && inner.offline_shards_lose_events {
+            return [u32::MAX, 0];
+        }
+        let connection = found.unwrap_or_else(|| {
+            let live: Vec<[u32; 2]> = inner.connections.iter().map(|c| c.shard).collect();
+            panic!(
+                "no gateway connection handles {event} for guild {guild:?} (live shards: \
+                     {live:?}); is the bot connected on every shard?"
+            )
+        });
+        let sent = connection.events.send(json!({"op": 0, "t": event, "d": d}));
+        if sent.is_err() && inner.offline_shards_lose_events {
+            return [u32::MAX, 0];
+        }
+        sent.expect("gateway open");
         connection.shard
     }
 

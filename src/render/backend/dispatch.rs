@@ -163,6 +163,11 @@ impl<B: Backend + 'static> Dispatcher<B> {
         &self.model
     }
 
+    /// Renders its servers take at once, together.
+    pub fn capacity(&self) -> u32 {
+        self.inner.servers.iter().map(|s| s.concurrency).sum()
+    }
+
     /// Each server's health and load, and how many renders wait.
     pub fn status(&self) -> DispatchStatus {
         let state = self.inner.lock();

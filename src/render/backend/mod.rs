@@ -24,8 +24,8 @@ use self::vocabulary::Vocabulary;
 use crate::config::{BackendKind, VersionBackend};
 use crate::render::RenderError;
 
-/// What to render.
-#[derive(Debug, Clone, PartialEq, Default)]
+/// What to render (serializable: it travels through the job queue to a worker).
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct RenderRequest {
     /// The prompt as plain text (without parameters such as `--ar`), as the user wrote it: a
     /// backend escapes whatever its prompt syntax would read as instructions.
@@ -58,8 +58,9 @@ pub struct Features {
     pub size_step: u32,
 }
 
-/// Progress of one render: `fraction` runs from 0 to 1.
-#[derive(Debug, Clone, PartialEq, Default)]
+/// Progress of one render: `fraction` runs from 0 to 1 (serializable: a worker reports it
+/// through the job queue).
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct Progress {
     pub fraction: f32,
     pub note: String,

@@ -1,0 +1,386 @@
+//! The generation queue's two ends. A generation is queued with everything a worker needs to
+//! draw it ([`Work`], resolved when it was asked for) and waited for by the process that
+//! delivers it ([`Service::wait_for`]); a worker ([`Service::work`]) claims queued jobs of the
+//! versions it serves, renders them with its own servers while renewing its lease, and stores
+//! the pictures with the job's completion. `tastebud worker` is a worker; so is every process
+//! with `queue.worker = true`, in the background of its service: one code path either way.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use tokio::sync::{Notify, Semaphore};
+use tokio::task::JoinSet;
+
+use super::{Error, Result, Service};
+use crate::render::backend::{Backend, Progress, ProgressFn, RenderRequest};
+use crate::render::images::files::save_png;
+use crate::render::steering::personalize::{Steering, render_personalized};
+use crate::render::style::SPACE;
+use crate::store::{Claim, Job, JobStatus, NewImage, Origin, Versions};
+use crate::taste::standardize::Standardizer;
+use crate::taste::steer::Calibration;
+
+/// What a worker is given: the render, and how to steer it, as resolved when it was asked for.
+#[derive(Debug, Serialize, Deserialize)]
+pub(super) struct Work {
+    /// Canonical, with codes in place of profile IDs (the images are recorded with it).
+    pub prompt_run: String,
+    pub request: RenderRequest,
+    pub steering: Option<SteeringPlan>,
+}
+
+/// A taste ready to steer with ([`Steering`], owned).
+#[derive(Debug, Serialize, Deserialize)]
+pub(super) struct SteeringPlan {
+    /// Per standardized style axis.
+    pub taste: Vec<f32>,
+    pub stylize: u32,
+    pub calibration: Calibration,
+    pub standardizer: Standardizer,
+    pub candidates: usize,
+    pub reach: f32,
+}
+
+/// How a worker works.
+#[derive(Debug, Clone)]
+pub struct WorkerOptions {
+    /// Its name in the queue (shown as the holder of the jobs it renders).
+    pub name: String,
+    /// The versions it renders; empty: every version.
+    pub versions: Vec<String>,
+}
+
+impl WorkerOptions {
+    /// A worker for every version, named after this machine and process.
+    pub fn all_versions() -> WorkerOptions {
+        WorkerOptions {
+            name: process_name(),
+            versions: Vec::new(),
+        }
+    }
+}
+
+/// This process, as workers and owners of jobs are named: host name and process id.
+pub fn process_name() -> String {
+    let host = std::fs::read_to_string("/etc/hostname")
+        .map(|h| h.trim().to_string())
+        .ok()
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "localhost".into());
+    format!("{host}:{}", std::process::id())
+}
+
+/// Claims of one job after which it is failed instead of tried again: the job its workers
+/// keep dying on.
+const MAX_ATTEMPTS: i64 = 3;
+/// How often a worker or a waiter looks at the queue when nothing woke it (a lease that ran
+/// out wakes nobody; notices can be lost).
+const POLL: Duration = Duration::from_secs(1);
+/// The least time between two progress reports of one job written to the database.
+const PROGRESS_EVERY: Duration = Duration::from_millis(250);
+
+/// The service's own background worker (`queue.worker = true`), started on first need and
+/// stopped when the last handle on the service is dropped.
+#[derive(Debug, Default)]
+pub(super) struct BackgroundWorker {
+    task: Mutex<Option<tokio::task::JoinHandle<()>>>,
+}
+
+impl Drop for BackgroundWorker {
+    fn drop(&mut self) {
+        if let Some(task) = self.task.get_mut().ok().and_then(Option::take) {
+            task.abort();
+        }
+    }
+}
+
+impl Service {
+    /// Starts this service's background worker when `queue.worker` is set and it is not
+    /// running yet. It stops when every handle on the service has been dropped.
+    pub fn start_worker(&self) {
+        if !self.config.queue.worker {
+            return;
+        }
+        let mut task = self
+            .worker
+            .task
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if task.as_ref().is_some_and(|t| !t.is_finished()) {
+            return;
+        }
+        // The worker's own handle does not keep the background worker alive.
+        let worker = Service {
+            worker: Arc::default(),
+            ..self.clone()
+        };
+        *task = Some(tokio::spawn(async move {
+            if let Err(e) = worker
+                .work(WorkerOptions::all_versions(), std::future::pending())
+                .await
+            {
+                tracing::error!(error = %e.for_operator(), "the background worker stopped");
+            }
+        }));
+    }
+
+    /// Works the queue until `stop` completes: claims jobs of the versions in `options` while
+    /// their servers have room, renders each with a lease it renews, and completes or fails
+    /// it. Jobs still rendering when it stops are abandoned, to be claimed again once their
+    /// leases run out.
+    pub async fn work(&self, options: WorkerOptions, stop: impl Future<Output = ()>) -> Result<()> {
+        for version in &options.versions {
+            let known = self.config.personalization.versions.contains(version)
+                || self.config.render.versions.contains_key(version);
+            if !known {
+                return Err(Error::UnknownVersion {
+                    version: version.clone(),
+                    known: self.config.personalization.versions.join(", "),
+                });
+            }
+        }
+        // Room per version: as many jobs as its servers take at once.
+        let mut room: HashMap<String, Arc<Semaphore>> = HashMap::new();
+        let freed = Arc::new(Notify::new());
+        let mut running = JoinSet::new();
+        let mut changes = self.store.queue_changes();
+        let lease = self.lease_ms();
+        tracing::info!(worker = %options.name, versions = ?options.versions, "working the generation queue");
+        tokio::pin!(stop);
+        loop {
+            while running.try_join_next().is_some() {}
+            changes.borrow_and_update();
+            let full = |v: &String| room.get(v).is_some_and(|r| r.available_permits() == 0);
+            let versions = if options.versions.is_empty() {
+                Versions::AllBut(room.keys().filter(|v| full(v)).cloned().collect())
+            } else {
+                Versions::Only(
+                    options
+                        .versions
+                        .iter()
+                        .filter(|v| !full(v))
+                        .cloned()
+                        .collect(),
+                )
+            };
+            let claimed = match self.store.claim_job(&versions, &options.name, lease).await {
+                Ok(claimed) => claimed,
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot claim a generation; trying again");
+                    None
+                }
+            };
+            if let Some(claim) = claimed {
+                let capacity = self.backends.get(&claim.version).capacity() as usize;
+                let permit = room
+                    .entry(claim.version.clone())
+                    .or_insert_with(|| Arc::new(Semaphore::new(capacity)))
+                    .clone()
+                    .try_acquire_owned()
+                    .map_err(|_| Error::Bug("claimed a job without room for it".into()))?;
+                let (service, freed) = (self.clone(), freed.clone());
+                running.spawn(async move {
+                    service.render_job(claim).await;
+                    drop(permit);
+                    freed.notify_one();
+                });
+                continue;
+            }
+            tokio::select! {
+                () = &mut stop => return Ok(()),
+                _ = changes.changed() => {}
+                () = freed.notified() => {}
+                () = tokio::time::sleep(POLL) => {}
+            }
+        }
+    }
+
+    /// A claim's lease, in milliseconds.
+    fn lease_ms(&self) -> i64 {
+        (self.config.queue.lease_secs * 1000) as i64
+    }
+
+    /// Renders a claimed job and completes or fails it, unless the claim is lost meanwhile.
+    async fn render_job(&self, claim: Claim) {
+        let ended = match self.draw(&claim).await {
+            Ok(Some(images)) => self.store.complete_job(&claim, &images).await,
+            Ok(None) => {
+                tracing::warn!(
+                    job = claim.job,
+                    "lost the claim on a job while rendering it"
+                );
+                return;
+            }
+            Err(e) => {
+                tracing::warn!(job = claim.job, error = %e.for_operator(), "a generation failed");
+                self.store
+                    .fail_job(&claim, &e.for_operator(), &e.to_string())
+                    .await
+            }
+        };
+        match ended {
+            Ok(true) => tracing::debug!(job = claim.job, "job ended"),
+            Ok(false) => tracing::warn!(
+                job = claim.job,
+                "another worker holds a job this one rendered; its result is discarded"
+            ),
+            Err(e) => tracing::error!(job = claim.job, error = %e, "cannot record a job's end"),
+        }
+    }
+
+    /// Draws a claimed job's pictures and saves their files, reporting progress and renewing
+    /// the lease meanwhile; `None` when the claim was lost (the job ended, or its lease ran out
+    /// and another worker took it).
+    async fn draw(&self, claim: &Claim) -> Result<Option<Vec<NewImage>>> {
+        if claim.attempt > MAX_ATTEMPTS {
+            return Err(Error::Bug(format!(
+                "job {} was claimed {} times and its worker stopped each time",
+                claim.job,
+                claim.attempt - 1
+            )));
+        }
+        let work: Work = serde_json::from_str(&claim.work)
+            .map_err(|e| Error::Bug(format!("job {}: unreadable work: {e}", claim.job)))?;
+        let backend = self.backends.get(&claim.version);
+        let (report, reports) = tokio::sync::watch::channel(None::<Progress>);
+        let progress: ProgressFn = Arc::new(move |p: Progress| {
+            report.send_replace(Some(p));
+        });
+        let rendered = {
+            let steering = work.steering.as_ref().map(|s| Steering {
+                taste: &s.taste,
+                stylize: s.stylize,
+                calibration: &s.calibration,
+                standardizer: &s.standardizer,
+                candidates: s.candidates,
+                reach: s.reach,
+            });
+            let render = render_personalized(&*backend, &work.request, steering, progress);
+            tokio::select! {
+                rendered = render => rendered,
+                () = self.hold_lease(claim) => return Ok(None),
+                () = self.pass_on_progress(claim, reports) => return Ok(None),
+            }
+        };
+        let images = rendered.map_err(Error::Render)?;
+        let dir = self.images_dir.clone();
+        let pictures: Vec<image::RgbImage> = images.iter().map(|r| r.image.clone()).collect();
+        let saved = tokio::task::spawn_blocking(move || {
+            pictures
+                .iter()
+                .map(|p| save_png(&dir, p))
+                .collect::<std::result::Result<Vec<_>, _>>()
+        })
+        .await
+        .map_err(|e| Error::Bug(format!("saving images: {e}")))?
+        .map_err(Error::Render)?;
+        Ok(Some(
+            saved
+                .into_iter()
+                .zip(images)
+                .enumerate()
+                .map(|(i, (file, rendered))| NewImage {
+                    hash: file.hash,
+                    prompt: work.prompt_run.clone(),
+                    version: claim.version.clone(),
+                    backend: backend.name().to_string(),
+                    model: backend.model().to_string(),
+                    seed: work.request.seed + i as u64,
+                    knobs: rendered.knobs,
+                    style: Some((SPACE.to_string(), rendered.style.0.to_vec())),
+                    origin: Origin::Generated,
+                    owner: Some(claim.user),
+                    job: Some(claim.job),
+                })
+                .collect(),
+        ))
+    }
+
+    /// Renews `claim`'s lease every third of its length; returns when the claim is lost.
+    async fn hold_lease(&self, claim: &Claim) {
+        let lease = self.lease_ms();
+        let every = Duration::from_millis((lease / 3).max(1) as u64);
+        loop {
+            tokio::time::sleep(every).await;
+            match self.store.renew_lease(claim, lease).await {
+                Ok(true) => {}
+                Ok(false) => return,
+                // The database may come back before the lease runs out.
+                Err(e) => tracing::warn!(job = claim.job, error = %e, "cannot renew a lease"),
+            }
+        }
+    }
+
+    /// Writes the render's progress to the job, at most every [`PROGRESS_EVERY`]; returns when
+    /// the claim is lost.
+    async fn pass_on_progress(
+        &self,
+        claim: &Claim,
+        mut reports: tokio::sync::watch::Receiver<Option<Progress>>,
+    ) {
+        while reports.changed().await.is_ok() {
+            let latest = reports.borrow_and_update().clone();
+            if let Some(p) = latest
+                && let Ok(text) = serde_json::to_string(&p)
+            {
+                match self.store.report_progress(claim, &text).await {
+                    Ok(true) => {}
+                    Ok(false) => return,
+                    Err(e) => tracing::warn!(job = claim.job, error = %e, "cannot report progress"),
+                }
+            }
+            tokio::time::sleep(PROGRESS_EVERY).await;
+        }
+        // The render is over; its result decides.
+        std::future::pending::<()>().await;
+    }
+
+    /// Waits for job `id` to end, passing on its place in the queue while it waits and its
+    /// worker's progress while it renders. Returns the job once done.
+    pub(super) async fn wait_for(&self, id: i64, progress: &ProgressFn) -> Result<Job> {
+        let mut changes = self.store.queue_changes();
+        let mut told: Option<Progress> = None;
+        loop {
+            changes.borrow_and_update();
+            let job = self
+                .store
+                .job(id)
+                .await?
+                .ok_or_else(|| Error::Bug(format!("queued job {id} is gone")))?;
+            match &job.status {
+                JobStatus::Done => return Ok(job),
+                JobStatus::Failed(cause) => {
+                    return Err(Error::JobFailed {
+                        notice: job.notice.clone(),
+                        cause: cause.clone(),
+                    });
+                }
+                JobStatus::Running => {}
+            }
+            let now = match self.store.queue_place(id).await? {
+                Some(place) => Some(Progress {
+                    fraction: 0.0,
+                    note: String::new(),
+                    queued: Some(place),
+                }),
+                None => job
+                    .progress
+                    .as_deref()
+                    .and_then(|p| serde_json::from_str(p).ok()),
+            };
+            if let Some(now) = now
+                && told.as_ref() != Some(&now)
+            {
+                progress(now.clone());
+                told = Some(now);
+            }
+            tokio::select! {
+                _ = changes.changed() => {}
+                () = tokio::time::sleep(POLL) => {}
+            }
+        }
+    }
+}
