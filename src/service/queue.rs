@@ -146,13 +146,13 @@ impl Service {
         let mut room: HashMap<String, Arc<Semaphore>> = HashMap::new();
         let freed = Arc::new(Notify::new());
         let mut running = JoinSet::new();
-        let mut changes = self.store.queue_changes();
+        let mut queued = self.store.queued_jobs();
         let lease = self.lease_ms();
         tracing::info!(worker = %options.name, versions = ?options.versions, "working the generation queue");
         tokio::pin!(stop);
         loop {
             while running.try_join_next().is_some() {}
-            changes.borrow_and_update();
+            queued.borrow_and_update();
             let full = |v: &String| room.get(v).is_some_and(|r| r.available_permits() == 0);
             let versions = if options.versions.is_empty() {
                 Versions::AllBut(room.keys().filter(|v| full(v)).cloned().collect())
@@ -174,6 +174,7 @@ impl Service {
                 }
             };
             if let Some(claim) = claimed {
+                tracing::debug!(job = claim.job, attempt = claim.attempt, "claimed a job");
                 let capacity = self.backends.get(&claim.version).capacity() as usize;
                 let permit = room
                     .entry(claim.version.clone())
@@ -191,7 +192,7 @@ impl Service {
             }
             tokio::select! {
                 () = &mut stop => return Ok(()),
-                _ = changes.changed() => {}
+                _ = queued.changed() => {}
                 () = freed.notified() => {}
                 () = tokio::time::sleep(POLL) => {}
             }
@@ -259,10 +260,29 @@ impl Service {
                 reach: s.reach,
             });
             let render = render_personalized(&*backend, &work.request, steering, progress);
-            tokio::select! {
-                rendered = render => rendered,
-                () = self.hold_lease(claim) => return Ok(None),
-                () = self.pass_on_progress(claim, reports) => return Ok(None),
+            let (done, done_rx) = tokio::sync::watch::channel(false);
+            let (lost_tx, mut lost) = tokio::sync::watch::channel(false);
+            let keeper =
+                tokio::spawn(
+                    self.clone()
+                        .keep_claim(claim.clone(), reports, done_rx, lost_tx),
+                );
+            let lost = async {
+                while !*lost.borrow_and_update() {
+                    if lost.changed().await.is_err() {
+                        std::future::pending::<()>().await;
+                    }
+                }
+            };
+            let rendered = tokio::select! {
+                rendered = render => Some(rendered),
+                () = lost => None,
+            };
+            done.send_replace(true);
+            let _ = keeper.await;
+            match rendered {
+                Some(rendered) => rendered,
+                None => return Ok(None),
             }
         };
         let images = rendered.map_err(Error::Render)?;
@@ -299,55 +319,63 @@ impl Service {
         ))
     }
 
-    /// Renews `claim`'s lease every third of its length; returns when the claim is lost.
-    async fn hold_lease(&self, claim: &Claim) {
+    /// Keeps `claim` while its job is drawn: renews the lease every third of its length and
+    /// writes the render's latest progress (at most every [`PROGRESS_EVERY`]), until `done`
+    /// is set; sets `lost` and returns when the claim is lost. A task of its own that looks at
+    /// `done` only between queries: a query abandoned half-way can leave a PostgreSQL
+    /// connection in the pool with its transaction still open, holding the job's row lock.
+    async fn keep_claim(
+        self,
+        claim: Claim,
+        mut reports: tokio::sync::watch::Receiver<Option<Progress>>,
+        mut done: tokio::sync::watch::Receiver<bool>,
+        lost: tokio::sync::watch::Sender<bool>,
+    ) {
         let lease = self.lease_ms();
         let every = Duration::from_millis((lease / 3).max(1) as u64);
+        let mut renew_at = tokio::time::Instant::now() + every;
         loop {
-            tokio::time::sleep(every).await;
-            match self.store.renew_lease(claim, lease).await {
-                Ok(true) => {}
-                Ok(false) => return,
-                // The database may come back before the lease runs out.
-                Err(e) => tracing::warn!(job = claim.job, error = %e, "cannot renew a lease"),
-            }
-        }
-    }
-
-    /// Writes the render's progress to the job, at most every [`PROGRESS_EVERY`]; returns when
-    /// the claim is lost.
-    async fn pass_on_progress(
-        &self,
-        claim: &Claim,
-        mut reports: tokio::sync::watch::Receiver<Option<Progress>>,
-    ) {
-        while reports.changed().await.is_ok() {
-            let latest = reports.borrow_and_update().clone();
-            if let Some(p) = latest
-                && let Ok(text) = serde_json::to_string(&p)
-            {
-                match self.store.report_progress(claim, &text).await {
-                    Ok(true) => {}
-                    Ok(false) => return,
-                    Err(e) => tracing::warn!(job = claim.job, error = %e, "cannot report progress"),
+            let renew = tokio::select! {
+                _ = done.changed() => return,
+                () = tokio::time::sleep_until(renew_at) => true,
+                () = tokio::time::sleep(PROGRESS_EVERY) => false,
+            };
+            let held = if renew {
+                renew_at = tokio::time::Instant::now() + every;
+                self.store.renew_lease(&claim, lease).await
+            } else if reports.has_changed().unwrap_or(false) {
+                let latest = reports.borrow_and_update().clone();
+                match latest.and_then(|p| serde_json::to_string(&p).ok()) {
+                    Some(text) => self.store.report_progress(&claim, &text).await,
+                    None => Ok(true),
                 }
+            } else {
+                Ok(true)
+            };
+            match held {
+                Ok(true) => {}
+                Ok(false) => {
+                    lost.send_replace(true);
+                    return;
+                }
+                // The database may come back before the lease runs out.
+                Err(e) => tracing::warn!(job = claim.job, error = %e, "cannot keep a claim"),
             }
-            tokio::time::sleep(PROGRESS_EVERY).await;
+            if *done.borrow() {
+                return;
+            }
         }
-        // The render is over; its result decides.
-        std::future::pending::<()>().await;
     }
 
     /// Waits for job `id` to end, passing on its place in the queue while it waits and its
     /// worker's progress while it renders. Returns the job once done.
     pub(super) async fn wait_for(&self, id: i64, progress: &ProgressFn) -> Result<Job> {
-        let mut changes = self.store.queue_changes();
+        let mut changes = self.store.job_changes();
         let mut told: Option<Progress> = None;
         loop {
-            changes.borrow_and_update();
-            let job = self
+            let (job, place) = self
                 .store
-                .job(id)
+                .job_with_place(id)
                 .await?
                 .ok_or_else(|| Error::Bug(format!("queued job {id} is gone")))?;
             match &job.status {
@@ -360,7 +388,7 @@ impl Service {
                 }
                 JobStatus::Running => {}
             }
-            let now = match self.store.queue_place(id).await? {
+            let now = match place {
                 Some(place) => Some(Progress {
                     fraction: 0.0,
                     note: String::new(),
@@ -378,7 +406,7 @@ impl Service {
                 told = Some(now);
             }
             tokio::select! {
-                _ = changes.changed() => {}
+                () = changes.changed(id) => {}
                 () = tokio::time::sleep(POLL) => {}
             }
         }

@@ -71,7 +71,13 @@ pub struct Image {
 impl Store {
     /// Records an image and returns its id.
     pub async fn insert_image(&self, image: &NewImage) -> Result<i64, StoreError> {
-        insert_image(&self.pool, image).await
+        // In a transaction that has committed when this returns: PostgreSQL sends a
+        // `RETURNING` row before a statement's own implicit transaction commits, so another
+        // connection could act on the id before the row is visible to it.
+        let mut tx = self.pool.begin().await?;
+        let id = insert_image(&mut *tx, image).await?;
+        tx.commit().await?;
+        Ok(id)
     }
 
     /// The image with this id.

@@ -127,26 +127,84 @@ pub struct Claim {
     pub work: String,
 }
 
-/// The queue's wake-up signal, shared by a store's clones: a counter that moves on every
-/// change this process makes or (PostgreSQL) hears of.
+/// The queue's wake-up signals, shared by a store's clones: one that moves when a job is
+/// queued (for workers), and the ids of jobs that changed (for the waiter of each), from this
+/// process or (PostgreSQL) any other.
 #[derive(Debug)]
 pub(super) struct Signal {
-    changes: tokio::sync::watch::Sender<u64>,
+    queued: tokio::sync::watch::Sender<u64>,
+    changed: tokio::sync::broadcast::Sender<i64>,
     listening: std::sync::Once,
 }
 
 impl Default for Signal {
     fn default() -> Self {
         Signal {
-            changes: tokio::sync::watch::Sender::new(0),
+            queued: tokio::sync::watch::Sender::new(0),
+            changed: tokio::sync::broadcast::Sender::new(1024),
             listening: std::sync::Once::new(),
         }
     }
 }
 
+/// What changed in the queue.
+#[derive(Debug, Clone, Copy)]
+enum Change {
+    /// A job was queued.
+    Queued,
+    /// The job with this id was reported on or ended.
+    Job(i64),
+}
+
+impl Change {
+    /// As a PostgreSQL notice's payload.
+    fn payload(self) -> String {
+        match self {
+            Change::Queued => "queued".into(),
+            Change::Job(id) => id.to_string(),
+        }
+    }
+
+    fn parse(payload: &str) -> Option<Change> {
+        match payload {
+            "queued" => Some(Change::Queued),
+            id => id.parse().ok().map(Change::Job),
+        }
+    }
+}
+
 impl Signal {
-    fn bump(&self) {
-        self.changes.send_modify(|n| *n = n.wrapping_add(1));
+    fn tell(&self, change: Change) {
+        match change {
+            Change::Queued => self.queued.send_modify(|n| *n = n.wrapping_add(1)),
+            // Nobody listening is fine.
+            Change::Job(id) => drop(self.changed.send(id)),
+        }
+    }
+
+    /// After notices may have been missed: everyone looks again.
+    fn tell_all(&self) {
+        self.queued.send_modify(|n| *n = n.wrapping_add(1));
+        let _ = self.changed.send(-1);
+    }
+}
+
+/// A receiver of the ids of jobs that changed ([`Store::job_changes`]).
+pub struct JobChanges(tokio::sync::broadcast::Receiver<i64>);
+
+impl JobChanges {
+    /// Waits until job `id` may have changed (it did, or notices were missed meanwhile).
+    pub async fn changed(&mut self, id: i64) {
+        loop {
+            match self.0.recv().await {
+                Ok(changed) if changed == id || changed < 0 => return,
+                Ok(_) => {}
+                Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => return,
+                Err(tokio::sync::broadcast::error::RecvError::Closed) => {
+                    std::future::pending::<()>().await;
+                }
+            }
+        }
     }
 }
 
@@ -169,20 +227,24 @@ impl Store {
             .bind(user_to_sql(job.user))
             .fetch_one(&mut *tx)
             .await?;
-            if mine >= i64::from(limits.per_user) {
-                return Ok(Err(Refused::TooMany(mine as u32)));
-            }
-            if let Some(last) = last {
-                let left = last + limits.cooldown_ms - now;
-                if left > 0 {
-                    return Ok(Err(Refused::Cooldown(left)));
-                }
-            }
             let all: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM jobs WHERE status = 'running'")
                 .fetch_one(&mut *tx)
                 .await?;
-            if all >= i64::from(limits.total) {
-                return Ok(Err(Refused::Busy));
+            let left = last.map_or(0, |last| last + limits.cooldown_ms - now);
+            let refused = if mine >= i64::from(limits.per_user) {
+                Some(Refused::TooMany(mine as u32))
+            } else if left > 0 {
+                Some(Refused::Cooldown(left))
+            } else if all >= i64::from(limits.total) {
+                Some(Refused::Busy)
+            } else {
+                None
+            };
+            if let Some(refused) = refused {
+                // Ended here and now: a dropped transaction's rollback waits for the
+                // connection's next use, and the queue's lock would be held until then.
+                tx.rollback().await?;
+                return Ok(Err(refused));
             }
         }
         let id: i64 = sqlx::query_scalar(
@@ -203,9 +265,9 @@ impl Store {
         .bind(job.owner)
         .fetch_one(&mut *tx)
         .await?;
-        self.announce(&mut tx).await?;
+        self.announce(&mut tx, Change::Queued).await?;
         tx.commit().await?;
-        self.signal.bump();
+        self.signal.tell(Change::Queued);
         Ok(Ok(id))
     }
 
@@ -253,7 +315,11 @@ impl Store {
         for version in listed {
             query = query.bind(version);
         }
-        let row = query.fetch_optional(&self.pool).await?;
+        // Committed before the claim is used (see `insert_image`): a renewal on another
+        // connection must see it.
+        let mut tx = self.pool.begin().await?;
+        let row = query.fetch_optional(&mut *tx).await?;
+        tx.commit().await?;
         row.map(|row| {
             Ok(Claim {
                 job: row.try_get("id")?,
@@ -293,9 +359,9 @@ impl Store {
         .bind(claim.attempt)
         .execute(&mut *tx)
         .await?;
-        self.announce(&mut tx).await?;
+        self.announce(&mut tx, Change::Job(claim.job)).await?;
         tx.commit().await?;
-        self.signal.bump();
+        self.signal.tell(Change::Job(claim.job));
         Ok(written.rows_affected() == 1)
     }
 
@@ -346,9 +412,9 @@ impl Store {
         for image in images {
             insert_image(&mut *tx, image).await?;
         }
-        self.announce(&mut tx).await?;
+        self.announce(&mut tx, Change::Job(claim.job)).await?;
         tx.commit().await?;
-        self.signal.bump();
+        self.signal.tell(Change::Job(claim.job));
         Ok(true)
     }
 
@@ -376,37 +442,55 @@ impl Store {
             .await?;
             // A job that ended meanwhile was not interrupted.
             if result.rows_affected() == 1 {
+                self.signal.tell(Change::Job(job.id));
                 failed.push(job);
             }
-        }
-        if !failed.is_empty() {
-            self.signal.bump();
         }
         Ok(failed)
     }
 
-    /// A waiting job's place in its version's queue (1: next), counting the jobs before it
-    /// that wait too; `None` once a worker holds it or it has ended.
-    pub async fn queue_place(&self, id: i64) -> Result<Option<u32>, StoreError> {
-        let now = now_ms();
-        let place: Option<i64> = sqlx::query_scalar(
-            "SELECT (SELECT COUNT(*) FROM jobs o
-                     WHERE o.version = j.version AND o.status = 'running' AND o.work IS NOT NULL
-                       AND (o.lease_until IS NULL OR o.lease_until < $2) AND o.id <= j.id)
-             FROM jobs j
-             WHERE j.id = $1 AND j.status = 'running' AND (j.lease_until IS NULL OR j.lease_until < $2)",
+    /// The job with this id, and while it waits for a worker its place in its version's
+    /// queue (1: next), counting the jobs before it that wait too; `None` for the place once a
+    /// worker holds the job or it has ended. One query: what a waiter reads each time it looks.
+    pub async fn job_with_place(&self, id: i64) -> Result<Option<(Job, Option<u32>)>, StoreError> {
+        let row = sqlx::query(
+            "SELECT j.*,
+                    CASE WHEN j.status = 'running' AND (j.lease_until IS NULL OR j.lease_until < $2)
+                    THEN (SELECT COUNT(*) FROM jobs o
+                          WHERE o.version = j.version AND o.status = 'running'
+                            AND o.work IS NOT NULL AND o.id <= j.id
+                            AND (o.lease_until IS NULL OR o.lease_until < $2))
+                    END AS place
+             FROM jobs j WHERE j.id = $1",
         )
         .bind(id)
-        .bind(now)
+        .bind(now_ms())
         .fetch_optional(&self.pool)
         .await?;
-        Ok(place.map(|p| p.max(1) as u32))
+        row.map(|row| {
+            let place: Option<i64> = row.try_get("place")?;
+            Ok((job_from_row(&row)?, place.map(|p| p.max(1) as u32)))
+        })
+        .transpose()
     }
 
-    /// A receiver that sees a change whenever the queue may have changed: a job queued,
-    /// reported on or ended, by this process or (PostgreSQL) any other. Notices can be lost
-    /// (a dropped connection), so waiters poll as well.
-    pub fn queue_changes(&self) -> tokio::sync::watch::Receiver<u64> {
+    /// A receiver that sees a change whenever a job may have been queued, by this process or
+    /// (PostgreSQL) any other: what wakes a waiting worker. Notices can be lost (a dropped
+    /// connection), so workers poll as well.
+    pub fn queued_jobs(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.listen_for_notices();
+        self.signal.queued.subscribe()
+    }
+
+    /// The ids of jobs reported on or ended from now on, by any process: what wakes the
+    /// process waiting for one. Waiters poll as well.
+    pub fn job_changes(&self) -> JobChanges {
+        self.listen_for_notices();
+        JobChanges(self.signal.changed.subscribe())
+    }
+
+    /// PostgreSQL: starts listening for other processes' notices, once per store.
+    fn listen_for_notices(&self) {
         if let Some(options) = &self.listen {
             let signal = self.signal.clone();
             let options = options.0.clone();
@@ -414,17 +498,18 @@ impl Store {
                 .listening
                 .call_once(|| drop(tokio::spawn(listen(options, signal))));
         }
-        self.signal.changes.subscribe()
     }
 
-    /// Tells other processes, when `tx` commits, that the queue changed.
+    /// Tells other processes, when `tx` commits, of `change`.
     async fn announce(
         &self,
         tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+        change: Change,
     ) -> Result<(), StoreError> {
         if self.engine == Engine::Postgres {
-            sqlx::query("SELECT pg_notify($1, '')")
+            sqlx::query("SELECT pg_notify($1, $2)")
                 .bind(CHANNEL)
+                .bind(change.payload())
                 .execute(&mut **tx)
                 .await?;
         }
@@ -453,8 +538,8 @@ impl Store {
     }
 }
 
-/// Listens on PostgreSQL for the queue's notices for as long as the process runs, moving
-/// `signal` on each; reconnects after a second when the connection fails.
+/// Listens on PostgreSQL for the queue's notices for as long as the process runs, passing each
+/// on to `signal`; reconnects after a second when the connection fails.
 async fn listen(options: sqlx::postgres::PgConnectOptions, signal: Arc<Signal>) {
     loop {
         let listener = async {
@@ -464,8 +549,11 @@ async fn listen(options: sqlx::postgres::PgConnectOptions, signal: Arc<Signal>) 
             let mut listener = sqlx::postgres::PgListener::connect_with(&pool).await?;
             listener.listen(CHANNEL).await?;
             loop {
-                listener.recv().await?;
-                signal.bump();
+                let notice = listener.recv().await?;
+                match Change::parse(notice.payload()) {
+                    Some(change) => signal.tell(change),
+                    None => signal.tell_all(),
+                }
             }
             #[allow(unreachable_code)]
             Ok::<(), sqlx::Error>(())
@@ -474,7 +562,7 @@ async fn listen(options: sqlx::postgres::PgConnectOptions, signal: Arc<Signal>) 
             tracing::warn!(error = %e, "listening for queued jobs failed; polling until it works again");
         }
         // Whatever was announced meanwhile was missed: look again.
-        signal.bump();
+        signal.tell_all();
         tokio::time::sleep(std::time::Duration::from_secs(1)).await;
     }
 }

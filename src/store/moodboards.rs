@@ -33,6 +33,9 @@ impl Store {
         let before = held.len();
         held.extend(images);
         if held.len() > max {
+            // Ended here and now: a dropped transaction's rollback waits for the connection's
+            // next use, and its lock would be held until then.
+            tx.rollback().await?;
             return Ok(Err(Full { held: before }));
         }
         let now = now_ms();

@@ -77,7 +77,11 @@ impl Store {
             .execute(&mut *tx)
             .await;
             match inserted {
-                Ok(done) if done.rows_affected() == 0 => return Ok(Err(NotCreated::TooMany)),
+                Ok(done) if done.rows_affected() == 0 => {
+                    // Ended here and now: see `Store::add_moodboard_images`.
+                    tx.rollback().await?;
+                    return Ok(Err(NotCreated::TooMany));
+                }
                 Ok(_) => {
                     tx.commit().await?;
                     return Ok(Ok(Profile {

@@ -33,6 +33,8 @@ impl Store {
         prompt: &str,
     ) -> Result<Pair, StoreError> {
         let created_at = now_ms();
+        // In a transaction: see `insert_image`.
+        let mut tx = self.pool.begin().await?;
         let id: i64 = sqlx::query_scalar(
             "INSERT INTO pairs (user_id, profile_id, left_image, right_image, prompt, created_at)
              VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
@@ -43,8 +45,9 @@ impl Store {
         .bind(right_image)
         .bind(prompt)
         .bind(created_at)
-        .fetch_one(&self.pool)
+        .fetch_one(&mut *tx)
         .await?;
+        tx.commit().await?;
         Ok(Pair {
             id,
             user,

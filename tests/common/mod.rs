@@ -60,8 +60,14 @@ impl World {
         World::on(db::TestDb::new().await, overrides).await
     }
 
-    /// A world on the database `db`.
+    /// A world on the database `db`. With `RUST_LOG` set, the service's log is shown.
     pub async fn on(db: db::TestDb, overrides: &str) -> World {
+        if std::env::var_os("RUST_LOG").is_some() {
+            let _ = tracing_subscriber::fmt()
+                .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+                .with_test_writer()
+                .try_init();
+        }
         let dir = tempfile::tempdir().expect("temp dir");
         let (store, service) = open(&dir, &db, overrides).await;
         World {

@@ -159,7 +159,7 @@ async fn a_claim_whose_lease_ran_out_is_taken_over_and_only_the_newest_claim_end
         .expect("a job to claim");
     assert_eq!((first.job, first.attempt), (job, 1));
     // Held: it no longer waits, and nobody else may claim it.
-    assert_eq!(w.store.queue_place(job).await.unwrap(), None);
+    assert_eq!(w.store.job_with_place(job).await.unwrap().unwrap().1, None);
     assert!(
         w.store
             .claim_job(&Versions::Only(vec!["7".into()]), "x", 1)
@@ -169,7 +169,10 @@ async fn a_claim_whose_lease_ran_out_is_taken_over_and_only_the_newest_claim_end
     );
     tokio::time::sleep(Duration::from_millis(1600)).await;
     // The lease ran out without renewal: the job waits again, and is claimed again.
-    assert_eq!(w.store.queue_place(job).await.unwrap(), Some(1));
+    assert_eq!(
+        w.store.job_with_place(job).await.unwrap().unwrap().1,
+        Some(1)
+    );
     let second = w.claim("alive").await;
     assert_eq!((second.job, second.attempt), (job, 2));
     assert!(
