@@ -78,11 +78,8 @@ const BIN: &str = env!("CARGO_BIN_EXE_tastebud");
 /// A `tastebud worker` process for version 7 on the fake AUTOMATIC1111 at `server`, sharing the
 /// world's database and image folder, with a 2-second lease; its log goes to `name.log`.
 fn worker(w: &World, name: &str, server: &str) -> tokio::process::Child {
-    let config = w.dir.path().join(format!("{name}.toml"));
-    std::fs::write(
-        &config,
-        format!(
-            "{SMALL}
+    let config = format!(
+        "{SMALL}
 {}
 [queue]
 lease_secs = 2
@@ -94,26 +91,9 @@ size = 64
 steps = 4
 timeout_secs = 30
 ",
-            w.db.config()
-        ),
-    )
-    .expect("write the worker's configuration");
-    let log = std::fs::File::create(w.dir.path().join(format!("{name}.log"))).expect("log file");
-    let mut cmd = tokio::process::Command::new(BIN);
-    cmd.arg("--config")
-        .arg(&config)
-        .arg("--data-dir")
-        .arg(w.dir.path())
-        .args(["worker", "--versions", "7"])
-        .stdout(std::process::Stdio::null())
-        .stderr(log)
-        .kill_on_drop(true);
-    for (key, _) in std::env::vars() {
-        if key.starts_with("TASTEBUD_") {
-            cmd.env_remove(key);
-        }
-    }
-    cmd.spawn().expect("start a worker")
+        w.db.config()
+    );
+    process(w, name, &config, &["worker", "--versions", "7"])
 }
 
 /// The process id in a worker's name (`host:pid`).
