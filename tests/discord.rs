@@ -634,10 +634,16 @@ async fn p_needs_an_unlock_then_carries_the_code_and_the_grid_can_be_upscaled_an
         labels(&grid.json),
         ["U1", "U2", "U3", "U4", "🔄", "❤️1", "❤️2", "❤️3", "❤️4"]
     );
-    // Every edit of the response was a progress line.
+    // Every edit of the response was a progress line: its place in the queue until a worker
+    // took it, then its rendering.
     for edit in fake.edits(&token).await {
         assert!(edit.files.is_empty());
-        assert!(content(&edit.json).contains("rendering…"), "{}", edit.json);
+        let line = content(&edit.json);
+        assert!(
+            line.contains("rendering…") || line.contains("waiting: next in the queue"),
+            "{}",
+            edit.json
+        );
     }
 
     // U2 posts that one image, for anyone who clicks: "thinking…" first (reading and
