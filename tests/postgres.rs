@@ -96,6 +96,35 @@ timeout_secs = 30
     process(w, name, &config, &["worker", "--versions", "7"])
 }
 
+/// Waits until one of `workers` holds job 1 (the schema is new: the job is the first) and its
+/// server is drawing it, then kills that worker with SIGKILL. Returns its index and name.
+async fn kill_the_holder(
+    w: &World,
+    servers: &[FakeA1111],
+    workers: &mut [tokio::process::Child],
+) -> (usize, String) {
+    let holder = tokio::time::timeout(Duration::from_secs(60), async {
+        loop {
+            if let Some(job) = w.store.job(1).await.expect("job")
+                && let Some(worker) = job.worker
+                && servers.iter().any(|f| f.txt2img_calls() > 0)
+            {
+                return worker;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    })
+    .await
+    .expect("a worker claims the job");
+    let killed = workers
+        .iter()
+        .position(|c| c.id() == Some(pid_of(&holder)))
+        .expect("the holder is one of the workers");
+    workers[killed].start_kill().expect("SIGKILL the worker");
+    workers[killed].wait().await.expect("the worker is gone");
+    (killed, holder)
+}
+
 /// The process id in a worker's name (`host:pid`).
 fn pid_of(worker: &str) -> u32 {
     worker
@@ -133,27 +162,7 @@ async fn a_worker_killed_mid_job_is_replaced_and_the_generation_delivered_once()
         .await
     });
 
-    // Wait until a worker holds the job and its server is drawing it (the schema is new: the
-    // job is the first).
-    let holder = tokio::time::timeout(Duration::from_secs(60), async {
-        loop {
-            if let Some(job) = w.store.job(1).await.expect("job")
-                && let Some(worker) = job.worker
-                && fakes.iter().any(|f| f.txt2img_calls() > 0)
-            {
-                return worker;
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    })
-    .await
-    .expect("a worker claims the job");
-    let killed = workers
-        .iter()
-        .position(|c| c.id() == Some(pid_of(&holder)))
-        .expect("the holder is one of the two workers");
-    workers[killed].start_kill().expect("SIGKILL the worker");
-    workers[killed].wait().await.expect("the worker is gone");
+    let (killed, holder) = kill_the_holder(&w, &fakes, &mut workers).await;
 
     let made = tokio::time::timeout(Duration::from_secs(90), asked)
         .await
@@ -363,25 +372,7 @@ async fn two_bot_processes_and_two_workers_survive_being_killed() {
         )
         .await;
     assert_eq!(fake.shard_of(&token).await, Some([0, 2]));
-    let holder = tokio::time::timeout(Duration::from_secs(60), async {
-        loop {
-            if let Some(job) = w.store.job(1).await.expect("job")
-                && let Some(worker) = job.worker
-                && sd.iter().any(|f| f.txt2img_calls() > 0)
-            {
-                return worker;
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    })
-    .await
-    .expect("a worker claims the generation");
-    let killed = workers
-        .iter()
-        .position(|c| c.id() == Some(pid_of(&holder)))
-        .expect("a worker holds it");
-    workers[killed].start_kill().expect("SIGKILL");
-    workers[killed].wait().await.expect("gone");
+    let (killed, _) = kill_the_holder(&w, &sd, &mut workers).await;
     fake.follow_up(&token, |r| !r.files.is_empty()).await;
     // Time for a second delivery, were there one.
     tokio::time::sleep(Duration::from_secs(3)).await;
