@@ -83,18 +83,17 @@ const POLL: Duration = Duration::from_secs(1);
 const PROGRESS_EVERY: Duration = Duration::from_millis(250);
 
 /// The service's own background worker (`queue.worker = true`), started on first need and
-/// stopped when the last handle on the service is dropped.
+/// told to stop when the last handle on the service is dropped (its stop signal's sender goes
+/// with it). Told, not aborted: a worker cut off in the middle of a claim would leave the
+/// claim's transaction open on a pooled connection, holding the job's row.
 #[derive(Debug, Default)]
 pub(super) struct BackgroundWorker {
-    task: Mutex<Option<tokio::task::JoinHandle<()>>>,
-}
-
-impl Drop for BackgroundWorker {
-    fn drop(&mut self) {
-        if let Some(task) = self.task.get_mut().ok().and_then(Option::take) {
-            task.abort();
-        }
-    }
+    task: Mutex<
+        Option<(
+            tokio::task::JoinHandle<()>,
+            tokio::sync::oneshot::Sender<()>,
+        )>,
+    >,
 }
 
 impl Service {
@@ -109,7 +108,7 @@ impl Service {
             .task
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        if task.as_ref().is_some_and(|t| !t.is_finished()) {
+        if task.as_ref().is_some_and(|(t, _)| !t.is_finished()) {
             return;
         }
         // The worker's own handle does not keep the background worker alive.
@@ -117,14 +116,17 @@ impl Service {
             worker: Arc::default(),
             ..self.clone()
         };
-        *task = Some(tokio::spawn(async move {
-            if let Err(e) = worker
-                .work(WorkerOptions::all_versions(), std::future::pending())
-                .await
-            {
+        let (stop_tx, stop) = tokio::sync::oneshot::channel::<()>();
+        let stop = async move {
+            // Sent or dropped: either way, stop.
+            let _ = stop.await;
+        };
+        let handle = tokio::spawn(async move {
+            if let Err(e) = worker.work(WorkerOptions::all_versions(), stop).await {
                 tracing::error!(error = %e.for_operator(), "the background worker stopped");
             }
-        }));
+        });
+        *task = Some((handle, stop_tx));
     }
 
     /// Works the queue until `stop` completes: claims jobs of the versions in `options` while
@@ -151,6 +153,13 @@ impl Service {
         tracing::info!(worker = %options.name, versions = ?options.versions, "working the generation queue");
         tokio::pin!(stop);
         loop {
+            // Looked at before each claim (a busy queue never reaches the wait below), never
+            // raced against one: a claim cut half-way would leave its transaction open.
+            tokio::select! {
+                biased;
+                () = &mut stop => return Ok(()),
+                () = std::future::ready(()) => {}
+            }
             while running.try_join_next().is_some() {}
             queued.borrow_and_update();
             let full = |v: &String| room.get(v).is_some_and(|r| r.available_permits() == 0);
@@ -205,31 +214,38 @@ impl Service {
     }
 
     /// Renders a claimed job and completes or fails it, unless the claim is lost meanwhile.
+    /// The job's end is written by a task of its own, so that a worker stopped meanwhile does
+    /// not cut its transaction half-way.
     async fn render_job(&self, claim: Claim) {
-        let ended = match self.draw(&claim).await {
-            Ok(Some(images)) => self.store.complete_job(&claim, &images).await,
-            Ok(None) => {
-                tracing::warn!(
+        let drawn = self.draw(&claim).await;
+        let store = self.store.clone();
+        let end = tokio::spawn(async move {
+            let ended = match drawn {
+                Ok(Some(images)) => store.complete_job(&claim, &images).await,
+                Ok(None) => {
+                    tracing::warn!(
+                        job = claim.job,
+                        "lost the claim on a job while rendering it"
+                    );
+                    return;
+                }
+                Err(e) => {
+                    tracing::warn!(job = claim.job, error = %e.for_operator(), "a generation failed");
+                    store
+                        .fail_job(&claim, &e.for_operator(), &e.to_string())
+                        .await
+                }
+            };
+            match ended {
+                Ok(true) => tracing::debug!(job = claim.job, "job ended"),
+                Ok(false) => tracing::warn!(
                     job = claim.job,
-                    "lost the claim on a job while rendering it"
-                );
-                return;
+                    "another worker holds a job this one rendered; its result is discarded"
+                ),
+                Err(e) => tracing::error!(job = claim.job, error = %e, "cannot record a job's end"),
             }
-            Err(e) => {
-                tracing::warn!(job = claim.job, error = %e.for_operator(), "a generation failed");
-                self.store
-                    .fail_job(&claim, &e.for_operator(), &e.to_string())
-                    .await
-            }
-        };
-        match ended {
-            Ok(true) => tracing::debug!(job = claim.job, "job ended"),
-            Ok(false) => tracing::warn!(
-                job = claim.job,
-                "another worker holds a job this one rendered; its result is discarded"
-            ),
-            Err(e) => tracing::error!(job = claim.job, error = %e, "cannot record a job's end"),
-        }
+        });
+        let _ = end.await;
     }
 
     /// Draws a claimed job's pictures and saves their files, reporting progress and renewing

@@ -60,7 +60,10 @@ impl TestDb {
         conn.close().await.ok();
         let separator = if server.contains('?') { '&' } else { '?' };
         TestDb {
-            url: format!("{server}{separator}options=-c%20search_path%3D{name}"),
+            // Named after the schema, so that the test's end can find its connections.
+            url: format!(
+                "{server}{separator}options=-c%20search_path%3D{name}&application_name={name}"
+            ),
             schema: Some((server.to_string(), name)),
         }
     }
@@ -96,6 +99,16 @@ impl Drop for TestDb {
                 .expect("runtime");
             runtime.block_on(async {
                 let mut conn = sqlx::PgConnection::connect(&server).await?;
+                // The test's own connections first: one left in a transaction by a task that
+                // was cut off at the test's end would hold its locks, and this thread blocks
+                // the runtime that would end it, so the drop would wait forever.
+                sqlx::query(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+                     WHERE application_name = $1 AND pid <> pg_backend_pid()",
+                )
+                .bind(&name)
+                .execute(&mut conn)
+                .await?;
                 sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
                     "DROP SCHEMA IF EXISTS {name} CASCADE"
                 )))
