@@ -34,7 +34,7 @@ impl Service {
     /// A profile's taste: its current code if it has one, else a fit of its data so far.
     pub async fn profile_taste(&self, user: UserId, id: &ProfileId) -> Result<ProfileTaste> {
         let summary = self.profile(user, id).await?;
-        self.actions.take(user, super::Action::ProfileShow)?;
+        self.actions.take(user, super::Action::ProfileShow).await?;
         let profile = &summary.profile;
         let std = self.pool_standardizer(&profile.version).await?;
         // A moodboard's code is the one of the images it holds now, which after a removal

@@ -239,7 +239,7 @@ impl Service {
     /// they were made). A generation whose image files are gone is left out (and logged).
     pub async fn recent_generations(&self, user: UserId, limit: u32) -> Result<Vec<Generation>> {
         let user = self.user(user).await?;
-        self.actions.take(user, super::Action::Recent)?;
+        self.actions.take(user, super::Action::Recent).await?;
         let limits = PromptLimits::from_config(&self.config);
         let mut out = Vec::new();
         for job in self.store.recent_done_jobs(user, limit).await? {

@@ -81,7 +81,7 @@ impl Service {
     pub fn new(store: Store, config: Config, data_dir: &Path) -> Result<Service> {
         let backends =
             crate::render::backend::Backends::from_config(&config).map_err(Error::Render)?;
-        let actions = ActionLimits::new(&config.limits);
+        let actions = ActionLimits::new(&config.limits, store.clone());
         Ok(Service {
             backends,
             store,

@@ -80,7 +80,7 @@ impl Service {
         if present + count > MOODBOARD_MAX_IMAGES {
             return Err(Error::MoodboardFull(MOODBOARD_MAX_IMAGES));
         }
-        let turn = self.actions.begin(user, Action::MoodboardAdd)?;
+        let turn = self.actions.begin(user, Action::MoodboardAdd).await?;
         Ok(MoodboardAdd {
             user,
             profile,

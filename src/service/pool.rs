@@ -78,7 +78,7 @@ impl Service {
     /// default version). Moodboards learn from their images, not from pairs.
     pub async fn next_pair(&self, user: UserId, profile: Option<&ProfileId>) -> Result<NextPair> {
         let user = self.user(user).await?;
-        self.actions.take(user, super::Action::Rank)?;
+        self.actions.take(user, super::Action::Rank).await?;
         let profile = match profile {
             Some(id) => self.own_live_profile(user, id).await?,
             None => {

@@ -35,7 +35,7 @@ impl Service {
         let user = self.user(user).await?;
         // A vote leads to a new pair: refused before it is stored when the user has shown
         // too many pairs lately, so that the click can simply be repeated.
-        self.actions.check(user, Action::Rank)?;
+        self.actions.check(user, Action::Rank).await?;
         let pair = self.store.pair(pair_id).await?.ok_or(Error::PairNotFound)?;
         if pair.user != user {
             return Err(Error::NotYourPair);
@@ -67,7 +67,7 @@ impl Service {
     /// Likes someone else's image: a point for the liker's global profile of its version.
     pub async fn like(&self, user: UserId, image_id: i64) -> Result<LikeResult> {
         let user = self.user(user).await?;
-        self.actions.take(user, Action::Like)?;
+        self.actions.take(user, Action::Like).await?;
         let image = self
             .store
             .image(image_id)

@@ -185,6 +185,8 @@ const TABLES: &[(&str, Columns, &str)] = &[
     ),
 ];
 
+// Not copied: `allowances` (what users may still do this minute; full again within one).
+
 /// Tables whose `id` the database assigns: PostgreSQL's sequences must continue after the
 /// copied ids.
 const IDENTITY_TABLES: &[&str] = &["images", "pairs", "jobs"];

@@ -8,6 +8,7 @@
 //! `migrations/sqlite/` and `migrations/postgres/`, embedded at compile time and applied when
 //! the store opens.
 
+mod allowances;
 mod calibrations;
 mod codes;
 mod copy;
@@ -29,6 +30,7 @@ use sqlx::AnyPool;
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::{ConnectOptions, Connection};
 
+pub use allowances::Allowance;
 pub use calibrations::SampleKey;
 pub use codes::CodeTaken;
 pub use copy::{Copied, CopyError};
