@@ -28,6 +28,7 @@ pub struct Config {
     pub limits: Limits,
     pub retention: Retention,
     pub database: Database,
+    pub images: Images,
     pub queue: Queue,
 }
 
@@ -157,6 +158,15 @@ pub struct Limits {
 pub struct Database {
     /// `postgres://user@host:port/name` for a PostgreSQL server that several processes share,
     /// or `sqlite:path`; empty: `tastebud.db` in the data directory.
+    pub url: String,
+}
+
+/// Where image files are kept.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Images {
+    /// Empty: the data directory's `images/` folder; `file:///path`: another folder;
+    /// `s3://bucket/prefix`: S3-compatible storage configured by the `AWS_*` variables.
     pub url: String,
 }
 

@@ -134,6 +134,14 @@ pub enum EvalError {
     Setup(String),
 }
 
+/// The folder of the evaluation's pictures (its own temp folder; raters read the files).
+fn pictures(service: &Service) -> Result<&Path, EvalError> {
+    service
+        .images()
+        .folder_path()
+        .ok_or_else(|| EvalError::Setup("the evaluation's pictures are not in a folder".into()))
+}
+
 /// The report, written as `report.json`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Report {
@@ -882,6 +890,8 @@ async fn prepare(
     // A simulated rater answers as fast as the machine allows; that is no flood.
     config.limits.rank_pairs_per_minute = u32::MAX;
     config.limits.profile_shows_per_minute = u32::MAX;
+    // Raters are handed picture files: the evaluation keeps its own in its temp folder.
+    config.images.url = String::new();
     let dir = tempfile::tempdir().map_err(|e| EvalError::Setup(format!("temp dir: {e}")))?;
     let store = Store::open_in(dir.path()).await?;
     let service = Service::new(store.clone(), config.clone(), dir.path())?.with_seed(options.seed);
@@ -960,8 +970,8 @@ async fn run_rater(
         let Some(b) = same.get(rng.random_range(0..same.len().max(1))) else {
             continue;
         };
-        let left = image_path(service.images_dir(), &a.image.hash);
-        let right = image_path(service.images_dir(), &b.image.hash);
+        let left = image_path(pictures(&service)?, &a.image.hash);
+        let right = image_path(pictures(&service)?, &b.image.hash);
         let answer = rater
             .ask(&format!("h{k}"), &left, &right, &a.image.prompt)
             .await?;
@@ -1044,8 +1054,8 @@ async fn run_rater(
             for (k, (p, q)) in plain.images.iter().zip(&personal.images).enumerate() {
                 let p = service.image_file(*p).await?.image;
                 let q = service.image_file(*q).await?.image;
-                let p_path = image_path(service.images_dir(), &p.image.hash);
-                let q_path = image_path(service.images_dir(), &q.image.hash);
+                let p_path = image_path(pictures(&service)?, &p.image.hash);
+                let q_path = image_path(pictures(&service)?, &q.image.hash);
                 let personal_left = rng.random_bool(0.5);
                 let (l, r) = if personal_left {
                     (&q_path, &p_path)
@@ -1146,8 +1156,8 @@ async fn rank(
         let choice = rater
             .ask(
                 &format!("p{}", next.pair.id),
-                &image_path(service.images_dir(), &left.image.hash),
-                &image_path(service.images_dir(), &right.image.hash),
+                &image_path(pictures(service)?, &left.image.hash),
+                &image_path(pictures(service)?, &right.image.hash),
                 &next.pair.prompt,
             )
             .await?
@@ -1235,7 +1245,7 @@ impl PoolViews {
     ) -> Result<Self, EvalError> {
         let mut groups: Vec<(String, Vec<PathBuf>)> = Vec::new();
         for image in pool {
-            let path = image_path(service.images_dir(), &image.image.hash);
+            let path = image_path(pictures(service)?, &image.image.hash);
             match groups.iter_mut().find(|(p, _)| *p == image.image.prompt) {
                 Some((_, paths)) => paths.push(path),
                 None => groups.push((image.image.prompt.clone(), vec![path])),

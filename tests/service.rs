@@ -3,10 +3,15 @@
 mod common;
 #[path = "fakes/a1111.rs"]
 mod fake_a1111;
+#[path = "fakes/s3.rs"]
+mod fake_s3;
 /// Hostile or very busy users (a module here rather than a test binary of its own: one link
 /// fewer in CI).
 #[path = "service/hostile.rs"]
 mod hostile;
+/// Image files in object storage.
+#[path = "service/images.rs"]
+mod images;
 /// The generation queue between processes.
 #[path = "service/queue.rs"]
 mod queue;

@@ -6,7 +6,7 @@ mod common;
 use common::{SMALL, World, moodboard, png};
 use tastebud::domain::{Choice, Place, ProfileKind, UserId};
 use tastebud::render::backend::no_progress;
-use tastebud::render::images::files::{Encoding, image_path};
+use tastebud::render::images::files::Encoding;
 use tastebud::render::style::{SCALAR_AXES, STYLE_DIM};
 use tastebud::service::{CreateProfile, Error, Imagine, InterruptedJob};
 use tastebud::store::{JobStatus, NewJob};
@@ -95,10 +95,10 @@ cooldown_secs = 0",
         assert!(next.image.bytes.len() <= PAIR_MAX_BYTES);
         let left = w.store.image(next.pair.left_image).await.unwrap().unwrap();
         let right = w.store.image(next.pair.right_image).await.unwrap().unwrap();
-        let dir = w.service.images_dir();
+        let images = w.service.images();
         let (left, right) = (
-            load_image(&image_path(dir, &left.image.hash)).unwrap(),
-            load_image(&image_path(dir, &right.image.hash)).unwrap(),
+            images.load(&left.image.hash).await.unwrap(),
+            images.load(&right.image.hash).await.unwrap(),
         );
         let png = encode_png(&pair_image(&left, &right)).unwrap().len();
         sizes.push((next.image.bytes.len(), png));
@@ -167,9 +167,11 @@ async fn a_pair_shows_two_styles_of_one_prompt_from_the_pool_as_one_picture() {
     for image in [&left, &right] {
         assert!(
             w.service
-                .images_dir()
-                .join(format!("{}.png", image.image.hash))
-                .exists()
+                .images()
+                .read(&image.image.hash)
+                .await
+                .unwrap()
+                .is_some()
         );
     }
 }
@@ -589,7 +591,7 @@ async fn explore_shows_pictures_made_in_the_same_server_by_others_who_share_them
 #[tokio::test]
 async fn a_picture_too_large_to_post_as_png_is_posted_as_a_jpeg_within_the_limit() {
     use rand::{RngExt, SeedableRng};
-    use tastebud::render::images::files::{Encoding, save_png};
+    use tastebud::render::images::files::{Encoding, encode_png};
     use tastebud::service::MAX_POST_BYTES;
     use tastebud::store::{NewImage, Origin};
 
@@ -599,14 +601,15 @@ async fn a_picture_too_large_to_post_as_png_is_posted_as_a_jpeg_within_the_limit
     let big = image::RgbImage::from_fn(2048, 2048, |_, _| {
         image::Rgb([rng.random(), rng.random(), rng.random()])
     });
-    let saved = save_png(w.service.images_dir(), &big).unwrap();
+    let png = encode_png(&big).unwrap();
+    let hash = w.service.images().save_png(png.clone()).await.unwrap();
     // An image's owner is a user the service knows; /explore shows it where its job ran.
     let job = w.done_job(ALICE, HERE).await;
-    assert!(std::fs::metadata(&saved.path).unwrap().len() > MAX_POST_BYTES as u64);
+    assert!(png.len() > MAX_POST_BYTES);
     let id = w
         .store
         .insert_image(&NewImage {
-            hash: saved.hash.clone(),
+            hash: hash.clone(),
             prompt: "static".into(),
             version: "7".into(),
             backend: "automatic1111".into(),
@@ -629,10 +632,7 @@ async fn a_picture_too_large_to_post_as_png_is_posted_as_a_jpeg_within_the_limit
     assert_eq!(shown.len(), 1);
     assert_eq!(shown[0].file, file.file);
     // The stored file itself is untouched.
-    assert_eq!(
-        tastebud::render::images::files::content_hash(&std::fs::read(&saved.path).unwrap()),
-        saved.hash
-    );
+    assert!(w.service.images().holds(&hash).await.unwrap());
 }
 
 #[tokio::test]

@@ -94,4 +94,3 @@ pub async fn build_sqlite(dir: &std::path::Path) {
         std::fs::write(&ready, b"ok").expect("mark ready");
     }
 }
-

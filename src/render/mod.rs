@@ -33,6 +33,8 @@ pub enum RenderError {
     WriteImage { path: PathBuf, reason: String },
     #[error("cannot decode the image: {0}")]
     Decode(String),
+    #[error("the image store {place}: {reason}")]
+    ImageStore { place: String, reason: String },
     #[error("cannot encode a PNG: {0}")]
     Encode(String),
     #[error("{0}")]

@@ -5,7 +5,8 @@
 use std::time::{Duration, SystemTime};
 
 use super::{Error, Result, Service};
-use crate::render::images::files::{FileKind, holds_hash, image_path, stored_files};
+use crate::render::images::files::FileKind;
+use crate::render::images::storage::StoredObject;
 use crate::store::{Cutoffs, Garbage};
 
 /// How to collect.
@@ -92,63 +93,56 @@ impl Service {
         // Read after the rows are deleted: every hash a remaining (or, in a dry run, a
         // surviving) row names.
         let kept = self.store.kept_image_hashes(&cutoffs).await?;
-        let dir = self.images_dir.clone();
-        let verify = options.verify;
-        tokio::task::spawn_blocking(move || {
-            let files = stored_files(&dir)
-                .map_err(|e| Error::Bug(format!("listing {}: {e}", dir.display())))?;
-            let mut report = GcReport {
-                dry_run: options.dry_run,
-                rows,
-                ..GcReport::default()
-            };
-            let old = |file: &crate::render::images::files::StoredFile| {
-                now.duration_since(file.modified)
-                    .is_ok_and(|age| age >= grace)
-            };
-            let mut present = std::collections::HashSet::new();
-            for file in &files {
-                let unneeded = match &file.kind {
-                    FileKind::Image { hash } if kept.contains(hash) => {
-                        if file.bytes > 0 {
-                            present.insert(hash.clone());
-                        }
-                        false
+        let files = self.images.list().await.map_err(Error::Render)?;
+        let mut report = GcReport {
+            dry_run: options.dry_run,
+            rows,
+            ..GcReport::default()
+        };
+        let old = |file: &StoredObject| {
+            now.duration_since(file.modified)
+                .is_ok_and(|age| age >= grace)
+        };
+        let mut present = std::collections::HashSet::new();
+        for file in &files {
+            let unneeded = match &file.kind {
+                FileKind::Image { hash } if kept.contains(hash) => {
+                    if file.bytes > 0 {
+                        present.insert(hash.clone());
                     }
-                    // Spared while young: its row may be about to be written.
-                    FileKind::Image { .. } => old(file),
-                    FileKind::Temp => old(file),
-                    FileKind::Other => false,
-                };
-                if !unneeded {
-                    continue;
+                    false
                 }
-                if matches!(file.kind, FileKind::Temp) {
-                    report.temp_files += 1;
-                } else {
-                    report.files += 1;
-                }
-                report.bytes += file.bytes;
-                if !options.dry_run
-                    && let Err(e) = std::fs::remove_file(&file.path)
-                    && e.kind() != std::io::ErrorKind::NotFound
-                {
-                    return Err(Error::Bug(format!("deleting {}: {e}", file.path.display())));
-                }
+                // Spared while young: its row may be about to be written.
+                FileKind::Image { .. } => old(file),
+                FileKind::Temp => old(file),
+                FileKind::Other => false,
+            };
+            if !unneeded {
+                continue;
             }
-            let mut broken: Vec<String> = kept
-                .iter()
-                .filter(|hash| {
-                    !present.contains(*hash)
-                        || (verify && !holds_hash(&image_path(&dir, hash), hash))
-                })
-                .cloned()
-                .collect();
-            broken.sort();
-            report.broken = broken;
-            Ok(report)
-        })
-        .await
-        .map_err(|e| Error::Bug(format!("collecting garbage: {e}")))?
+            if matches!(file.kind, FileKind::Temp) {
+                report.temp_files += 1;
+            } else {
+                report.files += 1;
+            }
+            report.bytes += file.bytes;
+            if !options.dry_run {
+                self.images
+                    .delete(&file.name)
+                    .await
+                    .map_err(|e| Error::Bug(e.to_string()))?;
+            }
+        }
+        let mut broken = Vec::new();
+        for hash in &kept {
+            let whole = present.contains(hash)
+                && (!options.verify || self.images.holds(hash).await.map_err(Error::Render)?);
+            if !whole {
+                broken.push(hash.clone());
+            }
+        }
+        broken.sort();
+        report.broken = broken;
+        Ok(report)
     }
 }

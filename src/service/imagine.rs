@@ -14,9 +14,7 @@ use crate::prompt::{Aspect, Limits as PromptLimits, ProfileRef, Prompt, RefTarge
 use crate::render::RenderError;
 use crate::render::backend::dispatch::Dispatcher;
 use crate::render::backend::{Backend, Features, Progress, ProgressFn, RenderRequest};
-use crate::render::images::files::{
-    Encoded, Encoding, decode_image, encode_within, grid, image_path, load_image,
-};
+use crate::render::images::files::{Encoded, Encoding, decode_image, encode_within, grid};
 use crate::render::steering::calibrate::sketch_calibration;
 use crate::render::style::{SPACE, STYLE_DIM};
 use crate::store::{Admission, Image, JobStatus, NewJob, Refused};
@@ -209,17 +207,14 @@ impl Service {
     /// `image` with its stored picture, ready to post: the PNG file as it is, or a JPEG when
     /// the PNG is larger than [`MAX_POST_BYTES`].
     pub(super) async fn load_image_file(&self, image: Image) -> Result<ImageFile> {
-        let path = image_path(&self.images_dir, &image.image.hash);
-        let png = match tokio::fs::read(&path).await {
-            Ok(png) if !png.is_empty() => png,
+        let png = match self.images.read(&image.image.hash).await {
+            Ok(Some(png)) => png,
             // A row whose file is gone: the picture is lost, which the user hears as such and
             // the operator finds in the log (and in `tastebud gc`'s report).
-            Ok(_) => return Err(lost_file(&image, "is empty")),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                return Err(lost_file(&image, "is missing"));
-            }
-            Err(e) => return Err(Error::Bug(format!("cannot read {}: {e}", path.display()))),
+            Ok(None) => return Err(lost_file(&image, "is missing or empty")),
+            Err(e) => return Err(Error::Bug(e.to_string())),
         };
+        let hash = image.image.hash.clone();
         let file = if png.len() <= MAX_POST_BYTES {
             Encoded {
                 bytes: png,
@@ -229,7 +224,7 @@ impl Service {
             tokio::task::spawn_blocking(move || encode_within(&decode_image(&png)?, MAX_POST_BYTES))
                 .await
                 .map_err(|e| Error::Bug(format!("re-encoding task: {e}")))?
-                .map_err(|e| Error::Bug(format!("re-encoding {}: {e}", path.display())))?
+                .map_err(|e| Error::Bug(format!("re-encoding {hash}: {e}")))?
         };
         Ok(ImageFile { image, file })
     }
@@ -415,20 +410,19 @@ impl Service {
 
     /// The grid of a generation's stored `images`, composed from their files.
     async fn grid_of(&self, images: &[Image]) -> Result<Encoded> {
-        let paths: Vec<_> = images
-            .iter()
-            .map(|i| image_path(&self.images_dir, &i.image.hash))
-            .collect();
-        tokio::task::spawn_blocking(move || {
-            let pictures = paths
-                .iter()
-                .map(|p| load_image(p))
-                .collect::<std::result::Result<Vec<_>, _>>()?;
-            grid_file(&pictures)
-        })
-        .await
-        .map_err(|e| Error::Bug(format!("grid task: {e}")))?
-        .map_err(Error::Render)
+        let mut pictures = Vec::with_capacity(images.len());
+        for image in images {
+            pictures.push(
+                self.images
+                    .load(&image.image.hash)
+                    .await
+                    .map_err(Error::Render)?,
+            );
+        }
+        tokio::task::spawn_blocking(move || grid_file(&pictures))
+            .await
+            .map_err(|e| Error::Bug(format!("grid task: {e}")))?
+            .map_err(Error::Render)
     }
 
     /// The taste per standardized axis, the calibration and the standardizer to steer

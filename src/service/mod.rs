@@ -22,7 +22,7 @@ mod queue;
 mod ranking;
 mod settings;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 
 pub use calibrate::{CALIBRATION_RANDOM_SETTINGS, Calibrated};
@@ -47,6 +47,7 @@ use rand::rngs::StdRng;
 use crate::config::Config;
 use crate::domain::UserId;
 use crate::fetch::{FetchLimits, Fetcher};
+use crate::render::images::storage::ImageStore;
 use crate::store::Store;
 
 /// The service; cheap to clone and share between tasks.
@@ -55,7 +56,7 @@ pub struct Service {
     store: Store,
     config: Arc<Config>,
     /// Where image files live, named by content hash.
-    images_dir: PathBuf,
+    images: ImageStore,
     /// Names this process as the owner of the jobs it queues (see [`Service::with_owner`]).
     owner: String,
     /// The background worker, when this process renders its queue itself.
@@ -82,11 +83,12 @@ impl Service {
         let backends =
             crate::render::backend::Backends::from_config(&config).map_err(Error::Render)?;
         let actions = ActionLimits::new(&config.limits, store.clone());
+        let images = ImageStore::open(&config.images.url, data_dir).map_err(Error::Render)?;
         Ok(Service {
             backends,
             store,
             config: Arc::new(config),
-            images_dir: data_dir.join("images"),
+            images,
             owner: String::new(),
             worker: Arc::default(),
             actions,
@@ -130,9 +132,15 @@ impl Service {
         Service { fetcher, ..self }
     }
 
+    /// This service with its image files kept in `images` instead of where the configuration
+    /// says (tests keep them in a fake object store).
+    pub fn with_images(self, images: ImageStore) -> Service {
+        Service { images, ..self }
+    }
+
     /// Where image files live.
-    pub fn images_dir(&self) -> &Path {
-        &self.images_dir
+    pub fn images(&self) -> &ImageStore {
+        &self.images
     }
 
     pub fn config(&self) -> &Config {

@@ -6,7 +6,7 @@
 use super::limits::Running;
 use super::{Action, Error, ProfileSummary, Result, Service};
 use crate::domain::{Code, ProfileId, ProfileKind, UserId};
-use crate::render::images::files::{fit_within, save_png};
+use crate::render::images::files::fit_within;
 use crate::render::images::upload::{UploadLimits, check_upload};
 use crate::render::style::{SPACE, describe};
 use crate::store::{Full, Image, NewImage, Origin};
@@ -127,20 +127,20 @@ impl Service {
         }
         let mut ids = generated;
         for picture in pictures {
-            let dir = self.images_dir.clone();
-            let (saved, style) = tokio::task::spawn_blocking(move || {
+            let (picture, style) = tokio::task::spawn_blocking(move || {
                 // Kept at the size a moodboard needs, not the size uploaded: a noisy 4096²
                 // photograph would otherwise be a 50 MB file.
                 let picture = fit_within(picture, STORED_UPLOAD_SIDE);
-                save_png(&dir, &picture).map(|s| (s, describe(&picture)))
+                let style = describe(&picture);
+                (picture, style)
             })
             .await
-            .map_err(|e| Error::Bug(format!("saving an upload: {e}")))?
-            .map_err(Error::Render)?;
+            .map_err(|e| Error::Bug(format!("saving an upload: {e}")))?;
+            let hash = self.images.save(picture).await.map_err(Error::Render)?;
             ids.push(
                 self.store
                     .insert_image(&NewImage {
-                        hash: saved.hash,
+                        hash,
                         prompt: String::new(),
                         version: profile.version.clone(),
                         backend: "upload".into(),

@@ -17,9 +17,7 @@ use super::{Error, ProfileSummary, Result, Service};
 use crate::domain::{Pair, Profile, ProfileId, ProfileKind, UserId};
 use crate::render::backend::dispatch::Dispatcher;
 use crate::render::backend::{Backend, RenderRequest, no_progress};
-use crate::render::images::files::{
-    Encoded, encode_to_view, image_path, load_image, pair_image, save_png,
-};
+use crate::render::images::files::{Encoded, encode_to_view, pair_image};
 use crate::render::style::{SPACE, STYLE_DIM, StyleVector, describe};
 use crate::store::{Image, NewImage, Origin};
 use crate::taste::quadratic::features;
@@ -174,17 +172,13 @@ impl Service {
 
     /// The two images side by side, to be looked at: within [`PAIR_MAX_BYTES`].
     async fn pair_file(&self, left: &Ranked, right: &Ranked) -> Result<Encoded> {
-        let paths = (
-            image_path(&self.images_dir, &left.image.hash),
-            image_path(&self.images_dir, &right.image.hash),
+        // Both pictures are read and decoded at once.
+        let (left, right) = tokio::join!(
+            self.images.load(&left.image.hash),
+            self.images.load(&right.image.hash)
         );
-        // Both pictures are decoded at once, on two blocking threads.
-        let load =
-            |path: std::path::PathBuf| tokio::task::spawn_blocking(move || load_image(&path));
-        let (left, right) = tokio::join!(load(paths.0), load(paths.1));
+        let (left, right) = (left.map_err(Error::Render)?, right.map_err(Error::Render)?);
         let task = |e: tokio::task::JoinError| Error::Bug(format!("pair image task: {e}"));
-        let left = left.map_err(task)?.map_err(Error::Render)?;
-        let right = right.map_err(task)?.map_err(Error::Render)?;
         tokio::task::spawn_blocking(move || {
             encode_to_view(&pair_image(&left, &right), PAIR_MAX_BYTES)
         })
@@ -345,17 +339,16 @@ impl Service {
                     .into_iter()
                     .next()
                     .ok_or_else(|| Error::Bug("the backend returned no image".into()))?;
-                let dir = self.images_dir.clone();
-                let (saved, style) = tokio::task::spawn_blocking(move || {
+                let (image, style) = tokio::task::spawn_blocking(move || {
                     let style = describe(&image);
-                    save_png(&dir, &image).map(|s| (s, style))
+                    (image, style)
                 })
                 .await
-                .map_err(|e| Error::Bug(format!("pool image task: {e}")))?
-                .map_err(Error::Render)?;
+                .map_err(|e| Error::Bug(format!("pool image task: {e}")))?;
+                let hash = self.images.save(image).await.map_err(Error::Render)?;
                 self.store
                     .insert_image(&NewImage {
-                        hash: saved.hash,
+                        hash,
                         prompt: prompt.to_string(),
                         version: version.to_string(),
                         backend: backend.name().to_string(),

@@ -16,7 +16,6 @@ use tokio::task::JoinSet;
 
 use super::{Error, Result, Service};
 use crate::render::backend::{Backend, Progress, ProgressFn, RenderRequest};
-use crate::render::images::files::save_png;
 use crate::render::steering::personalize::{Steering, render_personalized};
 use crate::render::style::SPACE;
 use crate::store::{Claim, Job, JobStatus, NewImage, Origin, Versions};
@@ -302,24 +301,22 @@ impl Service {
             }
         };
         let images = rendered.map_err(Error::Render)?;
-        let dir = self.images_dir.clone();
-        let pictures: Vec<image::RgbImage> = images.iter().map(|r| r.image.clone()).collect();
-        let saved = tokio::task::spawn_blocking(move || {
-            pictures
-                .iter()
-                .map(|p| save_png(&dir, p))
-                .collect::<std::result::Result<Vec<_>, _>>()
-        })
-        .await
-        .map_err(|e| Error::Bug(format!("saving images: {e}")))?
-        .map_err(Error::Render)?;
+        let mut saved = Vec::with_capacity(images.len());
+        for rendered in &images {
+            saved.push(
+                self.images
+                    .save(rendered.image.clone())
+                    .await
+                    .map_err(Error::Render)?,
+            );
+        }
         Ok(Some(
             saved
                 .into_iter()
                 .zip(images)
                 .enumerate()
-                .map(|(i, (file, rendered))| NewImage {
-                    hash: file.hash,
+                .map(|(i, (hash, rendered))| NewImage {
+                    hash,
                     prompt: work.prompt_run.clone(),
                     version: claim.version.clone(),
                     backend: backend.name().to_string(),

@@ -187,11 +187,10 @@ impl World {
         let pixels = image::RgbImage::from_fn(4, 4, |x, y| {
             image::Rgb([n as u8, (n >> 8) as u8, (x * 4 + y) as u8])
         });
-        let saved = tastebud::render::images::files::save_png(self.service.images_dir(), &pixels)
-            .expect("save png");
+        let hash = self.service.images().save(pixels).await.expect("save png");
         self.store
             .insert_image(&NewImage {
-                hash: saved.hash,
+                hash,
                 prompt: "a lighthouse at dusk --v 7".into(),
                 version: "7".into(),
                 backend: "sketch".into(),

@@ -258,15 +258,7 @@ pub fn stored_files(dir: &Path) -> std::io::Result<Vec<StoredFile>> {
             continue;
         }
         let name = entry.file_name().to_string_lossy().into_owned();
-        let kind = match name.strip_suffix(".png") {
-            Some(hash) if hash.len() == 64 && hash.bytes().all(|b| b.is_ascii_hexdigit()) => {
-                FileKind::Image {
-                    hash: hash.to_ascii_lowercase(),
-                }
-            }
-            _ if name.starts_with('.') && name.ends_with(TEMP_SUFFIX) => FileKind::Temp,
-            _ => FileKind::Other,
-        };
+        let kind = FileKind::of_name(&name);
         files.push(StoredFile {
             path: entry.path(),
             kind,
