@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use tastebud::config::Config;
+use tastebud::render::images::storage::ImageStore;
 use tastebud::store::Store;
 
 /// tastebud: Midjourney-style personalization for any image generator, as a Discord bot.
@@ -50,6 +51,10 @@ enum Command {
         /// created or brought up to date first, and must hold no data.
         #[arg(long, value_name = "URL")]
         to: Option<String>,
+        /// Also copy every image file into this image store (as images.url takes it, e.g.
+        /// s3://BUCKET/PREFIX with AWS_* in the environment), verified by hash and count.
+        #[arg(long, value_name = "URL")]
+        images_to: Option<String>,
     },
     /// Show what a prompt will do: one JSON object per job, or the error (exit code 2).
     Parse {
@@ -206,7 +211,12 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             println!("{}", tastebud::cli::render_to_file(&args, &out)?);
             Ok(ExitCode::SUCCESS)
         }
-        Command::Migrate { to } => block_on(migrate(&config, &data_dir, to.as_deref())),
+        Command::Migrate { to, images_to } => block_on(migrate(
+            &config,
+            &data_dir,
+            to.as_deref(),
+            images_to.as_deref(),
+        )),
         Command::Run { guild, shards } => block_on(run_bot(config, &data_dir, guild, shards)),
         Command::Worker { versions } => block_on(async {
             let store = Store::open_configured(&config.database.url, &data_dir).await?;
@@ -380,7 +390,12 @@ fn parse(prompt: &str, config: &Config) -> ExitCode {
     }
 }
 
-async fn migrate(config: &Config, data_dir: &Path, to: Option<&str>) -> anyhow::Result<ExitCode> {
+async fn migrate(
+    config: &Config,
+    data_dir: &Path,
+    to: Option<&str>,
+    images_to: Option<&str>,
+) -> anyhow::Result<ExitCode> {
     let store = Store::open_configured(&config.database.url, data_dir).await?;
     let version = store.schema_version().await?;
     println!(
@@ -404,6 +419,26 @@ async fn migrate(config: &Config, data_dir: &Path, to: Option<&str>) -> anyhow::
         );
     }
     store.close().await;
+    if let Some(url) = images_to {
+        let source = ImageStore::open(&config.images.url, data_dir)?;
+        let target = ImageStore::open(url, data_dir)?;
+        println!(
+            "Copying the image files of {} into {} …",
+            source.place(),
+            target.place()
+        );
+        let copied = source
+            .copy_into(&target, &|n| {
+                if n % 1000 == 0 {
+                    println!("  {n} files");
+                }
+            })
+            .await?;
+        println!(
+            "Copied {copied} image files; every one is in {}. Set images.url to it to use it.",
+            target.place()
+        );
+    }
     Ok(ExitCode::SUCCESS)
 }
 

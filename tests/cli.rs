@@ -5,6 +5,8 @@
 mod common;
 #[path = "fakes/a1111.rs"]
 mod fake_a1111;
+#[path = "fakes/s3.rs"]
+mod fake_s3;
 
 use std::path::Path;
 use std::process::{Command, Output};
@@ -427,4 +429,67 @@ async fn servers_says_which_server_is_up_and_why_one_is_not() {
         "the cause names the missing model and the ones there are: {stdout}"
     );
     assert_eq!(fake.txt2img_calls(), 0, "checking renders nothing");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn migrate_images_to_copies_every_picture_into_object_storage_verified() {
+    use fake_s3::{ACCESS_KEY, BUCKET, FakeS3, REGION, SECRET_KEY};
+    use tastebud::domain::Place;
+    use tastebud::render::images::files::{FileKind, content_hash};
+    // Pictures in the data directory's folder: a generation, uploads on a moodboard.
+    let source = common::World::on(common::db::TestDb::sqlite(), common::SMALL).await;
+    common::moodboard(&source.service, UserId(11), "Board").await;
+    source.generated_in(UserId(11), Place::Private).await;
+    let folder = source.dir.path().join("images");
+    let files: Vec<String> = std::fs::read_dir(&folder)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| matches!(FileKind::of_name(n), FileKind::Image { .. }))
+        .collect();
+    assert!(files.len() >= 4, "{files:?}");
+    source.store.close().await;
+
+    let fake = FakeS3::start().await;
+    let data = source.dir.path().to_str().unwrap();
+    let images_to = format!("s3://{BUCKET}/moved");
+    let env = [
+        ("AWS_ENDPOINT", fake.endpoint()),
+        ("AWS_ALLOW_HTTP", "true"),
+        ("AWS_REGION", REGION),
+        ("AWS_ACCESS_KEY_ID", ACCESS_KEY),
+        ("AWS_SECRET_ACCESS_KEY", SECRET_KEY),
+    ];
+    let out = tastebud(
+        &["migrate", "--data-dir", data, "--images-to", &images_to],
+        &env,
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).contains(&format!("Copied {} image files", files.len())),
+        "{}",
+        text(&out.stdout)
+    );
+    let mut keys = fake.keys();
+    keys.sort();
+    let mut expected: Vec<String> = files.iter().map(|f| format!("moved/{f}")).collect();
+    expected.sort();
+    assert_eq!(keys, expected);
+    for name in &files {
+        let bytes = fake.object(&format!("moved/{name}")).unwrap();
+        assert_eq!(format!("{}.png", content_hash(&bytes)), *name);
+    }
+
+    // A damaged file stops the copy and is named.
+    let damaged = &files[0];
+    std::fs::write(folder.join(damaged), b"not the picture").unwrap();
+    let out = tastebud(
+        &["migrate", "--data-dir", data, "--images-to", &images_to],
+        &env,
+    );
+    assert!(!out.status.success());
+    assert!(
+        text(&out.stderr).contains(damaged.trim_end_matches(".png")),
+        "{}",
+        text(&out.stderr)
+    );
 }

@@ -289,6 +289,55 @@ impl ImageStore {
         }
     }
 
+    /// Copies every picture file of this store into `target` (checking each against its
+    /// hash), then checks that `target` holds every one; returns how many were copied.
+    /// `progress` hears the count so far. A damaged or vanished file stops the copy, named.
+    pub async fn copy_into(
+        &self,
+        target: &ImageStore,
+        progress: &(dyn Fn(u64) + Sync),
+    ) -> Result<u64, RenderError> {
+        let hashes: Vec<String> = self
+            .list()
+            .await?
+            .into_iter()
+            .filter_map(|f| match f.kind {
+                FileKind::Image { hash } if f.bytes > 0 => Some(hash),
+                _ => None,
+            })
+            .collect();
+        let mut copied = 0;
+        for hash in &hashes {
+            let png = self
+                .read(hash)
+                .await?
+                .filter(|png| content_hash(png) == *hash)
+                .ok_or_else(|| RenderError::ImageStore {
+                    place: format!("{}: {hash}.png", self.place()),
+                    reason: "missing or damaged (`tastebud gc --verify` lists such files)".into(),
+                })?;
+            target.save_png(png).await?;
+            copied += 1;
+            progress(copied);
+        }
+        let there: std::collections::HashSet<String> = target
+            .list()
+            .await?
+            .into_iter()
+            .filter_map(|f| match f.kind {
+                FileKind::Image { hash } => Some(hash),
+                _ => None,
+            })
+            .collect();
+        if let Some(missing) = hashes.iter().find(|h| !there.contains(*h)) {
+            return Err(RenderError::ImageStore {
+                place: target.place(),
+                reason: format!("{missing}.png is not there after the copy"),
+            });
+        }
+        Ok(copied)
+    }
+
     fn failed(&self, key: &ObjectPath, e: object_store::Error) -> RenderError {
         RenderError::ImageStore {
             place: format!("{}: {key}", self.place()),
