@@ -9,6 +9,8 @@ mod common;
 #[path = "fakes/a1111.rs"]
 mod fake_a1111;
 mod fake_discord;
+#[path = "fakes/s3.rs"]
+mod fake_s3;
 
 use std::time::Duration;
 
@@ -93,7 +95,7 @@ timeout_secs = 30
 ",
         w.db.config()
     );
-    process(w, name, &config, &["worker", "--versions", "7"])
+    process(w, name, &config, &["worker", "--versions", "7"], None)
 }
 
 /// Waits until one of `workers` holds job 1 (the schema is new: the job is the first) and its
@@ -188,14 +190,17 @@ async fn a_worker_killed_mid_job_is_replaced_and_the_generation_delivered_once()
 /// Two servers whose interactions reach shard 0 and shard 1 of 2 (`(guild >> 22) % 2`).
 const GUILDS: [(u64, u64); 2] = [(2 << 22, 700_001), (3 << 22, 700_002)];
 
-/// Configuration shared by every process of the end-to-end test: the database, quick
-/// unlocking, one generation per user, version 6 on AUTOMATIC1111 at `server` (version 7, which
-/// `/rank` uses, stays on the built-in renderer), and a 2-second lease.
+/// Configuration shared by every process of the end-to-end test: the database, the image
+/// files in the fake S3's bucket, quick unlocking, one generation per user, version 6 on
+/// AUTOMATIC1111 at `server` (version 7, which `/rank` uses, stays on the built-in renderer),
+/// and a 2-second lease.
 fn shared_config(w: &World, server: &str, worker: bool) -> String {
     format!(
         "{}
 {}
 jobs_per_user = 1
+[images]
+url = \"s3://{}/e2e\"
 [queue]
 worker = {worker}
 lease_secs = 2
@@ -209,37 +214,58 @@ timeout_secs = 30
 ",
         w.db.config(),
         common::QUICK,
+        fake_s3::BUCKET,
     )
 }
 
 /// Starts `tastebud` with `args` and the configuration `config` (written to `name.toml`),
-/// logging to `name.log` in the world's folder; killed when dropped.
-fn process(w: &World, name: &str, config: &str, args: &[&str]) -> tokio::process::Child {
+/// logging to `name.log` in the world's folder; killed when dropped. With `s3`, as on a
+/// machine of its own: a data directory of its own, and the fake S3's address and keys in its
+/// environment (for `images.url`); without, the world's data directory.
+fn process(
+    w: &World,
+    name: &str,
+    config: &str,
+    args: &[&str],
+    s3: Option<&fake_s3::FakeS3>,
+) -> tokio::process::Child {
     let file = w.dir.path().join(format!("{name}.toml"));
     std::fs::write(&file, config).expect("write a configuration");
     let log = std::fs::File::create(w.dir.path().join(format!("{name}.log"))).expect("log file");
+    let data_dir = match s3 {
+        Some(_) => w.dir.path().join(name),
+        None => w.dir.path().to_path_buf(),
+    };
     let mut cmd = tokio::process::Command::new(BIN);
     cmd.arg("--config")
         .arg(&file)
         .arg("--data-dir")
-        .arg(w.dir.path())
+        .arg(&data_dir)
         .args(args)
         .env("DISCORD_TOKEN", fake_discord::TOKEN)
         .stdout(std::process::Stdio::null())
         .stderr(log)
         .kill_on_drop(true);
     for (key, _) in std::env::vars() {
-        if key.starts_with("TASTEBUD_") {
+        if key.starts_with("TASTEBUD_") || key.starts_with("AWS_") {
             cmd.env_remove(key);
         }
+    }
+    if let Some(s3) = s3 {
+        cmd.env("AWS_ENDPOINT", s3.endpoint())
+            .env("AWS_ALLOW_HTTP", "true")
+            .env("AWS_REGION", fake_s3::REGION)
+            .env("AWS_ACCESS_KEY_ID", fake_s3::ACCESS_KEY)
+            .env("AWS_SECRET_ACCESS_KEY", fake_s3::SECRET_KEY);
     }
     cmd.spawn().expect("start tastebud")
 }
 
-/// A bot process running `shards` on `fake`.
+/// A bot process running `shards` on `fake`, with the image files on `s3`.
 fn bot(
     w: &World,
     fake: &fake_discord::FakeDiscord,
+    s3: &fake_s3::FakeS3,
     name: &str,
     shards: &str,
 ) -> tokio::process::Child {
@@ -248,7 +274,7 @@ fn bot(
         shared_config(w, "http://127.0.0.1:9", false),
         fake.base
     );
-    process(w, name, &config, &["run", "--shards", shards])
+    process(w, name, &config, &["run", "--shards", shards], Some(s3))
 }
 
 /// The pair message a `/rank` or a click showed, if the interaction was answered within 10
@@ -343,6 +369,8 @@ async fn two_bot_processes_and_two_workers_survive_being_killed() {
     for s in &sd {
         s.set_render_time(Duration::from_secs(2));
     }
+    // Every process as on a machine of its own: its own data directory, the pictures in S3.
+    let s3 = fake_s3::FakeS3::start().await;
     let mut workers: Vec<_> = (0..2)
         .map(|k| {
             let config = shared_config(&w, &sd[k].url(), true);
@@ -351,12 +379,13 @@ async fn two_bot_processes_and_two_workers_survive_being_killed() {
                 &format!("worker-{k}"),
                 &config,
                 &["worker", "--versions", "6"],
+                Some(&s3),
             )
         })
         .collect();
     let mut bots = vec![
-        bot(&w, &fake, "bot-0", "0-0/2"),
-        bot(&w, &fake, "bot-1", "1-1/2"),
+        bot(&w, &fake, &s3, "bot-0", "0-0/2"),
+        bot(&w, &fake, &s3, "bot-1", "1-1/2"),
     ];
     fake.wait_ready(2).await;
 
@@ -395,6 +424,7 @@ async fn two_bot_processes_and_two_workers_survive_being_killed() {
         "worker-again",
         &shared_config(&w, &sd[killed].url(), true),
         &["worker", "--versions", "6"],
+        Some(&s3),
     );
 
     // 2. Per-user limits across processes: one generation at a time, asked on either shard.
@@ -463,7 +493,7 @@ async fn two_bot_processes_and_two_workers_survive_being_killed() {
     }
     bots[1].start_kill().expect("SIGKILL the bot");
     bots[1].wait().await.expect("gone");
-    bots[1] = bot(&w, &fake, "bot-1-again", "1-1/2");
+    bots[1] = bot(&w, &fake, &s3, "bot-1-again", "1-1/2");
     let mut all = Vec::new();
     for user in storm {
         all.push(user.await.expect("a user's clicks"));
@@ -511,6 +541,41 @@ async fn two_bot_processes_and_two_workers_survive_being_killed() {
             1 + (points - 3) / 2,
             "user {user}: {codes:?}"
         );
+    }
+    // Every picture (the pool the bots drew, the generations the workers drew) is in the
+    // bucket, where the other processes found it; no process kept one in its own folder.
+    let keys = s3.keys();
+    let mut pictures: Vec<String> = w
+        .service
+        .ranking_pool("7")
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|i| i.image.hash)
+        .collect();
+    let mut id = 1;
+    while let Some(job) = w.store.job(id).await.unwrap() {
+        pictures.extend(
+            w.store
+                .job_images(job.id)
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|i| i.image.hash),
+        );
+        id += 1;
+    }
+    assert!(pictures.len() > 8, "{pictures:?}");
+    for hash in &pictures {
+        assert!(
+            keys.contains(&format!("e2e/{hash}.png")),
+            "{hash} not in {keys:?}"
+        );
+    }
+    for entry in std::fs::read_dir(w.dir.path()).unwrap().flatten() {
+        if entry.path().is_dir() {
+            assert!(!entry.path().join("images").exists(), "{:?}", entry.path());
+        }
     }
     fake.assert_no_violations().await;
     for mut child in workers.into_iter().chain(bots) {
