@@ -1282,14 +1282,8 @@ async fn an_upscale_from_a_slow_disk_is_acknowledged_within_three_seconds() {
     let u1 = find_component(&grid.json, "U1");
     let image: i64 = u1.rsplit(':').next().unwrap().parse().unwrap();
     let stored = world.store.image(image).await.unwrap().expect("stored");
-    let path = tastebud::render::images::files::image_path(
-        world
-            .service
-            .images()
-            .folder_path()
-            .expect("images in a folder"),
-        &stored.image.hash,
-    );
+    let path =
+        tastebud::render::images::files::image_path(&world.images_folder(), &stored.image.hash);
     let png = std::fs::read(&path).unwrap();
     // A disk that takes four seconds to give the picture: a named pipe written late.
     std::fs::remove_file(&path).unwrap();

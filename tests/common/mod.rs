@@ -92,6 +92,16 @@ impl World {
 
     /// A second handle on the same database, with its own connections: what another process
     /// sharing the database has.
+    /// The folder the service keeps its image files in (the default image store), for tests
+    /// that damage files on disk.
+    pub fn images_folder(&self) -> std::path::PathBuf {
+        self.service
+            .images()
+            .folder_path()
+            .expect("images in a folder")
+            .to_path_buf()
+    }
+
     pub async fn another_store(&self) -> Store {
         self.db.open(self.dir.path()).await
     }

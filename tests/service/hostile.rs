@@ -274,13 +274,7 @@ async fn a_large_upload_is_kept_at_the_size_a_moodboard_needs() {
         .moodboard_add(ALICE, &id, vec![Upload(png(3000, 1500, [30, 90, 200]))])
         .await
         .unwrap();
-    let path = image_path(
-        w.service
-            .images()
-            .folder_path()
-            .expect("images in a folder"),
-        &board.images[0].image.hash,
-    );
+    let path = image_path(&w.images_folder(), &board.images[0].image.hash);
     let stored = image::open(&path).unwrap();
     assert_eq!(
         (stored.width(), stored.height()),
@@ -377,12 +371,7 @@ fn later() -> SystemTime {
 #[tokio::test]
 async fn garbage_collection_keeps_what_codes_votes_likes_and_moodboards_need() {
     let w = World::new(&small()).await;
-    let dir = w
-        .service
-        .images()
-        .folder_path()
-        .expect("images in a folder")
-        .to_path_buf();
+    let dir = w.images_folder();
     let id = moodboard(&w.service, ALICE, "Keep").await;
     let global = w.global(ALICE, "7").await;
     // Generated pictures: one voted on, one liked, one on a moodboard, one nobody needs.
@@ -523,12 +512,7 @@ async fn garbage_collection_keeps_what_codes_votes_likes_and_moodboards_need() {
 #[tokio::test]
 async fn a_missing_or_damaged_file_is_reported_and_rewritten_when_saved_again() {
     let w = World::new(&small()).await;
-    let dir = w
-        .service
-        .images()
-        .folder_path()
-        .expect("images in a folder")
-        .to_path_buf();
+    let dir = w.images_folder();
     let a = w.generated_in(ALICE, HERE).await;
     let b = w.generated_in(ALICE, HERE).await;
     let hash = |id| {
