@@ -113,15 +113,21 @@ impl ActionLimits {
     async fn draw(&self, user: UserId, action: Action, take: bool) -> Result<()> {
         let per_minute = self.rate(action);
         let now = crate::store::now_ms();
-        self.store
-            .update_allowance(user, action.key(), |held| {
-                refill(held, now, per_minute, take)
-            })
-            .await?
-            .map_err(|seconds| Error::SlowDown {
-                action: action.label(),
-                seconds,
-            })
+        let verdict = if take {
+            self.store
+                .update_allowance(user, action.key(), |held| {
+                    refill(held, now, per_minute, true)
+                })
+                .await?
+        } else {
+            // Only looking: a plain read, no write lock on a hot path.
+            let held = self.store.allowance(user, action.key()).await?;
+            refill(held, now, per_minute, false).1
+        };
+        verdict.map_err(|seconds| Error::SlowDown {
+            action: action.label(),
+            seconds,
+        })
     }
 
     /// Takes one from the allowance and marks `action` running for `user` until the returned

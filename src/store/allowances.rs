@@ -13,6 +13,16 @@ pub struct Allowance {
 }
 
 impl Store {
+    /// What is left of `user`'s allowance of `action` (`None`: never drawn on), only read.
+    pub async fn allowance(
+        &self,
+        user: UserId,
+        action: &str,
+    ) -> Result<Option<Allowance>, StoreError> {
+        let mut conn = self.pool.acquire().await?;
+        read(&mut conn, user, action).await
+    }
+
     /// Reads `user`'s allowance of `action` (`None`: never drawn on), lets `decide` say what it
     /// becomes (`None`: unchanged) and what to answer, and writes it: one step that no other
     /// process interleaves with for the same user.
@@ -23,14 +33,8 @@ impl Store {
         decide: impl FnOnce(Option<Allowance>) -> (Option<Allowance>, T),
     ) -> Result<T, StoreError> {
         let mut tx = self.exclusive(&format!("allowance {}", user.0)).await?;
-        let held: Option<(f64, i64)> = sqlx::query_as(
-            "SELECT left_over, at_ms FROM allowances WHERE user_id = $1 AND action = $2",
-        )
-        .bind(user_to_sql(user))
-        .bind(action)
-        .fetch_optional(&mut *tx)
-        .await?;
-        let (now, answer) = decide(held.map(|(left, at_ms)| Allowance { left, at_ms }));
+        let held = read(&mut tx, user, action).await?;
+        let (now, answer) = decide(held);
         if let Some(now) = now {
             sqlx::query(
                 "INSERT INTO allowances (user_id, action, left_over, at_ms) VALUES ($1, $2, $3, $4)
@@ -47,4 +51,19 @@ impl Store {
         tx.commit().await?;
         Ok(answer)
     }
+}
+
+async fn read(
+    conn: &mut sqlx::AnyConnection,
+    user: UserId,
+    action: &str,
+) -> Result<Option<Allowance>, StoreError> {
+    let held: Option<(f64, i64)> = sqlx::query_as(
+        "SELECT left_over, at_ms FROM allowances WHERE user_id = $1 AND action = $2",
+    )
+    .bind(user_to_sql(user))
+    .bind(action)
+    .fetch_optional(&mut *conn)
+    .await?;
+    Ok(held.map(|(left, at_ms)| Allowance { left, at_ms }))
 }

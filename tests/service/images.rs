@@ -112,6 +112,9 @@ async fn garbage_collection_reads_every_page_and_deletes_only_old_unnamed_files(
     let young = format!("pics/{}.png", content_hash(b"young"));
     fake.put_object(&young, b"young", Duration::ZERO);
     fake.put_object("pics/notes.txt", b"someone else's", 2 * day);
+    // A picture-named key in a folder below the prefix is not one of ours either.
+    let nested = format!("pics/old/{}.png", content_hash(&[0u8; 10]));
+    fake.put_object(&nested, &[0u8; 10], 2 * day);
 
     let report = w
         .service
@@ -125,6 +128,7 @@ async fn garbage_collection_reads_every_page_and_deletes_only_old_unnamed_files(
         assert!(!keys.contains(stray), "{stray} deleted");
     }
     assert!(keys.contains(&young) && keys.contains(&"pics/notes.txt".to_string()));
+    assert!(keys.contains(&nested), "{keys:?}");
     assert!(keys.contains(&format!("pics/{kept_hash}.png")));
 
     // A kept picture whose object holds other bytes is found by a verifying collection.

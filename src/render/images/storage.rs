@@ -251,9 +251,20 @@ impl ImageStore {
                 let mut found = Vec::new();
                 while let Some(meta) = listed.next().await {
                     let meta = meta.map_err(|e| self.failed(prefix, e))?;
-                    let name = meta.location.filename().unwrap_or_default().to_string();
+                    // Named below the prefix; a key in a folder below it is not one of ours.
+                    let name = meta
+                        .location
+                        .prefix_match(prefix)
+                        .map(|parts| parts.map(|p| p.as_ref().to_string()).collect::<Vec<_>>())
+                        .unwrap_or_default()
+                        .join("/");
+                    let kind = if name.contains('/') {
+                        FileKind::Other
+                    } else {
+                        FileKind::of_name(&name)
+                    };
                     found.push(StoredObject {
-                        kind: FileKind::of_name(&name),
+                        kind,
                         name,
                         bytes: meta.size,
                         modified: SystemTime::from(meta.last_modified),
