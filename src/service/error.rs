@@ -122,6 +122,11 @@ pub enum Error {
         label = crate::service::version_label(version)
     )]
     PoolEmpty { version: String },
+    #[error(
+        "The pictures to rank for {label} are being drawn now; try again in a few minutes.",
+        label = crate::service::version_label(version)
+    )]
+    PoolBeingDrawn { version: String },
     #[error("A pool can hold at most {most} images ({prompts} prompts × ranking.pool_styles).", prompts = crate::service::POOL_PROMPTS.len())]
     PoolTooLarge { most: u64 },
     #[error(

@@ -7,7 +7,7 @@
 //! this side waits for that and composes the grid from the stored pictures.
 
 use super::learn::to_standardized;
-use super::queue::{SteeringPlan, Work};
+use super::queue::{SteeringPlan, Task, Work};
 use super::{Error, Result, Service};
 use crate::domain::{Code, Place, ProfileKind, UserId};
 use crate::prompt::{Aspect, Limits as PromptLimits, ProfileRef, Prompt, RefTarget, parse};
@@ -363,7 +363,7 @@ impl Service {
                 reach: self.config.render.reach,
             }),
         };
-        let work = serde_json::to_string(&work)
+        let work = serde_json::to_string(&Task::Generation(Box::new(work)))
             .map_err(|e| Error::Bug(format!("cannot write a job's work: {e}")))?;
         let limits = &self.config.limits;
         let admission = Admission {

@@ -13,6 +13,7 @@ use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
 
 use super::learn::{Refit, standardized};
+use super::queue::Task;
 use super::{Error, ProfileSummary, Result, Service};
 use crate::domain::{Pair, Profile, ProfileId, ProfileKind, UserId};
 use crate::render::backend::dispatch::Dispatcher;
@@ -205,7 +206,8 @@ impl Service {
 
     /// Makes sure `version` has something to rank: the built-in renderer draws one missing
     /// pool prompt per call until the pool is complete (so the first pairs come quickly);
-    /// other backends need `tastebud pool build`.
+    /// for other backends an empty pool is queued for a worker to draw (or `tastebud pool
+    /// build` draws it), and the user is told to come back.
     pub(super) async fn ensure_pool(&self, version: &str) -> Result<()> {
         let target = self.pool_target();
         let have = self
@@ -218,7 +220,21 @@ impl Service {
         let backend = self.backends.get(version);
         if !backend.is_sketch() {
             if have == 0 {
-                return Err(Error::PoolEmpty {
+                let work = serde_json::to_string(&Task::Pool {
+                    pool_of: version.to_string(),
+                })
+                .map_err(|e| Error::Bug(format!("cannot write a pool job: {e}")))?;
+                let job = self.store.queue_pool_job(version, &work).await?;
+                tracing::info!(job, version, "the ranking pool is queued to be drawn");
+                self.start_worker();
+                return Err(Error::PoolBeingDrawn {
+                    version: version.to_string(),
+                });
+            }
+            // A pool drawn in part: ranked once its job has finished it (a pool the operator
+            // built smaller on purpose, with no job, is ranked as it is).
+            if self.store.pool_job(version).await?.is_some() {
+                return Err(Error::PoolBeingDrawn {
                     version: version.to_string(),
                 });
             }

@@ -22,6 +22,17 @@ use crate::store::{Claim, Job, JobStatus, NewImage, Origin, Versions};
 use crate::taste::standardize::Standardizer;
 use crate::taste::steer::Calibration;
 
+/// What a job asks a worker to do (the `work` of its row).
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(untagged)]
+pub(super) enum Task {
+    /// Draw the ranking pool of this version until it is complete (it resumes where an
+    /// earlier build stopped). Written as `{"pool_of": version}`.
+    Pool { pool_of: String },
+    /// A generation, written as its [`Work`].
+    Generation(Box<Work>),
+}
+
 /// What a worker is given: the render, and how to steer it, as resolved when it was asked for.
 #[derive(Debug, Serialize, Deserialize)]
 pub(super) struct Work {
@@ -258,47 +269,43 @@ impl Service {
                 claim.attempt - 1
             )));
         }
-        let work: Work = serde_json::from_str(&claim.work)
+        let task: Task = serde_json::from_str(&claim.work)
             .map_err(|e| Error::Bug(format!("job {}: unreadable work: {e}", claim.job)))?;
         let backend = self.backends.get(&claim.version);
         let (report, reports) = tokio::sync::watch::channel(None::<Progress>);
         let progress: ProgressFn = Arc::new(move |p: Progress| {
             report.send_replace(Some(p));
         });
-        let rendered = {
-            let steering = work.steering.as_ref().map(|s| Steering {
-                taste: &s.taste,
-                stylize: s.stylize,
-                calibration: &s.calibration,
-                standardizer: &s.standardizer,
-                candidates: s.candidates,
-                reach: s.reach,
-            });
-            let render = render_personalized(&*backend, &work.request, steering, progress);
-            let (done, done_rx) = tokio::sync::watch::channel(false);
-            let (lost_tx, mut lost) = tokio::sync::watch::channel(false);
-            let keeper =
-                tokio::spawn(
-                    self.clone()
-                        .keep_claim(claim.clone(), reports, done_rx, lost_tx),
-                );
-            let lost = async {
-                while !*lost.borrow_and_update() {
-                    if lost.changed().await.is_err() {
-                        std::future::pending::<()>().await;
-                    }
-                }
-            };
-            let rendered = tokio::select! {
-                rendered = render => Some(rendered),
-                () = lost => None,
-            };
-            done.send_replace(true);
-            let _ = keeper.await;
-            match rendered {
-                Some(rendered) => rendered,
-                None => return Ok(None),
+        let work = match task {
+            Task::Pool { pool_of } => {
+                let told = move |done: u64, total: u64| {
+                    progress(Progress {
+                        fraction: done as f32 / total.max(1) as f32,
+                        note: format!("{done} of {total} pool pictures"),
+                        queued: None,
+                    })
+                };
+                let built = self
+                    .under_claim(claim, reports, self.build_pool(&pool_of, None, &told))
+                    .await;
+                return match built {
+                    None => Ok(None),
+                    Some(built) => built.map(|_| Some(Vec::new())),
+                };
             }
+            Task::Generation(work) => *work,
+        };
+        let steering = work.steering.as_ref().map(|s| Steering {
+            taste: &s.taste,
+            stylize: s.stylize,
+            calibration: &s.calibration,
+            standardizer: &s.standardizer,
+            candidates: s.candidates,
+            reach: s.reach,
+        });
+        let render = render_personalized(&*backend, &work.request, steering, progress);
+        let Some(rendered) = self.under_claim(claim, reports, render).await else {
+            return Ok(None);
         };
         let images = rendered.map_err(Error::Render)?;
         let mut saved = Vec::with_capacity(images.len());
@@ -330,6 +337,37 @@ impl Service {
                 })
                 .collect(),
         ))
+    }
+
+    /// Runs `work` while keeping `claim` ([`Service::keep_claim`], passing on the latest of
+    /// `reports`); `None` when the claim was lost first (the work is then dropped).
+    async fn under_claim<T>(
+        &self,
+        claim: &Claim,
+        reports: tokio::sync::watch::Receiver<Option<Progress>>,
+        work: impl Future<Output = T>,
+    ) -> Option<T> {
+        let (done, done_rx) = tokio::sync::watch::channel(false);
+        let (lost_tx, mut lost) = tokio::sync::watch::channel(false);
+        let keeper =
+            tokio::spawn(
+                self.clone()
+                    .keep_claim(claim.clone(), reports, done_rx, lost_tx),
+            );
+        let lost = async {
+            while !*lost.borrow_and_update() {
+                if lost.changed().await.is_err() {
+                    std::future::pending::<()>().await;
+                }
+            }
+        };
+        let finished = tokio::select! {
+            finished = work => Some(finished),
+            () = lost => None,
+        };
+        done.send_replace(true);
+        let _ = keeper.await;
+        finished
     }
 
     /// Keeps `claim` while its job is drawn: renews the lease every third of its length and

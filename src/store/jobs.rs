@@ -34,6 +34,9 @@ pub enum JobStatus {
     Failed(String),
 }
 
+/// The user that ranking-pool jobs belong to (no Discord user has id 0).
+pub const POOL_USER: UserId = UserId(0);
+
 /// A job to queue.
 #[derive(Debug, Clone, PartialEq)]
 pub struct NewJob<'a> {
@@ -247,6 +250,53 @@ impl Store {
                 return Ok(Err(refused));
             }
         }
+        let id = self.insert_job(tx, job, now).await?;
+        Ok(Ok(id))
+    }
+
+    /// Queues the job that draws `version`'s ranking pool, doing `work`, unless one is waiting
+    /// or drawing already; returns its id either way. Pool jobs belong to [`POOL_USER`], not to
+    /// whoever asked, so that they count against no user's limits, and no process waits for
+    /// them (owner '').
+    pub async fn queue_pool_job(&self, version: &str, work: &str) -> Result<i64, StoreError> {
+        let mut tx = self.exclusive("job queue").await?;
+        let now = now_ms();
+        if let Some(id) = unfinished_pool_job(&mut tx, version).await? {
+            tx.rollback().await?;
+            return Ok(id);
+        }
+        sqlx::query("INSERT INTO users (id, created_at) VALUES ($1, $2) ON CONFLICT DO NOTHING")
+            .bind(user_to_sql(POOL_USER))
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        let job = NewJob {
+            user: POOL_USER,
+            prompt: "(the ranking pool)",
+            prompt_run: "",
+            version,
+            seed: 0,
+            place: Place::Private,
+            reply: None,
+            work,
+            owner: "",
+        };
+        self.insert_job(tx, &job, now).await
+    }
+
+    /// The pool job of `version` that waits or draws now, if any.
+    pub async fn pool_job(&self, version: &str) -> Result<Option<i64>, StoreError> {
+        let mut conn = self.pool.acquire().await?;
+        unfinished_pool_job(&mut conn, version).await
+    }
+
+    /// Inserts `job` as waiting for a worker and commits `tx`, telling waiting workers.
+    async fn insert_job(
+        &self,
+        mut tx: sqlx::Transaction<'static, sqlx::Any>,
+        job: &NewJob<'_>,
+        now: i64,
+    ) -> Result<i64, StoreError> {
         let id: i64 = sqlx::query_scalar(
             "INSERT INTO jobs
                 (user_id, prompt, prompt_run, version, seed, status, guild_id, reply, created_at,
@@ -268,7 +318,7 @@ impl Store {
         self.announce(&mut tx, Change::Queued).await?;
         tx.commit().await?;
         self.signal.tell(Change::Queued);
-        Ok(Ok(id))
+        Ok(id)
     }
 
     /// Claims the oldest job of the versions `versions` admits that waits for a worker, or
@@ -565,6 +615,19 @@ async fn listen(options: sqlx::postgres::PgConnectOptions, signal: Arc<Signal>) 
         signal.tell_all();
         tokio::time::sleep(std::time::Duration::from_secs(1)).await;
     }
+}
+
+async fn unfinished_pool_job(
+    conn: &mut sqlx::AnyConnection,
+    version: &str,
+) -> Result<Option<i64>, StoreError> {
+    Ok(sqlx::query_scalar(
+        "SELECT id FROM jobs WHERE user_id = $1 AND version = $2 AND status = 'running'",
+    )
+    .bind(user_to_sql(POOL_USER))
+    .bind(version)
+    .fetch_optional(&mut *conn)
+    .await?)
 }
 
 fn job_from_row(row: &AnyRow) -> Result<Job, StoreError> {

@@ -36,7 +36,9 @@ pub use codes::CodeTaken;
 pub use copy::{Copied, CopyError};
 pub use gc::{Cutoffs, Garbage};
 pub use images::{Image, NewImage, Origin};
-pub use jobs::{Admission, Claim, Job, JobChanges, JobStatus, NewJob, Refused, Versions};
+pub use jobs::{
+    Admission, Claim, Job, JobChanges, JobStatus, NewJob, POOL_USER, Refused, Versions,
+};
 pub use locks::StoreLock;
 pub use moodboards::Full;
 pub use profiles::{GLOBAL_NAME, NameTaken, NotCreated};

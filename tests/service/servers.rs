@@ -105,8 +105,13 @@ async fn the_pool_and_the_calibration_are_kept_per_model() {
     w.service.calibrate("7", &|_, _| {}).await.unwrap();
 
     // The operator switches version 7 to another model: its pool and calibration start afresh.
+    // (No worker in this process: the pool job a user's /rank queues waits, and the operator
+    // draws the pool.)
     let w = w
-        .reopen(&on_server(&fake.url(), "sd_xl_base_1.0.safetensors"))
+        .reopen(&format!(
+            "{}\n[queue]\nworker = false\n",
+            on_server(&fake.url(), "sd_xl_base_1.0.safetensors")
+        ))
         .await;
     assert_eq!(
         w.store
@@ -117,7 +122,7 @@ async fn the_pool_and_the_calibration_are_kept_per_model() {
     );
     let pair = w.service.next_pair(super::ALICE, None).await;
     assert!(
-        matches!(pair, Err(Error::PoolEmpty { .. })),
+        matches!(pair, Err(Error::PoolBeingDrawn { .. })),
         "the old model's pool is not offered: {pair:?}"
     );
     let added = w.service.build_pool("7", None, &|_, _| {}).await.unwrap();
@@ -208,4 +213,50 @@ async fn a_generation_waiting_for_the_server_is_told_its_place_then_renders() {
         "the second user is told they are next, then it renders: {seen:?}"
     );
     assert_eq!(fake.jobs_rendered(), 2);
+}
+
+#[tokio::test]
+async fn an_empty_pool_is_queued_once_drawn_by_a_worker_and_then_ranked() {
+    use tastebud::domain::UserId;
+    use tastebud::store::{JobStatus, POOL_USER};
+    let fake = FakeA1111::start().await;
+    fake.set_render_time(Duration::from_millis(5));
+    let w = World::new(&on_server(&fake.url(), "dreamshaper_8.safetensors")).await;
+    let (alice, bob) = (UserId(1), UserId(2));
+    let first = w.service.next_pair(alice, None).await.unwrap_err();
+    assert!(
+        matches!(first, Error::PoolBeingDrawn { .. }),
+        "the first user is told to come back: {first}"
+    );
+    // Asked again before it is complete: still drawing, by the same job.
+    if let Err(again) = w.service.next_pair(bob, None).await {
+        assert!(matches!(again, Error::PoolBeingDrawn { .. }), "{again}");
+    }
+    // The service's worker draws it; then pairs come from it.
+    let pair = tokio::time::timeout(Duration::from_secs(60), async {
+        loop {
+            match w.service.next_pair(alice, None).await {
+                Ok(pair) => return pair,
+                Err(Error::PoolBeingDrawn { .. }) => {
+                    tokio::time::sleep(Duration::from_millis(50)).await
+                }
+                Err(e) => panic!("{e}"),
+            }
+        }
+    })
+    .await
+    .expect("the pool is drawn");
+    assert!(!pair.image.bytes.is_empty());
+    assert_eq!(
+        w.store
+            .pool_size("7", "dreamshaper_8.safetensors")
+            .await
+            .unwrap(),
+        2 * 3
+    );
+    assert_eq!(fake.jobs_rendered(), 2 * 3, "each pool picture drawn once");
+    // One job, the pool's own: no user's limits were spent on it.
+    let job = w.store.job(1).await.unwrap().expect("the pool job");
+    assert_eq!((job.user, &job.status), (POOL_USER, &JobStatus::Done));
+    assert!(w.store.job(2).await.unwrap().is_none(), "queued once");
 }
