@@ -433,7 +433,7 @@ async fn servers_says_which_server_is_up_and_why_one_is_not() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn migrate_images_to_copies_every_picture_into_object_storage_verified() {
-    use fake_s3::{ACCESS_KEY, BUCKET, FakeS3, REGION, SECRET_KEY};
+    use fake_s3::{BUCKET, FakeS3, SECRET_KEY};
     use tastebud::domain::Place;
     use tastebud::render::images::files::{FileKind, content_hash};
     // Pictures in the data directory's folder: a generation, uploads on a moodboard.
@@ -452,13 +452,8 @@ async fn migrate_images_to_copies_every_picture_into_object_storage_verified() {
     let fake = FakeS3::start().await;
     let data = source.dir.path().to_str().unwrap();
     let images_to = format!("s3://{BUCKET}/moved");
-    let env = [
-        ("AWS_ENDPOINT", fake.endpoint()),
-        ("AWS_ALLOW_HTTP", "true"),
-        ("AWS_REGION", REGION),
-        ("AWS_ACCESS_KEY_ID", ACCESS_KEY),
-        ("AWS_SECRET_ACCESS_KEY", SECRET_KEY),
-    ];
+    let settings = fake.settings(SECRET_KEY);
+    let env: Vec<(&str, &str)> = settings.iter().map(|(k, v)| (*k, v.as_str())).collect();
     let out = tastebud(
         &["migrate", "--data-dir", data, "--images-to", &images_to],
         &env,

@@ -252,11 +252,7 @@ fn process(
         }
     }
     if let Some(s3) = s3 {
-        cmd.env("AWS_ENDPOINT", s3.endpoint())
-            .env("AWS_ALLOW_HTTP", "true")
-            .env("AWS_REGION", fake_s3::REGION)
-            .env("AWS_ACCESS_KEY_ID", fake_s3::ACCESS_KEY)
-            .env("AWS_SECRET_ACCESS_KEY", fake_s3::SECRET_KEY);
+        cmd.envs(s3.settings(fake_s3::SECRET_KEY));
     }
     cmd.spawn().expect("start tastebud")
 }

@@ -20,7 +20,8 @@
 //! - ListObjectsV2 (`list-type=2`) returns keys in UTF-8 order, at most [`PAGE`] per page (S3's
 //!   is 1,000; small here so that every listing pages), with `NextContinuationToken`.
 //!
-//! Controls: [`FakeS3::start`], [`FakeS3::endpoint`], [`FakeS3::keys`], [`FakeS3::object`],
+//! Controls: [`FakeS3::start`], [`FakeS3::endpoint`], [`FakeS3::settings`], [`FakeS3::keys`],
+//! [`FakeS3::object`],
 //! [`FakeS3::put_object`], [`FakeS3::requests`].
 
 #![allow(dead_code)]
@@ -110,6 +111,18 @@ impl FakeS3 {
                 modified,
             },
         );
+    }
+
+    /// The `AWS_*` settings of a client of this server signing with `secret` (the right one
+    /// is [`SECRET_KEY`]).
+    pub fn settings(&self, secret: &str) -> Vec<(&'static str, String)> {
+        vec![
+            ("AWS_ENDPOINT", self.endpoint.clone()),
+            ("AWS_ALLOW_HTTP", "true".into()),
+            ("AWS_REGION", REGION.into()),
+            ("AWS_ACCESS_KEY_ID", ACCESS_KEY.into()),
+            ("AWS_SECRET_ACCESS_KEY", secret.into()),
+        ]
     }
 
     /// "METHOD path" of every signed request, in order.

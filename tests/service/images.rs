@@ -10,23 +10,18 @@ use tastebud::render::images::storage::ImageStore;
 use tastebud::service::{GcOptions, Imagine};
 
 use crate::common::{SMALL, World};
-use crate::fake_s3::{ACCESS_KEY, BUCKET, FakeS3, PAGE, REGION, SECRET_KEY};
+use crate::fake_s3::{BUCKET, FakeS3, PAGE, SECRET_KEY};
 
 const ALICE: UserId = UserId(1001);
 
 /// The image store on `fake`, below `pics/`, signed with `secret`.
 fn on_fake(fake: &FakeS3, dir: &std::path::Path, secret: &str) -> ImageStore {
-    let vars = [
-        ("AWS_ENDPOINT", fake.endpoint()),
-        ("AWS_ALLOW_HTTP", "true"),
-        ("AWS_REGION", REGION),
-        ("AWS_ACCESS_KEY_ID", ACCESS_KEY),
-        ("AWS_SECRET_ACCESS_KEY", secret),
-    ];
     ImageStore::open_with(
         &format!("s3://{BUCKET}/pics"),
         dir,
-        vars.map(|(k, v)| (k.to_string(), v.to_string())),
+        fake.settings(secret)
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v)),
     )
     .expect("image store")
 }
