@@ -8,7 +8,8 @@
 //! - Every request must be signed (AWS4-HMAC-SHA256) with the one access key it knows and its
 //!   secret: the signature is recomputed from the canonical request, and a wrong one is
 //!   answered 403 `SignatureDoesNotMatch`, an unknown key 403 `InvalidAccessKeyId`, a missing
-//!   one 403 `AccessDenied`. `x-amz-content-sha256` must be the body's hash (400
+//!   one 403 `AccessDenied`, one signed more than 15 minutes off 403 `RequestTimeTooSkewed`.
+//!   `x-amz-content-sha256` must be the body's hash (400
 //!   `XAmzContentSHA256Mismatch`) unless it is `UNSIGNED-PAYLOAD`.
 //! - One bucket; any other is 404 `NoSuchBucket`. A missing key is 404 `NoSuchKey` (GET) or a
 //!   bare 404 (HEAD). DELETE of a missing key is 204, as S3's is.
@@ -384,6 +385,21 @@ fn check_signature(
         )));
     }
     let date = header("x-amz-date");
+    // S3 refuses a request signed more than 15 minutes away from its own clock.
+    let signed_at = chrono::NaiveDateTime::parse_from_str(&date, "%Y%m%dT%H%M%SZ")
+        .map(|d| d.and_utc())
+        .map_err(|_| {
+            denied(
+                "AccessDenied",
+                "AWS authentication requires a valid Date or x-amz-date header",
+            )
+        })?;
+    if (Utc::now() - signed_at).num_seconds().abs() > 15 * 60 {
+        return Err(denied(
+            "RequestTimeTooSkewed",
+            "The difference between the request time and the current time is too large.",
+        ));
+    }
     let mut pairs: Vec<(String, String)> = query
         .split('&')
         .filter(|p| !p.is_empty())
