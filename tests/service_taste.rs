@@ -1223,7 +1223,10 @@ async fn a_newcomer_starts_from_the_communitys_taste() {
 
 #[tokio::test]
 async fn a_profile_shows_what_it_likes_in_words_and_as_a_chart() {
-    let w = World::new(SMALL).await;
+    let mut w = World::new(SMALL).await;
+    // Six votes learn brightness first with most choices of pairs, not all: about one run in
+    // ten learnt thirds and contrast first with the service's random seed. Fixed here.
+    w.service = w.service.clone().with_seed(7);
     let global = w.global(ALICE, "7").await;
     let early = w.service.profile_taste(ALICE, &global).await.unwrap();
     assert!(early.code.is_none());
