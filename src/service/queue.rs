@@ -1,8 +1,9 @@
-//! The generation queue's two ends. A generation is queued with everything a worker needs to
-//! draw it ([`Work`], resolved when it was asked for) and waited for by the process that
-//! delivers it ([`Service::wait_for`]); a worker ([`Service::work`]) claims queued jobs of the
-//! versions it serves, renders them with its own servers while renewing its lease, and stores
-//! the pictures with the job's completion. `tastebud worker` is a worker; so is every process
+//! The job queue's two ends. A generation is queued with everything a worker needs to draw it
+//! ([`Work`], resolved when it was asked for) and waited for by the process that delivers it
+//! ([`Service::wait_for`]); a version's ranking pool is queued as a pool job nobody waits for
+//! ([`Task::Pool`]). A worker ([`Service::work`]) claims queued jobs of the versions it
+//! serves, draws them with its own servers while renewing its lease, and stores the pictures
+//! with the job's completion (a pool's as it draws them). `tastebud worker` is a worker; so is every process
 //! with `queue.worker = true`, in the background of its service: one code path either way.
 
 use std::collections::HashMap;
@@ -160,7 +161,7 @@ impl Service {
         let mut running = JoinSet::new();
         let mut queued = self.store.queued_jobs();
         let lease = self.lease_ms();
-        tracing::info!(worker = %options.name, versions = ?options.versions, "working the generation queue");
+        tracing::info!(worker = %options.name, versions = ?options.versions, "working the job queue");
         tokio::pin!(stop);
         loop {
             // Looked at before each claim (a busy queue never reaches the wait below), never

@@ -141,8 +141,17 @@ impl ImageStore {
     /// again stores nothing new, but marks the file as just saved (garbage collection spares
     /// young files).
     pub async fn save(&self, image: RgbImage) -> Result<String, RenderError> {
-        let png = blocking(move || encode_png(&image)).await?;
-        self.save_png(png).await
+        match &self.0 {
+            // Encoded and written in one trip to a blocking thread.
+            Kept::Folder(dir) => {
+                let dir = dir.clone();
+                blocking(move || files::save_png(&dir, &image).map(|s| s.hash)).await
+            }
+            Kept::Objects { .. } => {
+                let png = blocking(move || encode_png(&image)).await?;
+                self.save_png(png).await
+            }
+        }
     }
 
     /// Stores already-encoded PNG bytes; returns their content hash. When this returns, the
