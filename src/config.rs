@@ -123,6 +123,14 @@ pub struct Ranking {
     /// `prior_variance`: the bins move with warmth and colourfulness, and a wide prior lets a
     /// few votes pin a taste on noise in them.
     pub hue_variance: f64,
+    /// How the active strategy measures what a pair would teach: `predictive` (about the pairs
+    /// people compare), `uncertainty` (about the taste in the pair's direction) or
+    /// `information` (mutual information with the taste).
+    pub active_score: String,
+    /// `κ` of the community prior: how many profiles the plain prior is worth.
+    pub community_strength: f64,
+    /// `λ_min` of the community prior: the smallest share the plain prior keeps, 0 to 1.
+    pub community_floor: f64,
 }
 
 /// Most rounds of relevance determination a refit may take (each is one more fit).
@@ -576,6 +584,24 @@ impl Config {
                 ),
             ));
         }
+        if crate::taste::select::Score::parse(&r.active_score).is_none() {
+            return Err(invalid(
+                "ranking.active_score",
+                format!(
+                    "{:?} is not a score; use \"predictive\", \"uncertainty\" or \"information\"",
+                    r.active_score
+                ),
+            ));
+        }
+        if !(r.community_strength.is_finite() && r.community_strength >= 0.0) {
+            return Err(invalid(
+                "ranking.community_strength",
+                "must be 0 or a positive number",
+            ));
+        }
+        if !(0.0..=1.0).contains(&r.community_floor) {
+            return Err(invalid("ranking.community_floor", "must be 0 to 1"));
+        }
         if r.pool_prompts == 0 {
             return Err(invalid("ranking.pool_prompts", "must be at least 1"));
         }
@@ -744,6 +770,12 @@ mod tests {
             ),
             ("prompt.max_jobs = 0", "prompt.max_jobs"),
             ("ranking.hue_variance = 0", "ranking.hue_variance"),
+            ("ranking.active_score = \"greedy\"", "ranking.active_score"),
+            ("ranking.community_floor = 1.5", "ranking.community_floor"),
+            (
+                "ranking.community_strength = -1",
+                "ranking.community_strength",
+            ),
             ("discord.guild = 5", "discord.guild"),
         ] {
             let err = Config::with_overrides(toml).unwrap_err().to_string();

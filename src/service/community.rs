@@ -34,13 +34,21 @@ pub struct CommunityDistance {
 const TYPICAL_SAMPLE: usize = 50;
 
 impl Service {
+    /// How much the community prior trusts the community (`ranking.community_*`).
+    fn community_settings(&self) -> CommunitySettings {
+        CommunitySettings {
+            strength: self.config.ranking.community_strength,
+            floor: self.config.ranking.community_floor,
+        }
+    }
+
     /// The prior `profile`'s taste is fitted under: the community prior of its version over
     /// the base prior, without the profile's own code.
     pub(super) async fn prior_for(&self, profile: &Profile, std: &Standardizer) -> Result<Prior> {
         let (base, community) = self.community_for(profile, std).await?;
         match community {
             None => Ok(base),
-            Some(c) => community_prior(&base, &c, CommunitySettings::default()).map_err(bug),
+            Some(c) => community_prior(&base, &c, self.community_settings()).map_err(bug),
         }
     }
 
@@ -83,7 +91,7 @@ impl Service {
         let (base, Some(community)) = self.community_for(profile, std).await? else {
             return Ok(None);
         };
-        let settings = CommunitySettings::default();
+        let settings = self.community_settings();
         let len = base.dim();
         let fit_len = |t: &[f64]| -> Vec<f64> {
             (0..len).map(|k| t.get(k).copied().unwrap_or(0.0)).collect()

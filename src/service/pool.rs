@@ -22,7 +22,7 @@ use crate::render::images::files::{Encoded, encode_to_view, pair_image};
 use crate::render::style::{SPACE, STYLE_DIM, StyleVector, describe};
 use crate::store::{Image, NewImage, Origin};
 use crate::taste::quadratic::features;
-use crate::taste::select::{Strategy, select_among};
+use crate::taste::select::{ActiveConfig, Score, Strategy, select_among};
 use crate::taste::standardize::Standardizer;
 
 /// Subjects of the ranking pool: plain scenes that every style can be seen on.
@@ -162,7 +162,14 @@ impl Service {
             .filter_map(|(l, r)| Some(difference(&x[*index.get(&l)?], &x[*index.get(&r)?])))
             .collect();
         let posterior = self.posterior(profile, &std, Refit::Plain).await?;
-        let strategy = Strategy::parse(&self.config.ranking.strategy).unwrap_or_default();
+        let ranking = &self.config.ranking;
+        let strategy = match Strategy::parse(&ranking.strategy).unwrap_or_default() {
+            Strategy::Active(c) => Strategy::Active(ActiveConfig {
+                score: Score::parse(&ranking.active_score).unwrap_or_default(),
+                ..c
+            }),
+            random => random,
+        };
         let pick = select_among(&strategy, &posterior, &x, &pairs, &recent, &mut self.rng())
             .map_err(|e| Error::Bug(format!("pair selection: {e}")))?
             .ok_or(Error::PoolEmpty {

@@ -42,11 +42,30 @@ pub enum Score {
     /// approximation of the logistic: favours pairs whose outcome is uncertain *because the
     /// taste is unknown*, not because the rater is expected to flip a coin.
     MutualInformation,
+    /// Expected information about the pairs people compare, not about the taste's every
+    /// direction: how much the vote would shrink the predicted variance of all candidate pairs
+    /// `t`, each weighted by how open its outcome is. A vote on Δx with `w = p(1−p)` updates
+    /// `Σ' = Σ − w·ΣΔxΔxᵀΣ / (1 + w·v)`, so it takes `w·(tᵀΣΔx)² / (1 + w·v)` from `tᵀΣt`;
+    /// summed with weights `p_t(1−p_t)`, the score is `w·ΔxᵀΣTΣΔx / (1 + w·v)` with
+    /// `T = Σ_t p_t(1−p_t)·t tᵀ`. Directions in which the compared pairs never differ (or
+    /// whose outcome is already settled) are not worth a vote, however unknown they are.
+    Predictive,
 }
 
 impl Score {
-    /// The score of a pair with predicted utility difference `m` and variance `v`.
-    pub fn of(self, m: f64, v: f64) -> f64 {
+    /// The name used in the configuration (`ranking.active_score`).
+    pub fn parse(s: &str) -> Option<Score> {
+        match s {
+            "uncertainty" => Some(Score::Uncertainty),
+            "information" => Some(Score::MutualInformation),
+            "predictive" => Some(Score::Predictive),
+            _ => None,
+        }
+    }
+
+    /// The score of a pair with predicted utility difference `m`, variance `v` and, for
+    /// [`Score::Predictive`], `q = ΔxᵀΣTΣΔx` (ignored by the others).
+    fn of(self, m: f64, v: f64, q: f64) -> f64 {
         match self {
             Score::Uncertainty => {
                 let p = sigmoid(m);
@@ -65,6 +84,11 @@ impl Score {
                 };
                 let s = l2 * v + c2;
                 (h(p) - (c2 / s).sqrt() * (-l2 * m * m / (2.0 * s)).exp()).max(0.0)
+            }
+            Score::Predictive => {
+                let p = sigmoid(m);
+                let w = p * (1.0 - p);
+                w * q / (1.0 + w * v)
             }
         }
     }
@@ -122,11 +146,6 @@ impl Strategy {
         }
         Ok(())
     }
-}
-
-/// The active score of one difference vector under `score`.
-pub fn info_score(post: &Posterior, diff: &[f64], score: Score) -> Result<f64, TasteError> {
-    Ok(score.of(post.score(diff)?, post.variance_along(diff)?))
 }
 
 fn cosine(a: &[f64], b: &[f64]) -> f64 {
@@ -252,12 +271,33 @@ where
     let u: DVector<f64> = &x * &post.mean;
     let xs = &x * &post.cov;
     let own: Vec<f64> = (0..n).map(|i| xs.row(i).dot(&x.row(i))).collect();
+    let variance = |i: usize, j: usize| (own[i] + own[j] - 2.0 * xs.row(i).dot(&x.row(j))).max(0.0);
+    // For the predictive score: T = Σ_t p_t(1−p_t)·t tᵀ over the candidate pairs, then
+    // ΔxᵀΣTΣΔx = (aᵢ − aⱼ)ᵀT(aᵢ − aⱼ) with aᵢ = Σxᵢ (the rows of `xs`) and bᵢ = T·aᵢ.
+    let towards = (config.score == Score::Predictive).then(|| {
+        let mut t = DMatrix::<f64>::zeros(d, d);
+        for &k in &useful {
+            let (i, j) = pairs[k];
+            let p = sigmoid(u[i] - u[j]);
+            let diff = (x.row(i) - x.row(j)).transpose();
+            t.ger(p * (1.0 - p), &diff, &diff, 1.0);
+        }
+        let b = &xs * &t;
+        let own: Vec<f64> = (0..n).map(|i| b.row(i).dot(&xs.row(i))).collect();
+        (b, own)
+    });
+    let predictive = |i: usize, j: usize| match &towards {
+        Some((b, own)) => (own[i] + own[j] - 2.0 * b.row(i).dot(&xs.row(j))).max(0.0),
+        None => 0.0,
+    };
     let mut scored: Vec<(f64, usize)> = useful
         .iter()
         .map(|&k| {
             let (i, j) = pairs[k];
-            let v = (own[i] + own[j] - 2.0 * xs.row(i).dot(&x.row(j))).max(0.0);
-            (config.score.of(u[i] - u[j], v), k)
+            let score = config
+                .score
+                .of(u[i] - u[j], variance(i, j), predictive(i, j));
+            (score, k)
         })
         .collect();
     scored.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
@@ -273,8 +313,7 @@ where
 }
 
 /// Pick two images `(left, right)` from a set of style vectors (e.g. one prompt rendered in
-/// several styles), considering every unordered pair. Equivalent to [`select`] over all
-/// `images[i] − images[j]`, but computed through `XΣXᵀ` so a few hundred images stay cheap.
+/// several styles), considering every unordered pair: [`select_among`] over all of them.
 ///
 /// `None` when there are fewer than two images. Which image goes left is random.
 pub fn select_pair<C, R>(
@@ -288,68 +327,20 @@ where
     C: AsRef<[f64]>,
     R: AsRef<[f64]>,
 {
-    strategy.validate()?;
-    let d = post.dim();
-    check_vectors("image style vector", d, images)?;
-    check_vectors("recent pair", d, recent)?;
     let n = images.len();
-    if n < 2 {
+    let pairs: Vec<(usize, usize)> = (0..n)
+        .flat_map(|i| ((i + 1)..n).map(move |j| (i, j)))
+        .collect();
+    let Some(k) = select_among(strategy, post, images, &pairs, recent, rng)? else {
         return Ok(None);
-    }
-    let differs = |i: usize, j: usize| images[i].as_ref() != images[j].as_ref();
-    let explore = match strategy {
-        Strategy::Random => true,
-        Strategy::Active(c) => c.epsilon > 0.0 && rng.random_range(0.0..1.0) < c.epsilon,
     };
-    if explore {
-        // Uniform over unordered pairs of distinct indices, preferring images that differ;
-        // give up after a while (when all images are identical).
-        let mut pair = (0, 1);
-        for _ in 0..64 {
-            let i = rng.random_range(0..n);
-            let mut j = rng.random_range(0..n - 1);
-            if j >= i {
-                j += 1;
-            }
-            pair = (i, j);
-            if differs(i, j) {
-                break;
-            }
-        }
-        return Ok(Some(pair));
-    }
-    let Strategy::Active(config) = strategy else {
-        unreachable!("random returned above")
-    };
-    let x = DMatrix::from_fn(n, d, |i, k| images[i].as_ref()[k]);
-    let u: DVector<f64> = &x * &post.mean;
-    let g = &x * &post.cov * x.transpose();
-    let mut scored: Vec<(f64, usize, usize)> = Vec::with_capacity(n * (n - 1) / 2);
-    for i in 0..n {
-        for j in (i + 1)..n {
-            let v = (g[(i, i)] + g[(j, j)] - 2.0 * g[(i, j)]).max(0.0);
-            scored.push((config.score.of(u[i] - u[j], v), i, j));
-        }
-    }
-    scored.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)).then(a.2.cmp(&b.2)));
-    let diff = |i: usize, j: usize| -> Vec<f64> {
-        images[i]
-            .as_ref()
-            .iter()
-            .zip(images[j].as_ref())
-            .map(|(a, b)| a - b)
-            .collect()
-    };
-    let pick = scored
-        .iter()
-        .find(|(_, i, j)| differs(*i, *j) && !too_close(&diff(*i, *j), recent, config.max_cosine))
-        .unwrap_or(&scored[0]);
+    let (i, j) = pairs[k];
     // Sides are shuffled so that a rater's habit of favouring one side teaches nothing.
-    if rng.random_range(0..2) == 0 {
-        Ok(Some((pick.1, pick.2)))
+    Ok(Some(if rng.random_range(0..2) == 0 {
+        (i, j)
     } else {
-        Ok(Some((pick.2, pick.1)))
-    }
+        (j, i)
+    }))
 }
 
 #[cfg(test)]
@@ -380,13 +371,51 @@ mod tests {
             select(&s, &post, &cands, &no_recent(), &mut rng).unwrap(),
             Some(1)
         );
-        for score in [Score::Uncertainty, Score::MutualInformation] {
-            let scores: Vec<f64> = cands
-                .iter()
-                .map(|c| info_score(&post, c, score).unwrap())
-                .collect();
-            assert!(scores[1] > scores[0] && scores[1] > scores[2], "{score:?}");
+        for score in [
+            Score::Uncertainty,
+            Score::MutualInformation,
+            Score::Predictive,
+        ] {
+            let s = Strategy::Active(ActiveConfig {
+                epsilon: 0.0,
+                score,
+                ..Default::default()
+            });
+            assert_eq!(
+                select(&s, &post, &cands, &no_recent(), &mut rng).unwrap(),
+                Some(1),
+                "{score:?}"
+            );
         }
+    }
+
+    #[test]
+    fn predictive_spends_votes_where_pairs_are_compared() {
+        // Axis 1 is the less known, but only one pair of 51 differs along it: learning axis 0
+        // settles fifty pairs, axis 1 one.
+        let post = Prior::diagonal(&[0.0, 0.0], &[1.0, 4.0])
+            .unwrap()
+            .to_posterior();
+        let mut cands = vec![vec![0.0, 1.0]];
+        cands.extend((0..50).map(|k| vec![1.0 + f64::from(k) / 100.0, 0.0]));
+        let pick = |score| {
+            let s = Strategy::Active(ActiveConfig {
+                epsilon: 0.0,
+                max_cosine: 1.0,
+                score,
+            });
+            select(
+                &s,
+                &post,
+                &cands,
+                &no_recent(),
+                &mut StdRng::seed_from_u64(9),
+            )
+            .unwrap()
+        };
+        assert_eq!(pick(Score::Uncertainty), Some(0));
+        assert_ne!(pick(Score::Predictive), Some(0));
+        assert!(pick(Score::Predictive).is_some());
     }
 
     #[test]
