@@ -313,7 +313,8 @@ where
 }
 
 /// Pick two images `(left, right)` from a set of style vectors (e.g. one prompt rendered in
-/// several styles), considering every unordered pair: [`select_among`] over all of them.
+/// several styles), considering every unordered pair: a random pair, or [`select_among`] over
+/// all of them.
 ///
 /// `None` when there are fewer than two images. Which image goes left is random.
 pub fn select_pair<C, R>(
@@ -327,14 +328,44 @@ where
     C: AsRef<[f64]>,
     R: AsRef<[f64]>,
 {
+    strategy.validate()?;
+    check_vectors("image style vector", post.dim(), images)?;
+    check_vectors("recent pair", post.dim(), recent)?;
     let n = images.len();
-    let pairs: Vec<(usize, usize)> = (0..n)
-        .flat_map(|i| ((i + 1)..n).map(move |j| (i, j)))
-        .collect();
-    let Some(k) = select_among(strategy, post, images, &pairs, recent, rng)? else {
+    if n < 2 {
         return Ok(None);
+    }
+    let differs = |i: usize, j: usize| images[i].as_ref() != images[j].as_ref();
+    let (i, j) = match strategy {
+        Strategy::Active(c) if !(c.epsilon > 0.0 && rng.random_range(0.0..1.0) < c.epsilon) => {
+            let pairs: Vec<(usize, usize)> = (0..n)
+                .flat_map(|i| ((i + 1)..n).map(move |j| (i, j)))
+                .collect();
+            // Exploration was just decided against: the best pair.
+            let best = Strategy::Active(ActiveConfig { epsilon: 0.0, ..*c });
+            match select_among(&best, post, images, &pairs, recent, rng)? {
+                Some(k) => pairs[k],
+                None => return Ok(None),
+            }
+        }
+        _ => {
+            // Uniform over unordered pairs of distinct indices, preferring images that differ;
+            // give up after a while (when all images are identical).
+            let mut pair = (0, 1);
+            for _ in 0..64 {
+                let i = rng.random_range(0..n);
+                let mut j = rng.random_range(0..n - 1);
+                if j >= i {
+                    j += 1;
+                }
+                pair = (i, j);
+                if differs(i, j) {
+                    break;
+                }
+            }
+            pair
+        }
     };
-    let (i, j) = pairs[k];
     // Sides are shuffled so that a rater's habit of favouring one side teaches nothing.
     Ok(Some(if rng.random_range(0..2) == 0 {
         (i, j)
