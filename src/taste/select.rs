@@ -3,10 +3,11 @@
 //!
 //! A candidate pair is its difference vector `Δx = x_left − x_right`. Under the posterior
 //! `N(μ, Σ)`, the vote on it has predicted probability `p = σ(μᵀΔx)` and the utility difference
-//! has variance `v = ΔxᵀΣΔx`. The active strategy scores a pair by `p(1−p)·v`: the expected
-//! shrinkage of the posterior along `Δx` (information gain is `½·ln(1 + p(1−p)·v)`, which ranks
-//! pairs the same way). Pairs we can already predict (`p` near 0 or 1) and pairs in directions
-//! we already know (small `v`) score low.
+//! has variance `v = ΔxᵀΣΔx`. By default the active strategy scores a pair by `p(1−p)·v`: the
+//! expected shrinkage of the posterior along `Δx` (information gain is `½·ln(1 + p(1−p)·v)`,
+//! which ranks pairs the same way). Pairs we can already predict (`p` near 0 or 1) and pairs in
+//! directions we already know (small `v`) score low. [`Score`] has two other measures: mutual
+//! information, and how much a vote would settle the other candidate pairs.
 //!
 //! Two guards keep it honest: a pair whose direction nearly repeats one of the recently shown
 //! pairs (|cosine| above [`ActiveConfig::max_cosine`]) is passed over while any other remains, so
